@@ -1,0 +1,104 @@
+// A differentiable op: forward and backward side by side (micrograd/teenygrad style). `apply` runs
+// forward without recording, then links the output to this node when any input needs a gradient.
+import type { Tensor } from '../tensor/tensor.ts';
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Run `fn` without recording a graph (inference, optimizer updates). Async functions supported. */
+export function noGrad<R>(fn: () => R): R {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  let r: R;
+  try {
+    r = fn();
+  } catch (e) {
+    gradEnabled = prev;
+    throw e;
+  }
+  if (r instanceof Promise) return r.finally(() => (gradEnabled = prev)) as R;
+  gradEnabled = prev;
+  return r;
+}
+
+export interface Node {
+  readonly name: string;
+  inputs: Tensor[];
+  needsGrad: boolean[];
+  freed: boolean;
+  backward(g: Tensor): (Tensor | null)[];
+  checkSaved(): void;
+  release(): void;
+}
+
+export abstract class Function implements Node {
+  abstract readonly name: string;
+  inputs: Tensor[] = [];
+  needsGrad: boolean[] = [];
+  freed = false;
+  private recording = false;
+  private saved: Tensor[] = [];
+  private versions: number[] = [];
+
+  /** Compute the output from the inputs with raw ops; call `save` for what backward needs. */
+  abstract forward(...inputs: Tensor[]): Tensor;
+  /** Gradients for each input (null where `needsGrad[i]` is false or there is none). */
+  abstract backward(g: Tensor): (Tensor | null)[];
+
+  /** Keep tensors for backward (only while recording). */
+  protected save(...ts: Tensor[]): void {
+    if (!this.recording) return;
+    for (const t of ts) {
+      this.saved.push(t);
+      this.versions.push(t._version);
+    }
+  }
+
+  checkSaved(): void {
+    if (this.freed)
+      throw new Error(
+        `backward: the graph through ${this.name} was already freed by an earlier backward(); ` +
+          'call backward({ retainGraph: true }) the first time to backpropagate twice',
+      );
+    this.saved.forEach((t, i) => {
+      if (t.isDisposed) throw new Error(`backward: a tensor saved by ${this.name} was disposed before backward`);
+      if (t._version !== this.versions[i])
+        throw new Error(
+          `backward: a tensor ${t.describe()} saved by ${this.name} was modified in place after the forward pass`,
+        );
+    });
+  }
+
+  release(): void {
+    this.saved = [];
+    this.versions = [];
+    this.freed = true;
+  }
+
+  /** Run forward; link the output into the graph when grad mode is on and an input requires grad. */
+  apply(...inputs: Tensor[]): Tensor {
+    const needs = inputs.map((t) => gradEnabled && t.requiresGrad);
+    this.recording = needs.some(Boolean);
+    const prev = gradEnabled;
+    gradEnabled = false;
+    let out: Tensor;
+    try {
+      out = this.forward(...inputs);
+    } finally {
+      gradEnabled = prev;
+    }
+    if (this.recording) {
+      this.inputs = inputs;
+      this.needsGrad = needs;
+      // a forward that returned one of its inputs (e.g. a no-op reshape) must not relink that input
+      if (inputs.includes(out)) out = out._view(out.shape);
+      out.requiresGrad = true;
+      out._node = this;
+    }
+    this.recording = false;
+    return out;
+  }
+}

@@ -1,0 +1,80 @@
+// matmul: (..., M, K) @ (K, N) folds the leading dims into M; (B, M, K) @ (B, K, N) is batched;
+// a 2-D left operand against a batched right one is expanded first. Backward uses the
+// transposed-operand kernel variants, so no transpose copies are made.
+import type { Tensor } from '../tensor/tensor.ts';
+import { launch } from '../tensor/launch.ts';
+import { requireFloat, reduce } from '../tensor/raw.ts';
+import { fmt } from '../tensor/shape.ts';
+import { matmulKernel, type MatmulParams } from '../kernels/matmul.ts';
+import { Function } from './function.ts';
+import { expand, reshape } from './ops.ts';
+
+/** Raw (non-differentiable) 2-D or batched matmul with optional transposes. */
+export function mm(a: Tensor, b: Tensor, transA = false, transB = false, batch = 1, bias?: Tensor, relu = false): Tensor {
+  const [m, k] = transA ? [a.shape[a.ndim - 1], a.shape[a.ndim - 2]] : [a.shape[a.ndim - 2], a.shape[a.ndim - 1]];
+  const n = transB ? b.shape[b.ndim - 2] : b.shape[b.ndim - 1];
+  const p: MatmulParams = {
+    batch, m, n, k, transA, transB,
+    aBatch: a.ndim === 3 ? m * k : 0,
+    bBatch: b.ndim === 3 ? k * n : 0,
+    bias: !!bias, relu,
+  };
+  const outShape = batch > 1 || a.ndim === 3 ? [batch, m, n] : [m, n];
+  const args = bias ? [a, b, bias, { shape: outShape }] : [a, b, { shape: outShape }];
+  return launch(matmulKernel, p, args)[0];
+}
+
+class MatMul extends Function {
+  name = 'matmul';
+  forward(a: Tensor, b: Tensor) {
+    this.save(a, b);
+    return mm(a, b, false, false, a.ndim === 3 ? a.shape[0] : 1);
+  }
+  backward(g: Tensor) {
+    const [a, b] = this.inputs;
+    const batch = a.ndim === 3 ? a.shape[0] : 1;
+    // dA = g @ B^T ; dB = A^T @ g
+    const ga = this.needsGrad[0] ? mm(g, b, false, true, batch) : null;
+    let gb: Tensor | null = null;
+    if (this.needsGrad[1]) gb = mm(a, g, true, false, batch);
+    return [ga, gb];
+  }
+}
+
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  requireFloat('matmul', a, b);
+  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both operands need at least 1 dimension, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  if (a.ndim === 1) return reshape(matmul(reshape(a, [1, a.shape[0]]), b), b.ndim === 1 ? [] : [...b.shape.slice(0, -2), b.shape[b.ndim - 1]]);
+  if (b.ndim === 1) return reshape(matmul(a, reshape(b, [b.shape[0], 1])), a.shape.slice(0, -1));
+  const ka = a.shape[a.ndim - 1];
+  const kb = b.shape[b.ndim - 2];
+  if (ka !== kb) throw new Error(`matmul: inner dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)} (${ka} != ${kb})`);
+  if (b.ndim === 2) {
+    if (a.ndim === 2) return new MatMul().apply(a, b);
+    const lead = a.shape.slice(0, -1);
+    const flat = reshape(a, [-1, ka]);
+    return reshape(new MatMul().apply(flat, b), [...lead, b.shape[1]]);
+  }
+  // batched: fold leading batch dims; broadcast them first
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  const n = Math.max(batchA.length, batchB.length);
+  const bs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = batchA[batchA.length - n + i] ?? 1;
+    const y = batchB[batchB.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new Error(`matmul: batch dimensions of ${fmt(a.shape)} and ${fmt(b.shape)} cannot broadcast`);
+    bs.push(Math.max(x, y));
+  }
+  const B = bs.reduce((p, q) => p * q, 1);
+  const ea = reshape(expandTo(a, [...bs, a.shape[a.ndim - 2], ka]), [B, a.shape[a.ndim - 2], ka]);
+  const eb = reshape(expandTo(b, [...bs, kb, b.shape[b.ndim - 1]]), [B, kb, b.shape[b.ndim - 1]]);
+  return reshape(new MatMul().apply(ea, eb), [...bs, a.shape[a.ndim - 2], b.shape[b.ndim - 1]]);
+}
+
+function expandTo(x: Tensor, shape: number[]): Tensor {
+  const same = x.ndim === shape.length && x.shape.every((d, i) => d === shape[i]);
+  return same ? x : expand(x, shape);
+}
+
+export { reduce };

@@ -1,0 +1,79 @@
+// Runs one kernel on whichever backend its tensors live on: the WGSL through the runtime, or the
+// CPU twin on typed arrays. Ops validate their arguments before calling this.
+import { runtime } from '../backend/webgpu.ts';
+import type { KernelDef, NumArray } from '../kernels/kernel.ts';
+import { fmt, numel, type Shape } from './shape.ts';
+import { Tensor } from './tensor.ts';
+import type { DType, Device } from './storage.ts';
+
+/** An output to allocate. */
+export interface Out {
+  shape: Shape;
+  dtype?: DType;
+}
+
+function cpuArray(dtype: DType, n: number): NumArray {
+  return dtype === 'int32' ? new Int32Array(n) : dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+/** Check that tensors are live and share one device (and one float dtype); returns the device. */
+export function sameDevice(op: string, ts: Tensor[]): Device {
+  let dev: Device | null = null;
+  for (const t of ts) {
+    t.check(op);
+    if (dev && t.device !== dev)
+      throw new Error(`${op}: tensors are on different devices (${dev} and ${t.device}); move them with .to('${dev}')`);
+    dev = t.device;
+  }
+  return dev ?? 'cpu';
+}
+
+/** Allocate a tensor of `shape` on `device` (uninitialised on the GPU, zeros on the CPU). */
+export function empty(shape: Shape, dtype: DType, device: Device, label = 'tensor'): Tensor {
+  const n = numel(shape);
+  if (device === 'cpu') return new Tensor({ kind: 'cpu', data: cpuArray(dtype, n) }, shape, dtype);
+  if (dtype === 'float64') throw new Error(`${label}: float64 is CPU-only; WebGPU has no f64 (use float32 on the GPU)`);
+  return new Tensor({ kind: 'gpu', gpu: runtime(label).pool.take(n * 4, label) }, shape, dtype);
+}
+
+/**
+ * Run `k` with `args` in binding order: an existing Tensor binds its storage (read, or written in
+ * place when the kernel says 'rw'); an `Out` allocates a new tensor. Returns the new tensors.
+ * `device` is needed only when no argument is a Tensor.
+ */
+export function launch<P>(k: KernelDef<P>, p: P, args: (Tensor | Out)[], device?: Device, floatDtype?: DType): Tensor[] {
+  const ins = args.filter((a): a is Tensor => a instanceof Tensor);
+  const dev = ins.length ? sameDevice(k.name, ins) : (device ?? 'cpu');
+  const fdt: DType = floatDtype ?? ins.find((t) => t.dtype !== 'int32')?.dtype ?? 'float32';
+  const outs: Tensor[] = [];
+  const all = args.map((a) => {
+    if (a instanceof Tensor) return a;
+    const t = empty(a.shape, a.dtype ?? fdt, dev, k.name);
+    outs.push(t);
+    return t;
+  });
+  if (all.some((t) => t.size === 0)) return outs;
+  if (dev === 'cpu') k.cpu(p, all.map((t) => t.data));
+  else {
+    runtime(k.name).run(k, p, all.map((t) => t.gpu));
+    for (const t of all) if (!outs.includes(t) && k.bindings(p)[all.indexOf(t)] === 'rw') t._version++;
+  }
+  if (dev === 'cpu') for (const t of all) if (!outs.includes(t) && k.bindings(p)[all.indexOf(t)] === 'rw') t._version++;
+  return outs;
+}
+
+/** Wrap host data as a tensor on `device`. */
+export function fromArray(data: NumArray, shape: Shape, dtype: DType, device: Device): Tensor {
+  const n = numel(shape);
+  if (data.length !== n) throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${n} elements)`);
+  if (device === 'cpu') {
+    const a = cpuArray(dtype, n);
+    a.set(data);
+    return new Tensor({ kind: 'cpu', data: a }, shape, dtype);
+  }
+  const t = empty(shape, dtype, 'gpu', 'upload');
+  if (n === 0) return t;
+  const arr = dtype === 'int32' ? (data instanceof Int32Array ? data : Int32Array.from(data)) : data instanceof Float32Array ? data : Float32Array.from(data);
+  runtime('upload').write(t.gpu, arr);
+  return t;
+}

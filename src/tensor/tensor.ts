@@ -1,0 +1,227 @@
+// The Tensor: shape, device, dtype, storage, and autograd state. Tensors are always contiguous
+// (row-major): reshape/flatten/squeeze share storage (no copy); transpose/permute/expand copy.
+import { runtime } from '../backend/webgpu.ts';
+import { isInitialised } from '../backend/device.ts';
+import type { GpuStorage } from '../backend/pool.ts';
+import type { NumArray } from '../kernels/kernel.ts';
+import { contiguousStrides, fmt, numel, type Shape } from './shape.ts';
+import { type DType, type Device, type Storage, finalizer, track, keep } from './storage.ts';
+import type { Node } from '../autograd/function.ts';
+import * as F from '../autograd/ops.ts';
+import { backward as runBackward, type BackwardOptions } from '../autograd/engine.ts';
+import { fromArray } from './launch.ts';
+
+export type { DType, Device } from './storage.ts';
+
+let nextId = 1;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly device: Device;
+  /** @internal */ _storage: Storage;
+  /** @internal the Function node that produced this tensor (null for leaves). */
+  _node: Node | null = null;
+  /** @internal */ _grad: Tensor | null = null;
+  /** @internal bumped by in-place ops; saved tensors check it in backward. */
+  _version = 0;
+  private _requiresGrad = false;
+  private _disposed = false;
+  /** Optional name, used in error messages and parameter listings. */
+  name?: string;
+
+  /** @internal Use the creation functions (`tensor`, `zeros`, ...) instead. */
+  constructor(storage: Storage, shape: Shape, dtype: DType) {
+    this._storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.device = storage.kind;
+    if (storage.kind === 'gpu') finalizer.register(this, storage.gpu, this);
+    track(this);
+  }
+
+  get strides(): number[] {
+    return contiguousStrides(this.shape);
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return numel(this.shape);
+  }
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+  /** True for tensors not produced by a recorded op (parameters, inputs). */
+  get isLeaf(): boolean {
+    return this._node === null;
+  }
+
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+  set requiresGrad(v: boolean) {
+    if (v && this.dtype === 'int32') throw new Error(`requiresGrad: only float tensors can require gradients, got ${this.dtype}`);
+    if (!v && this._node) throw new Error('requiresGrad: cannot turn off gradients of a non-leaf tensor; use detach()');
+    this._requiresGrad = v;
+  }
+  /** Builder form: `wt.randn([3]).requiresGrad_()`. */
+  requiresGrad_(v = true): this {
+    this.requiresGrad = v;
+    return this;
+  }
+
+  get grad(): Tensor | null {
+    if (!this._requiresGrad)
+      throw new Error(`grad: tensor ${this.describe()} does not require grad (set requiresGrad = true before the forward pass)`);
+    return this._grad;
+  }
+  set grad(g: Tensor | null) {
+    if (g && !sameShapeArr(g.shape, this.shape))
+      throw new Error(`grad: gradient shape ${fmt(g.shape)} does not match tensor shape ${fmt(this.shape)}`);
+    if (this._grad && this._grad !== g) this._grad.dispose();
+    this._grad = g ? keep(g) : null;
+  }
+  zeroGrad(): void {
+    if (this._grad) this._grad.dispose();
+    this._grad = null;
+  }
+
+  describe(): string {
+    return `${this.name ? `'${this.name}' ` : ''}${fmt(this.shape)} ${this.dtype} on ${this.device}`;
+  }
+
+  /** Throws if disposed. */
+  check(op: string): this {
+    if (this._disposed) throw new Error(`${op}: tensor ${fmt(this.shape)} (id ${this.id}) was disposed`);
+    return this;
+  }
+
+  /** @internal */ get gpu(): GpuStorage {
+    if (this._storage.kind !== 'gpu') throw new Error('internal: tensor is not on the GPU');
+    return this._storage.gpu;
+  }
+  /** @internal */ get data(): NumArray {
+    if (this._storage.kind !== 'cpu') throw new Error('internal: tensor is not on the CPU');
+    return this._storage.data;
+  }
+
+  /** Frees the storage now (GPU buffers go back to the pool). Idempotent. */
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    if (this._storage.kind === 'gpu') {
+      finalizer.unregister(this);
+      this._storage.gpu.release();
+    }
+    this._node = null;
+    if (this._grad) {
+      this._grad.dispose();
+      this._grad = null;
+    }
+  }
+
+  /** A new tensor sharing this storage with another shape (no copy, no autograd). */
+  _view(shape: Shape): Tensor {
+    const st: Storage = this._storage.kind === 'gpu' ? { kind: 'gpu', gpu: this._storage.gpu.retain() } : this._storage;
+    return new Tensor(st, shape, this.dtype);
+  }
+
+  // ---- host transfer ----
+  /** Copy to the host: Float32Array (Float64Array for float64, Int32Array for int32). */
+  async toArray(): Promise<NumArray> {
+    this.check('toArray');
+    if (this._storage.kind === 'cpu') return this._storage.data.slice();
+    const bytes = this.size * 4;
+    if (bytes === 0) return this.dtype === 'int32' ? new Int32Array(0) : new Float32Array(0);
+    const buf = await runtime('toArray').read(this._storage.gpu, bytes);
+    return this.dtype === 'int32' ? new Int32Array(buf) : new Float32Array(buf);
+  }
+  /** Nested JS arrays, like PyTorch's tolist(). */
+  async toList(): Promise<unknown> {
+    const a = Array.from(await this.toArray());
+    const build = (d: number, off: number): unknown => {
+      if (d === this.ndim) return a[off];
+      const step = numel(this.shape.slice(d + 1));
+      return Array.from({ length: this.shape[d] }, (_, i) => build(d + 1, off + i * step));
+    };
+    return build(0, 0);
+  }
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: expected a tensor with 1 element, got shape ${fmt(this.shape)}`);
+    return (await this.toArray())[0];
+  }
+
+  /** A copy on `device` (a new leaf with the same requiresGrad; a view if already there).
+   * Async because leaving the GPU needs a readback. float64 becomes float32 on the GPU. */
+  async to(device: Device): Promise<Tensor> {
+    this.check('to');
+    if (device !== 'cpu' && device !== 'gpu') throw new Error(`to: device must be 'cpu' or 'gpu', got ${String(device)}`);
+    let out: Tensor;
+    if (device === this.device) out = this._view(this.shape);
+    else if (device === 'gpu') {
+      const src = this.dtype === 'float64' ? Float32Array.from(this.data) : this.data;
+      out = fromArray(src, this.shape, this.dtype === 'float64' ? 'float32' : this.dtype, 'gpu');
+    } else out = fromArray(await this.toArray(), this.shape, this.dtype, 'cpu');
+    if (this.requiresGrad) out.requiresGrad = true;
+    return out;
+  }
+
+  // ---- autograd ----
+  backward(gradient?: Tensor, opts?: BackwardOptions): void {
+    runBackward(this, gradient, opts);
+  }
+  /** Same storage, cut from the graph. */
+  detach(): Tensor {
+    this.check('detach');
+    return this._view(this.shape);
+  }
+
+  // ---- ops (see src/autograd/ops.ts) ----
+  add(b: Tensor | number): Tensor { return F.add(this, b); }
+  sub(b: Tensor | number): Tensor { return F.sub(this, b); }
+  mul(b: Tensor | number): Tensor { return F.mul(this, b); }
+  div(b: Tensor | number): Tensor { return F.div(this, b); }
+  pow(b: Tensor | number): Tensor { return F.pow(this, b); }
+  maximum(b: Tensor): Tensor { return F.maximum(this, b); }
+  neg(): Tensor { return F.neg(this); }
+  exp(): Tensor { return F.exp(this); }
+  log(): Tensor { return F.log(this); }
+  sqrt(): Tensor { return F.sqrt(this); }
+  abs(): Tensor { return F.abs(this); }
+  relu(): Tensor { return F.relu(this); }
+  sum(axis?: number | number[], keepdim = false): Tensor { return F.sum(this, axis, keepdim); }
+  mean(axis?: number | number[], keepdim = false): Tensor { return F.mean(this, axis, keepdim); }
+  max(axis?: number, keepdim = false): Tensor { return F.max(this, axis, keepdim); }
+  argmax(axis?: number, keepdim = false): Tensor { return F.argmax(this, axis, keepdim); }
+  reshape(shape: readonly number[]): Tensor { return F.reshape(this, shape); }
+  view(shape: readonly number[]): Tensor { return F.reshape(this, shape); }
+  flatten(startDim = 0, endDim = -1): Tensor { return F.flatten(this, startDim, endDim); }
+  squeeze(axis?: number): Tensor { return F.squeeze(this, axis); }
+  unsqueeze(axis: number): Tensor { return F.unsqueeze(this, axis); }
+  permute(dims: readonly number[]): Tensor { return F.permute(this, dims); }
+  transpose(d0 = -2, d1 = -1): Tensor { return F.transpose(this, d0, d1); }
+  get T(): Tensor { return F.transpose(this, -2, -1); }
+  expand(shape: readonly number[]): Tensor { return F.expand(this, shape); }
+  matmul(b: Tensor): Tensor { return F.matmul(this, b); }
+  clone(): Tensor { return F.clone(this); }
+
+  toString(): string {
+    return `Tensor(${this.describe()}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
+
+function sameShapeArr(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function isTensor(x: unknown): x is Tensor {
+  return x instanceof Tensor;
+}
+
+/** The GPU is the default device once `init()` has run; the CPU before that. */
+export function defaultDevice(): Device {
+  return isInitialised() ? 'gpu' : 'cpu';
+}

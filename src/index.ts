@@ -15,3 +15,13 @@ export { sync, flush } from './backend/sync.ts';
 
 import { gradcheck } from './autograd/gradcheck.ts';
 export const testing = { gradcheck };
+
+// Kernel-backed layers (GEMM issue: conv2d/linear; layer-kernel issue: pool, dropout, loss, LRN).
+export * from './autograd/conv.ts';
+export * from './autograd/layers.ts';
+// Modules, optimizers, checkpoints, data.
+export * as nn from './nn/index.ts';
+export * as optim from './nn/optim.ts';
+export * from './nn/safetensors.ts';
+export * from './nn/checkpoint.ts';
+export * as data from './data/index.ts';

@@ -31,6 +31,8 @@ interface DeviceState {
   /** Errors seen asynchronously (uncaptured errors, device loss); thrown at the next call. */
   pendingErrors: Error[];
   lost: boolean;
+  /** An error was already reported (later 'invalid due to a previous error' messages are dropped). */
+  reported: boolean;
 }
 
 let state: DeviceState | null = null;
@@ -94,9 +96,13 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
     features: [...device.features].map(String).sort(),
     limits,
   };
-  const st: DeviceState = { gpu, adapter, device, info, pendingErrors: [], lost: false };
+  const st: DeviceState = { gpu, adapter, device, info, pendingErrors: [], lost: false, reported: false };
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;
+    // follow-on errors (an invalid pipeline used later) add nothing: their root cause is reported
+    // by its own error scope (pipelines) or its own uncaptured error
+    if (/is invalid due to a previous error/.test(e.message)) return;
+    st.reported = true;
     st.pendingErrors.push(new Error(`webgpu-tensor: uncaptured GPU error: ${e.message}`));
   });
   device.lost.then((l) => {
@@ -120,9 +126,15 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   return state.info;
 }
 
+/** Mark that an error was reported (so its follow-on 'invalid' errors are dropped). */
+export function noteErrorReported(): void {
+  if (state) state.reported = true;
+}
+
 /** Throws any GPU error that arrived asynchronously since the last call. */
 export function throwPendingErrors(): void {
   if (!state) return;
+  if (!state.pendingErrors.length) return;
   if (state.pendingErrors.length) {
     const errs = state.pendingErrors.splice(0);
     throw errs.length === 1 ? errs[0] : new AggregateError(errs, errs.map((e) => e.message).join('\n'));

@@ -1,6 +1,6 @@
 // WebGPU runtime: pipeline cache, buffer pool, and the command recorder that batches many
 // dispatches into one encoder and submits on flush() (step end) or when a readback needs it.
-import { gpuDevice, deviceInfo, throwPendingErrors } from './device.ts';
+import { gpuDevice, deviceInfo, throwPendingErrors, noteErrorReported } from './device.ts';
 import { BufferPool, GpuStorage } from './pool.ts';
 import { type KernelDef, packUniforms, split1D, MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 
@@ -74,7 +74,11 @@ class Runtime {
     this.scopeChecks.push(
       Promise.all([oom, val]).then(([a, b]) => {
         const e = a ?? b;
-        if (e) throw new Error(`kernel ${key}: pipeline creation failed: ${e.message}`);
+        if (e) {
+          this.pipelines.delete(key);
+          noteErrorReported();
+          throw new Error(`kernel ${key}: pipeline creation failed: ${e.message}`);
+        }
       }),
     );
     pl = { pipeline, layout };

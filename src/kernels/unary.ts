@@ -20,9 +20,9 @@ export const UNARY_OPS = {
   /** v ** s with PyTorch's rules for negative bases and integer exponents. */
   powS: { wgsl: 'powi(v, s)', cpu: (v: number, s: number) => Math.pow(v, s) },
   /** s ** v */
-  rpowS: { wgsl: 'powi(splat(s), v)', cpu: (v: number, s: number) => Math.pow(s, v) },
-  maxS: { wgsl: 'max(v, splat(s))', cpu: (v: number, s: number) => (Number.isNaN(v) ? v : Math.max(v, s)) },
-  minS: { wgsl: 'min(v, splat(s))', cpu: (v: number, s: number) => (Number.isNaN(v) ? v : Math.min(v, s)) },
+  rpowS: { wgsl: 'powi(s, v)', cpu: (v: number, s: number) => Math.pow(s, v) },
+  maxS: { wgsl: 'max(v, s)', cpu: (v: number, s: number) => (Number.isNaN(v) ? v : Math.max(v, s)) },
+  minS: { wgsl: 'min(v, s)', cpu: (v: number, s: number) => (Number.isNaN(v) ? v : Math.min(v, s)) },
 } as const;
 
 export type UnaryOp = keyof typeof UNARY_OPS;
@@ -68,7 +68,7 @@ fn main(${linearIndex(WG)}) {
   ${linearGid(WG)}
   if (gid >= u.n) { return; }
   let v = x[gid];
-  let s = u.s;
+  let s = splat(u.s);
   let zero = ${T}(0.0);
   let one = ${T}(1.0);
   y[gid] = ${UNARY_OPS[p.op].wgsl};

@@ -71,6 +71,11 @@ export function reduce(op: 'sum' | 'mean' | 'max' | 'min', x: Tensor, axis?: num
     throw new Error(`${op}: cannot reduce over an empty axis of ${fmt(x.shape)}`);
   const count = axes.reduce((n, a) => n * x.shape[a], 1);
   const kop: ReduceOp = op === 'mean' ? 'sum' : op;
+  if (x.size === 0) {
+    // sum over nothing is 0, a mean over nothing is NaN (like PyTorch)
+    const shape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d)).filter((_, i) => keepdim || !axes.includes(i));
+    return full(shape, op === 'mean' ? NaN : 0, x.device, x.dtype);
+  }
   if (x.ndim === 0) return launch(reduceKernel, { op: kop, outer: 1, r: 1, inner: 1, chunk: 1, scale: 1 }, [x, { shape: [] }])[0];
   // contiguous axes collapse into one reduction; otherwise reduce one at a time, last first
   let cur = x;

@@ -1,0 +1,127 @@
+// Parameter initialisers (wt.nn.init), computed as torch.nn.init does. The `_` ones overwrite the
+// given tensor in place with values drawn on the host from the seeded global generator (in
+// row-major element order), then uploaded; they return the tensor.
+//
+// Fans, as torch's _calculate_fan_in_and_fan_out: for a weight [out, in, ...kernel],
+// receptive = prod(kernel), fan_in = in * receptive, fan_out = out * receptive.
+import { noGrad } from '../autograd/function.ts';
+import { globalGenerator } from '../tensor/random.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { writeArray } from './assign.ts';
+
+export function calculateFans(t: Tensor): { fanIn: number; fanOut: number } {
+  if (t.ndim < 2)
+    throw new Error(`init: fan in and fan out need a tensor with at least 2 dimensions, got shape [${t.shape}]`);
+  const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
+  return { fanIn: t.shape[1] * receptive, fanOut: t.shape[0] * receptive };
+}
+
+export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
+
+/** torch.nn.init.calculate_gain. `param` is leaky_relu's negative slope (default 0.01). */
+export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
+  switch (nonlinearity) {
+    case 'linear':
+    case 'conv2d':
+    case 'sigmoid':
+      return 1;
+    case 'tanh':
+      return 5 / 3;
+    case 'relu':
+      return Math.SQRT2;
+    case 'leaky_relu': {
+      const slope = param ?? 0.01;
+      if (typeof slope !== 'number' || !Number.isFinite(slope))
+        throw new Error(`calculateGain: negative slope must be a finite number, got ${String(param)}`);
+      return Math.sqrt(2 / (1 + slope * slope));
+    }
+    default:
+      throw new Error(`calculateGain: unsupported nonlinearity '${String(nonlinearity)}'`);
+  }
+}
+
+function checkFloat(op: string, t: Tensor): void {
+  t.check(op);
+  if (t.dtype === 'int32') throw new Error(`${op}: expected a float tensor, got int32 [${t.shape}]`);
+}
+
+function fill(op: string, t: Tensor, f: () => number): Tensor {
+  checkFloat(op, t);
+  const a = new Float64Array(t.size);
+  for (let i = 0; i < a.length; i++) a[i] = f();
+  noGrad(() => writeArray(op, t, a));
+  return t;
+}
+
+/** U(low, high). */
+export function uniform_(t: Tensor, low = 0, high = 1): Tensor {
+  if (!(Number.isFinite(low) && Number.isFinite(high) && low <= high))
+    throw new Error(`uniform_: expected finite low <= high, got ${low}, ${high}`);
+  return fill('uniform_', t, () => low + (high - low) * globalGenerator.random());
+}
+
+/** N(mean, std^2). */
+export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
+  if (!(Number.isFinite(mean) && Number.isFinite(std) && std >= 0))
+    throw new Error(`normal_: expected finite mean and std >= 0, got ${mean}, ${std}`);
+  return fill('normal_', t, () => mean + std * globalGenerator.normal());
+}
+
+export function constant_(t: Tensor, value: number): Tensor {
+  if (typeof value !== 'number') throw new Error(`constant_: value must be a number, got ${typeof value}`);
+  return fill('constant_', t, () => value);
+}
+export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
+export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
+
+/** Glorot uniform: bound = gain * sqrt(6 / (fan_in + fan_out)). */
+export function xavierUniform_(t: Tensor, gain = 1): Tensor {
+  const { fanIn, fanOut } = calculateFans(t);
+  const bound = gain * Math.sqrt(6 / (fanIn + fanOut));
+  return uniform_(t, -bound, bound);
+}
+
+/** Glorot normal: std = gain * sqrt(2 / (fan_in + fan_out)). */
+export function xavierNormal_(t: Tensor, gain = 1): Tensor {
+  const { fanIn, fanOut } = calculateFans(t);
+  return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
+}
+
+export interface KaimingOptions {
+  /** Negative slope of the following leaky ReLU (torch's `a`), default 0. */
+  a?: number;
+  mode?: 'fan_in' | 'fan_out';
+  nonlinearity?: Nonlinearity;
+}
+
+function kaimingStd(op: string, t: Tensor, o: KaimingOptions): number {
+  const mode = o.mode ?? 'fan_in';
+  if (mode !== 'fan_in' && mode !== 'fan_out') throw new Error(`${op}: mode must be 'fan_in' or 'fan_out', got ${String(mode)}`);
+  const { fanIn, fanOut } = calculateFans(t);
+  const fan = mode === 'fan_in' ? fanIn : fanOut;
+  if (fan === 0) throw new Error(`${op}: cannot initialise a tensor with zero elements, got shape [${t.shape}]`);
+  const gain = calculateGain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0);
+  return gain / Math.sqrt(fan);
+}
+
+/** He uniform: bound = sqrt(3) * gain / sqrt(fan). nn layers use a = sqrt(5) (bound 1/sqrt(fan_in)). */
+export function kaimingUniform_(t: Tensor, o: KaimingOptions = {}): Tensor {
+  const bound = Math.sqrt(3) * kaimingStd('kaimingUniform_', t, o);
+  return uniform_(t, -bound, bound);
+}
+
+/** He normal: std = gain / sqrt(fan). */
+export function kaimingNormal_(t: Tensor, o: KaimingOptions = {}): Tensor {
+  return normal_(t, 0, kaimingStd('kaimingNormal_', t, o));
+}
+
+/** The default init of torch's Linear and Conv2d (reset_parameters): weight kaiming-uniform with
+ * a = sqrt(5), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+export function defaultLayerInit_(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) {
+    const { fanIn } = calculateFans(weight);
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    uniform_(bias, -bound, bound);
+  }
+}

@@ -1,0 +1,184 @@
+// The layers: thin Modules over the kernel-backed functions, with torch's constructor arguments,
+// defaults, parameter names and shapes (weights [out, in, kh, kw] / [out, in], bias [out]).
+import { empty } from '../tensor/launch.ts';
+import { keep } from '../tensor/storage.ts';
+import { defaultDevice, type Tensor } from '../tensor/tensor.ts';
+import type { Device } from '../tensor/storage.ts';
+import { conv2d, dropout, linear, localResponseNorm, maxPool2d, reluFast } from './functional.ts';
+import { defaultLayerInit_ } from './init.ts';
+import { Module } from './module.ts';
+
+function posInt(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    throw new Error(`${op}: ${name} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+function nonNegInt(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new Error(`${op}: ${name} must be a non-negative integer, got ${String(v)}`);
+  return v;
+}
+function posNum(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new Error(`${op}: ${name} must be a positive number, got ${String(v)}`);
+  return v;
+}
+function device(op: string, d: unknown): Device {
+  const dev = d ?? defaultDevice();
+  if (dev !== 'cpu' && dev !== 'gpu') throw new Error(`${op}: device must be 'cpu' or 'gpu', got ${String(d)}`);
+  return dev;
+}
+
+/** A float32 leaf that requires grad, kept out of any tidy() scope (it belongs to the module). */
+function param(shape: number[], dev: Device, name: string): Tensor {
+  const t = keep(empty(shape, 'float32', dev, name));
+  t.requiresGrad = true;
+  t.name = name;
+  return t;
+}
+
+export interface LayerOptions {
+  /** Add a learnable bias (default true). */
+  bias?: boolean;
+  /** Where the parameters live (default: the GPU once init() has run). */
+  device?: Device;
+}
+
+/** 2-D convolution: x [B, in, H, W] -> [B, out, H', W']. Square kernels, stride and padding. */
+export class Conv2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: number;
+  readonly stride: number;
+  readonly padding: number;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: number, o: LayerOptions & { stride?: number; padding?: number } = {}) {
+    super();
+    this.inChannels = posInt('Conv2d', 'inChannels', inChannels);
+    this.outChannels = posInt('Conv2d', 'outChannels', outChannels);
+    this.kernelSize = posInt('Conv2d', 'kernelSize', kernelSize);
+    this.stride = posInt('Conv2d', 'stride', o.stride ?? 1);
+    this.padding = nonNegInt('Conv2d', 'padding', o.padding ?? 0);
+    const dev = device('Conv2d', o.device);
+    this.weight = param([outChannels, inChannels, kernelSize, kernelSize], dev, 'weight');
+    this.bias = (o.bias ?? true) ? param([outChannels], dev, 'bias') : null;
+    defaultLayerInit_(this.weight, this.bias);
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+  }
+  /** conv followed by ReLU in one kernel (Sequential uses this for Conv2d, ReLU pairs). */
+  forwardRelu(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, relu: true });
+  }
+  protected override extraRepr(): string {
+    return `${this.inChannels}, ${this.outChannels}, kernelSize=${this.kernelSize}, stride=${this.stride}, padding=${this.padding}${this.bias ? '' : ', bias=false'}`;
+  }
+}
+
+/** y = x @ weight^T + bias; x [B, in] -> [B, out]. */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+
+  constructor(inFeatures: number, outFeatures: number, o: LayerOptions = {}) {
+    super();
+    this.inFeatures = posInt('Linear', 'inFeatures', inFeatures);
+    this.outFeatures = posInt('Linear', 'outFeatures', outFeatures);
+    const dev = device('Linear', o.device);
+    this.weight = param([outFeatures, inFeatures], dev, 'weight');
+    this.bias = (o.bias ?? true) ? param([outFeatures], dev, 'bias') : null;
+    defaultLayerInit_(this.weight, this.bias);
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+  protected override extraRepr(): string {
+    return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}${this.bias ? '' : ', bias=false'}`;
+  }
+}
+
+/** Max pooling over kernelSize x kernelSize windows; stride defaults to kernelSize (as torch). */
+export class MaxPool2d extends Module {
+  readonly kernelSize: number;
+  readonly stride: number;
+  readonly padding: number;
+  constructor(kernelSize: number, stride?: number, padding = 0) {
+    super();
+    this.kernelSize = posInt('MaxPool2d', 'kernelSize', kernelSize);
+    this.stride = posInt('MaxPool2d', 'stride', stride ?? kernelSize);
+    this.padding = nonNegInt('MaxPool2d', 'padding', padding);
+    if (this.padding * 2 > this.kernelSize)
+      throw new Error(`MaxPool2d: padding must be at most half of kernelSize, got padding ${padding} for kernelSize ${kernelSize}`);
+  }
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernelSize, this.stride, this.padding);
+  }
+  protected override extraRepr(): string {
+    return `kernelSize=${this.kernelSize}, stride=${this.stride}, padding=${this.padding}`;
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return reluFast(x);
+  }
+}
+
+/** Zeroes each element with probability p while training and scales the rest by 1/(1-p). */
+export class Dropout extends Module {
+  readonly p: number;
+  constructor(p = 0.5) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${String(p)}`);
+    this.p = p;
+  }
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.training);
+  }
+  protected override extraRepr(): string {
+    return `p=${this.p}`;
+  }
+}
+
+/** Flattens dims startDim..endDim (default 1..-1: keeps the batch dimension). */
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) {
+    super();
+    for (const [n, v] of [['startDim', startDim], ['endDim', endDim]] as const)
+      if (!Number.isInteger(v)) throw new Error(`Flatten: ${n} must be an integer, got ${String(v)}`);
+  }
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
+}
+
+/** Across-channel LRN: x / (k + alpha/size * sum of squares over `size` neighbouring channels)^beta. */
+export class LocalResponseNorm extends Module {
+  readonly size: number;
+  readonly alpha: number;
+  readonly beta: number;
+  readonly k: number;
+  constructor(size: number, alpha = 1e-4, beta = 0.75, k = 1) {
+    super();
+    this.size = posInt('LocalResponseNorm', 'size', size);
+    for (const [n, v] of [['alpha', alpha], ['beta', beta], ['k', k]] as const)
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`LocalResponseNorm: ${n} must be a finite number, got ${String(v)}`);
+    posNum('LocalResponseNorm', 'k', k);
+    this.alpha = alpha;
+    this.beta = beta;
+    this.k = k;
+  }
+  forward(x: Tensor): Tensor {
+    return localResponseNorm(x, this.size, this.alpha, this.beta, this.k);
+  }
+  protected override extraRepr(): string {
+    return `${this.size}, alpha=${this.alpha}, beta=${this.beta}, k=${this.k}`;
+  }
+}

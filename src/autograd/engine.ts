@@ -47,7 +47,7 @@ export function backward(root: Tensor, gradient?: Tensor, opts: BackwardOptions 
 
   noGrad(() => {
     const order = topo(root);
-    for (const t of order) t._node?.checkSaved();
+    for (let i = order.length - 1; i >= 0; i--) order[i]._node?.checkSaved(); // root first
     // refcount of engine-owned gradient tensors (a backward may return its incoming grad as-is,
     // or the same tensor for two inputs)
     const refs = new Map<Tensor, number>();

@@ -8,6 +8,7 @@ import { contiguousStrides, fmt, numel, type Shape } from './shape.ts';
 import { type DType, type Device, type Storage, finalizer, track, keep } from './storage.ts';
 import type { Node } from '../autograd/function.ts';
 import * as F from '../autograd/ops.ts';
+import { isGradEnabled } from '../autograd/function.ts';
 import { backward as runBackward, type BackwardOptions } from '../autograd/engine.ts';
 import { fromArray } from './launch.ts';
 
@@ -207,6 +208,25 @@ export class Tensor {
   expand(shape: readonly number[]): Tensor { return F.expand(this, shape); }
   matmul(b: Tensor): Tensor { return F.matmul(this, b); }
   clone(): Tensor { return F.clone(this); }
+
+  // ---- in-place (bump the version so a graph that saved this tensor refuses to backpropagate) ----
+  /** Copy `src`'s values into this tensor (same shape and device). */
+  copy_(src: Tensor): this {
+    this.check('copy_');
+    src.check('copy_');
+    if (!sameShapeArr(src.shape, this.shape))
+      throw new Error(`copy_: source shape ${fmt(src.shape)} does not match destination shape ${fmt(this.shape)}`);
+    if (src.device !== this.device)
+      throw new Error(`copy_: source is on ${src.device} but destination is on ${this.device}`);
+    if ((src.dtype === 'int32') !== (this.dtype === 'int32'))
+      throw new Error(`copy_: cannot copy ${src.dtype} into ${this.dtype}`);
+    if (this.requiresGrad && this.isLeaf && isGradEnabled())
+      throw new Error('copy_: a leaf tensor that requires grad is being modified in place; wrap it in wt.noGrad()');
+    if (this._storage.kind === 'cpu') this._storage.data.set(src.data);
+    else runtime('copy_').copy(src.gpu, 0, this.gpu, 0, this.size * 4);
+    this._version++;
+    return this;
+  }
 
   toString(): string {
     return `Tensor(${this.describe()}${this.requiresGrad ? ', requiresGrad' : ''})`;

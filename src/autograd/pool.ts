@@ -1,0 +1,75 @@
+// max_pool2d: x [B, C, H, W] (or unbatched [C, H, W]) -> [B, C, OH, OW]. The forward records the
+// argmax of each window (int32 flat index into the input plane) only when a backward can follow.
+import type { Tensor } from '../tensor/tensor.ts';
+import { launch } from '../tensor/launch.ts';
+import { requireFloat } from '../tensor/raw.ts';
+import { fmt } from '../tensor/shape.ts';
+import { maxPoolKernel, maxPoolBackwardKernel, poolOut, type PoolGeom } from '../kernels/maxpool.ts';
+import { Function, isGradEnabled } from './function.ts';
+
+/** A number or [h, w] pair of positive (or non-negative) integers. */
+function pair(op: string, what: string, v: number | readonly number[], min: number): [number, number] {
+  const p = typeof v === 'number' ? [v, v] : [...v];
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min))
+    throw new Error(`${op}: expected ${what} to be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  return [p[0], p[1]];
+}
+
+class MaxPool2d extends Function {
+  name = 'maxPool2d';
+  private idx: Tensor | null = null;
+  constructor(
+    readonly geom: PoolGeom,
+    readonly outShape: number[],
+    readonly record: boolean,
+  ) {
+    super();
+  }
+  forward(x: Tensor) {
+    const p = { ...this.geom, withIdx: this.record };
+    const outs = launch(maxPoolKernel, p, [x, { shape: this.outShape }, ...(this.record ? [{ shape: this.outShape, dtype: 'int32' as const }] : [])]);
+    if (this.record) {
+      this.idx = outs[1];
+      this.save(this.idx);
+    }
+    return outs[0];
+  }
+  backward(g: Tensor) {
+    return [launch(maxPoolBackwardKernel, this.geom, [g, this.idx!, { shape: this.inputs[0].shape }])[0]];
+  }
+  override release() {
+    super.release();
+    this.idx?.dispose();
+    this.idx = null;
+  }
+}
+
+/**
+ * 2-D max pooling like torch.nn.functional.max_pool2d (floor mode, dilation 1). `stride` defaults
+ * to `kernelSize`; `padding` (at most half the kernel) pads with -infinity. Ties pick the first
+ * maximum; the gradient goes to that element only.
+ */
+export function maxPool2d(
+  x: Tensor,
+  kernelSize: number | [number, number],
+  stride?: number | [number, number],
+  padding: number | [number, number] = 0,
+): Tensor {
+  const op = 'maxPool2d';
+  requireFloat(op, x);
+  if (x.ndim !== 4 && x.ndim !== 3) throw new Error(`${op}: expected x of shape [B, C, H, W] or [C, H, W], got ${fmt(x.shape)}`);
+  const [kh, kw] = pair(op, 'kernelSize', kernelSize, 1);
+  const [sh, sw] = stride === undefined || stride === null ? [kh, kw] : pair(op, 'stride', stride, 1);
+  const [ph, pw] = pair(op, 'padding', padding, 0);
+  if (2 * ph > kh || 2 * pw > kw)
+    throw new Error(`${op}: padding (${ph}, ${pw}) must be at most half the kernel size (${kh}, ${kw})`);
+  const [h, w] = x.shape.slice(-2);
+  const oh = poolOut(h, kh, sh, ph);
+  const ow = poolOut(w, kw, sw, pw);
+  if (oh < 1 || ow < 1)
+    throw new Error(`${op}: input ${fmt(x.shape)} is smaller than the kernel (${kh}, ${kw}) with padding (${ph}, ${pw})`);
+  const lead = x.shape.slice(0, -2);
+  const n = lead.reduce((a, b) => a * b, 1);
+  const geom: PoolGeom = { n, h, w, oh, ow, kh, kw, sh, sw, ph, pw };
+  return new MaxPool2d(geom, [...lead, oh, ow], isGradEnabled() && x.requiresGrad).apply(x);
+}

@@ -1,0 +1,121 @@
+// IDX files (LeCun's MNIST format, also Fashion-MNIST), raw or gzipped (detected by the gzip
+// magic 0x1f 0x8b). Layout, all big-endian:
+//   bytes 0..3   magic: 0x00 0x00 <type> <ndims>; type 0x08 = unsigned byte
+//   bytes 4..    ndims u32 sizes
+//   then         prod(sizes) data bytes, row-major; nothing after.
+// Images are 0x00000803 (n, rows, cols), labels 0x00000801 (n). Every check names the file.
+import { readFile } from 'node:fs/promises';
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+
+const gunzipAsync = promisify(gunzip);
+
+export const IDX_IMAGES_MAGIC = 0x00000803;
+export const IDX_LABELS_MAGIC = 0x00000801;
+
+export interface IdxImages {
+  n: number;
+  rows: number;
+  cols: number;
+  /** n * rows * cols bytes, image-major, row-major within an image. */
+  data: Uint8Array;
+}
+
+export interface IdxLabels {
+  n: number;
+  data: Uint8Array;
+}
+
+const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
+
+/** True when `bytes` starts with the gzip magic 0x1f 0x8b. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** Gunzip if gzipped; zlib failures are rethrown naming the file. */
+export async function maybeGunzip(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    const out = await gunzipAsync(bytes);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (e) {
+    throw new Error(
+      `IDX file ${file}: corrupt or truncated gzip data (${(e as Error).message}); ` +
+        'delete it and download / reinstall it',
+    );
+  }
+}
+
+/** Check the header of decompressed IDX bytes; returns the sizes and the data bytes (a view). */
+export function parseIdx(bytes: Uint8Array, file: string, magic: number): { dims: number[]; data: Uint8Array } {
+  const what = magic === IDX_IMAGES_MAGIC ? 'images' : magic === IDX_LABELS_MAGIC ? 'labels' : 'data';
+  const ndims = magic & 0xff;
+  const headerBytes = 4 + 4 * ndims;
+  if (bytes.length < 4) throw new Error(`IDX file ${file}: only ${bytes.length} bytes, too short for an IDX header (truncated)`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const got = dv.getUint32(0, false);
+  if (got !== magic)
+    throw new Error(
+      `IDX file ${file}: magic number ${hex(got)}, expected ${hex(magic)} (IDX ${what}: unsigned bytes, ${ndims} dims); ` +
+        'not an IDX file of that kind, or corrupt',
+    );
+  if (bytes.length < headerBytes)
+    throw new Error(`IDX file ${file}: ${bytes.length} bytes, too short for the ${headerBytes}-byte header (truncated)`);
+  const dims: number[] = [];
+  for (let i = 0; i < ndims; i++) dims.push(dv.getUint32(4 + 4 * i, false));
+  const count = dims.reduce((a, b) => a * b, 1);
+  const expected = headerBytes + count;
+  if (bytes.length !== expected)
+    throw new Error(
+      `IDX file ${file}: ${bytes.length} bytes (decompressed), expected exactly ${expected} for sizes [${dims.join(', ')}] ` +
+        `(${bytes.length < expected ? 'truncated' : 'trailing bytes'}); the file is corrupt`,
+    );
+  return { dims, data: bytes.subarray(headerBytes) };
+}
+
+/** Parse IDX image bytes (raw or gzipped). */
+export async function parseIdxImages(raw: Uint8Array, file: string): Promise<IdxImages> {
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file), file, IDX_IMAGES_MAGIC);
+  const [n, rows, cols] = dims;
+  if (rows === 0 || cols === 0) throw new Error(`IDX file ${file}: images of ${rows}x${cols} pixels`);
+  return { n, rows, cols, data };
+}
+
+/** Parse IDX label bytes (raw or gzipped); every label must be < numClasses. */
+export async function parseIdxLabels(raw: Uint8Array, file: string, numClasses = 10): Promise<IdxLabels> {
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file), file, IDX_LABELS_MAGIC);
+  for (let i = 0; i < data.length; i++)
+    if (data[i] >= numClasses)
+      throw new Error(`IDX file ${file}: label ${i} is ${data[i]}, expected 0..${numClasses - 1}; the file is corrupt`);
+  return { n: dims[0], data };
+}
+
+async function readBytes(file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(file));
+  } catch (e) {
+    throw new Error(`IDX file ${file}: cannot read it (${(e as Error).message})`);
+  }
+}
+
+/** Read an IDX images file (raw or .gz). */
+export async function readIdxImages(file: string): Promise<IdxImages> {
+  return parseIdxImages(await readBytes(file), file);
+}
+
+/** Read an IDX labels file (raw or .gz); labels must be < numClasses. */
+export async function readIdxLabels(file: string, numClasses = 10): Promise<IdxLabels> {
+  return parseIdxLabels(await readBytes(file), file, numClasses);
+}
+
+/** Encode an IDX file (tests, small exports): magic for `dims.length` dims of unsigned bytes. */
+export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
+  const head = 4 + 4 * dims.length;
+  const out = new Uint8Array(head + data.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, 0x00000800 | dims.length, false);
+  dims.forEach((d, i) => dv.setUint32(4 + 4 * i, d, false));
+  out.set(data, head);
+  return out;
+}

@@ -29,10 +29,7 @@ class LocalResponseNorm extends Function {
   backward(g: Tensor) {
     const x = this.inputs[0];
     const s = this.scale!;
-    const t = launch(lrnKernel, { ...this.geom, mode: 'bwd1' }, [g, x, s, { shape: x.shape }])[0];
-    const gx = launch(lrnKernel, { ...this.geom, mode: 'bwd2' }, [g, x, s, t, { shape: x.shape }])[0];
-    t.dispose();
-    return [gx];
+    return [launch(lrnKernel, { ...this.geom, mode: 'bwd' }, [g, x, s, { shape: x.shape }])[0]];
   }
   override release() {
     super.release();

@@ -8,6 +8,7 @@ import { sameDevice } from '../tensor/launch.ts';
 import { Add, Div, Maximum, Mul, Pow, Scalar, Sub, Unary } from './elementwise.ts';
 import { Expand, Max, Permute, Reshape, Sum } from './reduce.ts';
 import { matmul as matmulOp } from './matmul.ts';
+import { reluFast } from './activation.ts';
 
 type Operand = Tensor | number;
 
@@ -80,7 +81,8 @@ export const exp = (x: Tensor) => un('exp', x);
 export const log = (x: Tensor) => un('log', x);
 export const sqrt = (x: Tensor) => un('sqrt', x);
 export const abs = (x: Tensor) => un('abs', x);
-export const relu = (x: Tensor) => un('relu', x);
+/** The dedicated vec4 ReLU kernels (forward y = max(x, 0), backward g * (y > 0)). */
+export const relu = (x: Tensor) => reluFast(x);
 
 export function sum(x: Tensor, axis?: number | number[], keepdim = false): Tensor {
   requireFloat('sum', x);

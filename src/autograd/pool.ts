@@ -4,7 +4,16 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { requireFloat } from '../tensor/raw.ts';
 import { fmt } from '../tensor/shape.ts';
-import { maxPoolKernel, maxPoolBackwardKernel, poolOut, type PoolGeom } from '../kernels/maxpool.ts';
+import {
+  maxPoolKernel,
+  maxPoolBackwardKernel,
+  maxPoolScatterKernel,
+  maxPoolBackwardMode,
+  scatterClasses,
+  zeroKernel,
+  poolOut,
+  type PoolGeom,
+} from '../kernels/maxpool.ts';
 import { Function, isGradEnabled } from './function.ts';
 
 /** A number or [h, w] pair of positive (or non-negative) integers. */
@@ -13,6 +22,17 @@ function pair(op: string, what: string, v: number | readonly number[], min: numb
   if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min))
     throw new Error(`${op}: expected ${what} to be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
   return [p[0], p[1]];
+}
+
+/** dL/dx from dL/dy and the forward's argmax: CPU tensors use the gather twin; GPU tensors the
+ * backward that suits the adapter (gather, or zero + scatter passes; see maxpool.ts). */
+export function maxPoolBackward(g: Tensor, idx: Tensor, geom: PoolGeom, xShape: readonly number[]): Tensor {
+  if (g.device === 'cpu' || maxPoolBackwardMode(geom) === 'gather')
+    return launch(maxPoolBackwardKernel, geom, [g, idx, { shape: xShape }])[0];
+  const gx = launch(zeroKernel, { n: geom.n * geom.h * geom.w }, [{ shape: xShape }], g.device, g.dtype)[0];
+  const [my, mx] = scatterClasses(geom);
+  for (let cy = 0; cy < my; cy++) for (let cx = 0; cx < mx; cx++) launch(maxPoolScatterKernel, { ...geom, cy, cx }, [g, idx, gx]);
+  return gx;
 }
 
 class MaxPool2d extends Function {
@@ -35,7 +55,7 @@ class MaxPool2d extends Function {
     return outs[0];
   }
   backward(g: Tensor) {
-    return [launch(maxPoolBackwardKernel, this.geom, [g, this.idx!, { shape: this.inputs[0].shape }])[0]];
+    return [maxPoolBackward(g, this.idx!, this.geom, this.inputs[0].shape)];
   }
   override release() {
     super.release();

@@ -10,8 +10,8 @@ export const BINARY_OPS = {
   mul: { wgsl: 'a * b', cpu: (a: number, b: number) => a * b },
   div: { wgsl: 'a / b', cpu: (a: number, b: number) => a / b },
   pow: { wgsl: 'powi(a, b)', cpu: (a: number, b: number) => Math.pow(a, b) },
-  maximum: { wgsl: 'max(a, b)', cpu: (a: number, b: number) => (a !== a || b !== b ? NaN : Math.max(a, b)) },
-  minimum: { wgsl: 'min(a, b)', cpu: (a: number, b: number) => (a !== a || b !== b ? NaN : Math.min(a, b)) },
+  maximum: { wgsl: 'select(max(a, b), a + b, isNan(a) | isNan(b))', cpu: (a: number, b: number) => (a !== a || b !== b ? NaN : Math.max(a, b)) },
+  minimum: { wgsl: 'select(min(a, b), a + b, isNan(a) | isNan(b))', cpu: (a: number, b: number) => (a !== a || b !== b ? NaN : Math.min(a, b)) },
   eq: { wgsl: 'select(zero, one, a == b)', cpu: (a: number, b: number) => (a === b ? 1 : 0) },
   gt: { wgsl: 'select(zero, one, a > b)', cpu: (a: number, b: number) => (a > b ? 1 : 0) },
   lt: { wgsl: 'select(zero, one, a < b)', cpu: (a: number, b: number) => (a < b ? 1 : 0) },
@@ -71,6 +71,10 @@ export const binaryKernel: KernelDef<BinaryParams> = {
 struct U { n: u32, nanBits: u32, p0: u32, p1: u32, shape: array<vec4<u32>, 2>, as_: array<vec4<u32>, 2>, bs: array<vec4<u32>, 2> }
 @group(0) @binding(3) var<uniform> u: U;
 ${POWI_WGSL(T)}
+// NaN by bit pattern: lavapipe folds \`v != v\` to false
+fn isNan(v: ${T}) -> ${vec4(p) ? 'vec4<bool>' : 'bool'} {
+  return (bitcast<${vec4(p) ? 'vec4<u32>' : 'u32'}>(v) & ${vec4(p) ? 'vec4<u32>(0x7fffffffu)' : '0x7fffffffu'}) > ${vec4(p) ? 'vec4<u32>(0x7f800000u)' : '0x7f800000u'};
+}
 @compute @workgroup_size(${WG})
 fn main(${linearIndex(WG)}) {
   ${linearGid(WG)}

@@ -9,6 +9,7 @@
 // the GPU: there the row's loss and gradient become NaN and the kernel atomically adds 1 to a flag
 // buffer (see `crossEntropyLabelErrors` in src/autograd/loss.ts). CPU labels are checked up front.
 import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import { IS_NAN_WGSL } from './maxpool.ts';
 
 export interface CeParams {
   b: number;
@@ -203,6 +204,7 @@ export const accuracyKernel: KernelDef<AccuracyParams> = {
 struct U { b: u32, c: u32 }
 @group(0) @binding(3) var<uniform> u: U;
 var<workgroup> part: array<u32, ${SWG}>;
+${IS_NAN_WGSL}
 @compute @workgroup_size(${SWG})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var hits = 0u;
@@ -212,7 +214,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     var bi = 0;
     for (var j = 1u; j < u.c; j++) {
       let v = x[base + j];
-      if (v > best || (v != v && best == best)) { best = v; bi = i32(j); }
+      if (v > best || (isNan(v) && !isNan(best))) { best = v; bi = i32(j); }
     }
     if (bi == labels[r]) { hits += 1u; }
   }

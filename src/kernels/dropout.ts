@@ -5,7 +5,8 @@
 // (the same Philox in JS) gives bit-identical masks. Keep iff word >= threshold = floor(p * 2^32).
 // One invocation handles 4 consecutive elements (one Philox call): vec4 loads when n % 4 == 0,
 // else scalar loads with bounds checks. The backward is the same kernel applied to the gradient.
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import type { KernelDef, NumArray } from './kernel.ts';
+import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
 export interface DropoutParams {
   n: number;
@@ -15,9 +16,11 @@ export interface DropoutParams {
   threshold: number;
   /** 1 / (1 - p) */
   scale: number;
+  /** launch geometry (default: the adapter's, see stream.ts); one unit = 4 elements */
+  stream?: Stream;
 }
 
-const WG = 128;
+const geo = (p: DropoutParams) => p.stream ?? streamGeom();
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
@@ -92,32 +95,35 @@ fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
 
 export const dropoutKernel: KernelDef<DropoutParams> = {
   name: 'dropout',
-  spec: (p) => (p.n % 4 === 0 ? 'v4' : ''),
+  spec: (p) => `${p.n % 4 === 0 ? 'v4' : 's'}:${geo(p).wg}x${geo(p).per}`,
   // x [n] (input, or the output gradient in the backward), y [n]
   bindings: () => ['read', 'rw'],
   uniforms: (p) => [p.n, p.seedLo, p.seedHi, p.threshold, { f: p.scale }],
-  dispatch: (p) => Math.ceil(Math.ceil(p.n / 4) / WG),
+  dispatch: (p) => streamGroups(Math.ceil(p.n / 4), geo(p)),
   wgsl: (p) => {
     const v4 = p.n % 4 === 0;
     const body = v4
-      ? `y[gid] = select(vec4<f32>(0.0), x[gid] * u.scale, keep);`
-      : `for (var j = 0u; j < 4u; j++) {
-    let i = gid * 4u + j;
-    if (i < u.n) { y[i] = select(0.0, x[i] * u.scale, keep[j]); }
-  }`;
+      ? `y[i] = select(vec4<f32>(0.0), x[i] * u.scale, keep);`
+      : `for (var e = 0u; e < 4u; e++) {
+      let k = i * 4u + e;
+      if (k < u.n) { y[k] = select(0.0, x[k] * u.scale, keep[e]); }
+    }`;
+    const s = geo(p);
+    const loop = streamLoop(s, 'units');
     return `
 @group(0) @binding(0) var<storage, read> x: array<${v4 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read_write> y: array<${v4 ? 'vec4<f32>' : 'f32'}>;
 struct U { n: u32, seedLo: u32, seedHi: u32, threshold: u32, scale: f32 }
 @group(0) @binding(2) var<uniform> u: U;
 ${PHILOX_WGSL}
-@compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
-  ${linearGid(WG)}
-  if (gid * 4u >= u.n) { return; }
-  let r = philox(vec4<u32>(gid, 0u, 0u, 0u), vec2<u32>(u.seedLo, u.seedHi));
-  let keep = r >= vec4<u32>(u.threshold);
-  ${body}
+@compute @workgroup_size(${s.wg})
+fn main(${loop.params}) {
+  let units = (u.n + 3u) / 4u;
+  ${loop.open}
+    let r = philox(vec4<u32>(i, 0u, 0u, 0u), vec2<u32>(u.seedLo, u.seedHi));
+    let keep = r >= vec4<u32>(u.threshold);
+    ${body}
+  }
 }`;
   },
   cpu: (p, [x, y]: NumArray[]) => {

@@ -3,16 +3,21 @@
 //   W(c)  = [c - size/2, c + (size-1)/2] (integer halves) clipped to [0, C): zero padding
 //   S_c   = k + alpha/size * sum_{c' in W(c)} x_{c'}^2
 //   y_c   = x_c * S_c^-beta
-// Backward, with t_c = g_c * x_c * S_c^(-beta-1) (phase 'bwd1', one pass):
-//   gx_j  = g_j * S_j^-beta - (2 alpha beta / size) * x_j * sum_{c : j in W(c)} t_c   (phase 'bwd2')
+// Backward, with t_c = g_c * x_c * S_c^(-beta-1):
+//   gx_j  = g_j * S_j^-beta - (2 alpha beta / size) * x_j * sum_{c : j in W(c)} t_c
 // where j in W(c) <=> c in [j - (size-1)/2, j + size/2]. The forward can also write S (the 'scale')
-// for the backward. One invocation per element (per 4 elements along S when S % 4 == 0: vec4
-// loads; neighbouring channels are S elements apart).
+// for the backward.
+// Each invocation owns one (b, s) column (4 columns as vec4 when S % 4 == 0) and walks it along
+// the channels with the window held in registers (a ring of `size` values, unrolled: size is baked
+// into the WGSL), so each channel costs one windowed load instead of `size` (per-invocation loads
+// dominate on lavapipe); the backward's ring holds t, computed as channels enter it, so t is never
+// stored. Neighbouring invocations take neighbouring columns (coalesced on GPUs).
 import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import { streamGeom } from './stream.ts';
 
 export interface LrnParams {
-  /** fwd: x -> y; fwdScale: x -> y, scale; bwd1: g, x, scale -> t; bwd2: g, x, scale, t -> gx */
-  mode: 'fwd' | 'fwdScale' | 'bwd1' | 'bwd2';
+  /** fwd: x -> y; fwdScale: x -> y, scale; bwd: g, x, scale -> gx */
+  mode: 'fwd' | 'fwdScale' | 'bwd';
   b: number;
   c: number;
   s: number;
@@ -20,73 +25,123 @@ export interface LrnParams {
   alpha: number;
   beta: number;
   k: number;
+  /** invocations per workgroup (default: 8 on a software adapter, else 64) */
+  wg?: number;
 }
 
-const WG = 128;
 const vw = (p: LrnParams) => (p.s % 4 === 0 ? 4 : 1);
-const units = (p: LrnParams) => (p.b * p.c * p.s) / vw(p);
+const wgOf = (p: LrnParams) => p.wg ?? (streamGeom().wg <= 8 ? 8 : 64);
+/** Work items: (b, s) columns (of vw elements). */
+const items = (p: LrnParams) => (p.b * p.s) / vw(p);
 
 const NAMES: Record<LrnParams['mode'], [string[], string[]]> = {
   // [read bindings, written bindings]
   fwd: [['x'], ['y']],
   fwdScale: [['x'], ['y', 'scale']],
-  bwd1: [['g', 'x', 'scale'], ['t']],
-  bwd2: [['g', 'x', 'scale', 't'], ['gx']],
+  bwd: [['g', 'x', 'scale'], ['gx']],
 };
+
+/** The forward's walk: x in a ring r0..r{size-1} holding channels [c - before, c + after]
+ * (before + after + 1 = size, both baked in); `step` may use `win` (the window sum of f(r_i)),
+ * `mid` (x at channel c) and `o` (the element index). */
+function ringWalk(size: number, before: number, T: string, src: (i: string) => string, f: (v: string) => string, step: string): string {
+  const r = Array.from({ length: size }, (_, i) => `r${i}`);
+  // channels outside [0, C) are zero (the clamped index keeps the unused load in bounds)
+  const load = (ch: string) => `select(${T}(0.0), ${src(`col + u32(clamp(${ch}, 0, i32(u.c) - 1)) * u.s`)}, ${ch} >= 0 && ${ch} < i32(u.c))`;
+  return `
+  ${r.map((v, i) => `var ${v} = ${load(`${i - before}`)};`).join('\n  ')}
+  for (var c = 0u; c < u.c; c++) {
+    let win = ${r.map(f).join(' + ')};
+    let mid = ${r[before]};
+    let o = col + c * u.s;
+    ${step}
+    let nxt = i32(c) + ${size - before};
+    ${r.slice(0, -1).map((v, i) => `${v} = ${r[i + 1]};`).join(' ')}
+    ${r[size - 1]} = ${load('nxt')};
+  }`;
+}
+
+/** The backward's walk: ring slots 0..size-1 hold channels [c - before, c + after] (before = hi):
+ * t in every slot, a and x in the slots from the centre on (they reach the centre later), so each
+ * channel is loaded (g, x, S) and raised to a power once. */
+function bwdWalk(size: number, before: number, T: string): string {
+  const slots = Array.from({ length: size }, (_, i) => i);
+  const keep = (i: number) => i >= before; // slots whose a, x are still needed
+  const vars = (i: number) => (keep(i) ? [`t${i}`, `a${i}`, `x${i}`] : [`t${i}`]);
+  return `
+  ${slots.map((i) => `let e${i} = enter(col, ${i - before});
+  ${vars(i).map((v) => `var ${v} = e${i}.${v[0]};`).join(' ')}`).join('\n  ')}
+  for (var c = 0u; c < u.c; c++) {
+    let win = ${slots.map((i) => `t${i}`).join(' + ')};
+    gx[col + c * u.s] = a${before} - u.coef * x${before} * win;
+    ${slots.slice(0, -1).map((i) => vars(i).map((v) => `${v} = ${v[0]}${i + 1};`).join(' ')).join('\n    ')}
+    let e = enter(col, i32(c) + ${size - before});
+    t${size - 1} = e.t; a${size - 1} = e.a; x${size - 1} = e.x;
+  }`;
+}
 
 export const lrnKernel: KernelDef<LrnParams> = {
   name: 'lrn',
-  spec: (p) => `${p.mode}${vw(p) === 4 ? ':v4' : ''}`,
+  spec: (p) => `${p.mode}${vw(p) === 4 ? ':v4' : ''}:n${p.size}:wg${wgOf(p)}`,
   bindings: (p) => [...NAMES[p.mode][0].map(() => 'read' as const), ...NAMES[p.mode][1].map(() => 'rw' as const)],
   uniforms: (p) => [
-    units(p),
+    items(p),
     p.c,
     p.s / vw(p),
-    Math.floor(p.size / 2),
-    Math.floor((p.size - 1) / 2),
     { f: p.alpha / p.size },
     { f: p.beta },
     { f: p.k },
     { f: (2 * p.alpha * p.beta) / p.size },
   ],
-  dispatch: (p) => Math.ceil(units(p) / WG),
+  dispatch: (p) => Math.ceil(items(p) / wgOf(p)),
   wgsl: (p) => {
     const T = vw(p) === 4 ? 'vec4<f32>' : 'f32';
+    const wg = wgOf(p);
     const [rd, wr] = NAMES[p.mode];
+    const lo = Math.floor(p.size / 2);
+    const hi = Math.floor((p.size - 1) / 2);
     const decl = [...rd, ...wr]
       .map((n, i) => `@group(0) @binding(${i}) var<storage, ${i < rd.length ? 'read' : 'read_write'}> ${n}: array<${T}>;`)
       .join('\n');
-    // window sums over channels c' in [c - lo, c + hi] (fwd) or [c - hi, c + lo] (bwd2)
-    const windowSum = (arr: string, before: string, after: string, sq: boolean) => `
-  var acc = ${T}(0.0);
-  let c0 = u32(max(i32(c) - i32(${before}), 0));
-  let c1 = min(c + ${after}, u.c - 1u);
-  for (var cc = c0; cc <= c1; cc++) {
-    let v = ${arr}[plane0 + cc * u.s];
-    acc += ${sq ? 'v * v' : 'v'};
-  }`;
-    let body: string;
-    if (p.mode === 'fwd' || p.mode === 'fwdScale')
-      body = `${windowSum('x', 'u.lo', 'u.hi', true)}
-  let sc = u.k + u.alphaN * acc;
-  y[gid] = x[gid] * pow(sc, ${T}(-u.beta));
-  ${p.mode === 'fwdScale' ? 'scale[gid] = sc;' : ''}`;
-    else if (p.mode === 'bwd1') body = `t[gid] = g[gid] * x[gid] * pow(scale[gid], ${T}(-u.beta - 1.0));`;
-    else
-      body = `${windowSum('t', 'u.hi', 'u.lo', false)}
-  gx[gid] = g[gid] * pow(scale[gid], ${T}(-u.beta)) - u.coef * x[gid] * acc;`;
+    // column gid = (b, si): element (b, c, si) sits at col + c * S
+    const head = `let col = (gid / u.s) * u.c * u.s + gid % u.s;`;
+    const body =
+      p.mode === 'bwd'
+        ? head + bwdWalk(p.size, hi, T)
+        : head +
+          ringWalk(
+            p.size,
+            lo,
+            T,
+            (i) => `x[${i}]`,
+            (v) => `${v} * ${v}`,
+            `let sc = u.k + u.alphaN * win;
+    y[o] = mid * pow(sc, ${T}(-u.beta));
+    ${p.mode === 'fwdScale' ? 'scale[o] = sc;' : ''}`,
+          );
+    // a channel entering the backward's ring: t = g x S^(-beta-1) and, for the centre later,
+    // a = g S^-beta and x (zero outside [0, C); ch is the same for every lane)
+    const tOf =
+      p.mode === 'bwd'
+        ? `struct E { t: ${T}, a: ${T}, x: ${T} }
+fn enter(col: u32, ch: i32) -> E {
+  if (ch < 0 || ch >= i32(u.c)) { return E(${T}(0.0), ${T}(0.0), ${T}(0.0)); }
+  let i = col + u32(ch) * u.s;
+  let xv = x[i];
+  let sv = scale[i];
+  let a = g[i] * pow(sv, ${T}(-u.beta));
+  return E(a * xv / sv, a, xv);
+}`
+        : '';
     return `
 ${decl}
-struct U { n: u32, c: u32, s: u32, lo: u32, hi: u32, alphaN: f32, beta: f32, k: f32, coef: f32 }
+struct U { n: u32, c: u32, s: u32, alphaN: f32, beta: f32, k: f32, coef: f32 }
 @group(0) @binding(${rd.length + wr.length}) var<uniform> u: U;
-@compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
-  ${linearGid(WG)}
+${tOf}
+@compute @workgroup_size(${wg})
+fn main(${linearIndex(wg)}) {
+  ${linearGid(wg)}
   if (gid >= u.n) { return; }
-  let si = gid % u.s;
-  let bc = gid / u.s;
-  let c = bc % u.c;
-  let plane0 = (bc - c) * u.s + si;  // element (b, 0, si)
   ${body}
 }`;
   },
@@ -115,11 +170,10 @@ fn main(${linearIndex(WG)}) {
         y[i] = x[i] * Math.pow(sc, -p.beta);
         if (scale) scale[i] = sc;
       }
-    } else if (p.mode === 'bwd1') {
-      const [g, x, scale, t] = bufs;
-      for (let i = 0; i < n; i++) t[i] = g[i] * x[i] * Math.pow(scale[i], -p.beta - 1);
     } else {
-      const [g, x, scale, t, gx] = bufs;
+      const [g, x, scale, gx] = bufs;
+      const t = new Float64Array(n);
+      for (let i = 0; i < n; i++) t[i] = g[i] * x[i] * Math.pow(scale[i], -p.beta - 1);
       for (let i = 0; i < n; i++) gx[i] = g[i] * Math.pow(scale[i], -p.beta) - coef * x[i] * win(t, i, hi, lo, false);
     }
   },

@@ -2,10 +2,18 @@
 // of each window as a flat index ih * W + iw into its input plane (int32, like PyTorch's indices).
 // Padding is -infinity (it never wins); ties keep the first maximum in row-major window order;
 // NaN wins and propagates (PyTorch's rule: `v > max || isnan(v)`).
-// Backward gathers instead of scattering: one invocation per input element visits the (few) outputs
-// whose windows contain it and sums the gradients whose argmax is that element, so overlapping
-// windows (kernel 3, stride 2) need no atomics and the result is deterministic.
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+// Backward, race-free and deterministic without atomics, two ways:
+//   gather ('flat' layout): one invocation per input element visits the (few) outputs whose windows
+//     contain it and sums the gradients whose argmax is that element (PyTorch's CUDA scheme);
+//   scatter ('rows' layout): zero gx, then ceil(kh/sh) * ceil(kw/sw) passes, one per output
+//     residue class (oy mod ceil(kh/sh), ox mod ceil(kw/sw)); windows within a class are disjoint,
+//     so each pass does gx[argmax] += g with no two outputs of the pass touching the same input.
+//     4 memory ops per output instead of up to 8 loads per input: lavapipe's cost is per load.
+// Window size, stride and padding are baked into the WGSL (constant loops the compiler unrolls; no
+// bounds checks at all without padding); the image sizes are uniforms. Launch layouts 'flat'
+// (hardware GPUs) and 'rows' (software adapters) are described in stream.ts.
+import type { KernelDef, NumArray } from './kernel.ts';
+import { type RowLayout, rowGroups, rowLayout, rowLayoutKey, rowsMain, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
 export interface PoolGeom {
   /** planes (batch * channels) */
@@ -20,16 +28,30 @@ export interface PoolGeom {
   sw: number;
   ph: number;
   pw: number;
+  /** launch layout (default: 'rows' on a software adapter, else 'flat') */
+  layout?: PoolLayout;
 }
+
+export type PoolLayout = RowLayout;
 
 export interface MaxPoolParams extends PoolGeom {
   /** also write the argmax (needed only when a backward will run) */
   withIdx: boolean;
 }
 
-const WG = 128;
-const geomWords = (p: PoolGeom) => [p.n, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw];
-const GEOM_STRUCT = 'n: u32, h: u32, w: u32, oh: u32, ow: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32';
+/** NaN test on the bits: the shader compiler may assume `v != v` is false (fast math). */
+export const IS_NAN_WGSL = 'fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }';
+
+const layoutOf = (p: PoolGeom): RowLayout => p.layout ?? rowLayout();
+const layoutKey = rowLayoutKey;
+const geomKey = (p: PoolGeom) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}`;
+
+const U_STRUCT = 'struct U { n: u32, h: u32, w: u32, oh: u32, ow: u32 }';
+const uWords = (p: PoolGeom) => [p.n, p.h, p.w, p.oh, p.ow];
+
+const groups = rowGroups;
+/** main() over N planes of `rowsPerPlane` rows (see stream.ts). */
+const mainFor = (l: RowLayout, rowsPerPlane: string, rowLen: string, item: string) => rowsMain(l, 'u.n', rowsPerPlane, rowLen, item);
 
 /** Output size along one axis (floor mode, dilation 1). */
 export function poolOut(size: number, k: number, s: number, pad: number): number {
@@ -38,47 +60,44 @@ export function poolOut(size: number, k: number, s: number, pad: number): number
 
 export const maxPoolKernel: KernelDef<MaxPoolParams> = {
   name: 'maxpool',
-  spec: (p) => (p.withIdx ? 'idx' : ''),
+  spec: (p) => `${geomKey(p)}:${layoutKey(layoutOf(p))}${p.withIdx ? ':idx' : ''}`,
   // x [N,H,W], y [N,OH,OW], idx [N,OH,OW] (int32, optional)
   bindings: (p) => (p.withIdx ? ['read', 'rw', 'rw'] : ['read', 'rw']),
-  uniforms: geomWords,
-  dispatch: (p) => Math.ceil((p.n * p.oh * p.ow) / WG),
-  wgsl: (p) => `
+  uniforms: uWords,
+  dispatch: (p) => groups(layoutOf(p), p.n * p.oh, p.ow),
+  wgsl: (p) => {
+    const padded = p.ph > 0 || p.pw > 0;
+    // the clipped window start is always inside the image (padding <= kernel / 2) and seeds the
+    // maximum; re-visiting it in the loop changes nothing (a NaN start stays the argmax until a
+    // later NaN, as in PyTorch)
+    const item = `
+      let y0 = i32(ry * ${p.sh}u) - ${p.ph};
+      let x0 = i32(rx * ${p.sw}u) - ${p.pw};
+      let base = plane * u.h * u.w;
+      var bi = u32(max(y0, 0)) * u.w + u32(max(x0, 0));
+      var best = x[base + bi];
+      for (var a = 0; a < ${p.kh}; a++) {
+        let iy = y0 + a;
+        ${padded ? 'if (iy < 0 || iy >= i32(u.h)) { continue; }' : ''}
+        for (var b = 0; b < ${p.kw}; b++) {
+          let ix = x0 + b;
+          ${padded ? 'if (ix < 0 || ix >= i32(u.w)) { continue; }' : ''}
+          let i = u32(iy) * u.w + u32(ix);
+          let v = x[base + i];
+          if (v > best || isNan(v)) { best = v; bi = i; }
+        }
+      }
+      y[o] = best;
+      ${p.withIdx ? 'idx[o] = i32(bi);' : ''}`;
+    return `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 ${p.withIdx ? '@group(0) @binding(2) var<storage, read_write> idx: array<i32>;' : ''}
-struct U { ${GEOM_STRUCT} }
+${U_STRUCT}
 @group(0) @binding(${p.withIdx ? 3 : 2}) var<uniform> u: U;
-@compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
-  ${linearGid(WG)}
-  if (gid >= u.n * u.oh * u.ow) { return; }
-  let ox = gid % u.ow;
-  let t = gid / u.ow;
-  let oy = t % u.oh;
-  let plane = t / u.oh;
-  // window clipped to the image (padding never wins, so it is simply skipped)
-  let y0 = i32(oy * u.sh) - i32(u.ph);
-  let x0 = i32(ox * u.sw) - i32(u.pw);
-  let ys = u32(max(y0, 0));
-  let xs = u32(max(x0, 0));
-  let ye = u32(min(y0 + i32(u.kh), i32(u.h)));
-  let xe = u32(min(x0 + i32(u.kw), i32(u.w)));
-  let base = plane * u.h * u.w;
-  var best = -3.4028234663852886e38;
-  var bi = ys * u.w + xs;
-  var first = true;
-  for (var iy = ys; iy < ye; iy++) {
-    for (var ix = xs; ix < xe; ix++) {
-      let i = iy * u.w + ix;
-      let v = x[base + i];
-      if (first || v > best || v != v) { best = v; bi = i; }
-      first = false;
-    }
-  }
-  y[gid] = best;
-  ${p.withIdx ? 'idx[gid] = i32(bi);' : ''}
-}`,
+${IS_NAN_WGSL}
+${mainFor(layoutOf(p), 'u.oh', 'u.ow', item)}`;
+  },
   cpu: (p, bufs: NumArray[]) => {
     const [x, y, idx] = bufs;
     const plane = p.h * p.w;
@@ -111,6 +130,92 @@ fn main(${linearIndex(WG)}) {
   },
 };
 
+export interface ScatterParams extends PoolGeom {
+  /** the residue class (oy mod my, ox mod mx) handled by this pass */
+  cy: number;
+  cx: number;
+}
+
+/** Passes of the scatter backward along each axis: outputs this far apart have disjoint windows. */
+export const scatterClasses = (p: PoolGeom): [number, number] => [Math.ceil(p.kh / p.sh), Math.ceil(p.kw / p.sw)];
+const classSize = (p: ScatterParams): [number, number] => {
+  const [my, mx] = scatterClasses(p);
+  return [Math.ceil((p.oh - p.cy) / my), Math.ceil((p.ow - p.cx) / mx)];
+};
+
+/** One scatter pass: gx[plane, idx[o]] += g[o] for the outputs o of class (cy, cx). */
+export const maxPoolScatterKernel: KernelDef<ScatterParams> = {
+  name: 'maxpool_scatter',
+  spec: (p) => `${geomKey(p)}:${layoutKey(layoutOf(p))}`,
+  // g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W] (accumulated in place)
+  bindings: () => ['read', 'read', 'rw'],
+  uniforms: (p) => {
+    const [ny, nx] = classSize(p);
+    return [p.n, p.h, p.w, p.oh, p.ow, ny, nx, p.cy, p.cx];
+  },
+  dispatch: (p) => {
+    const [ny, nx] = classSize(p);
+    return ny > 0 && nx > 0 ? groups(layoutOf(p), p.n * ny, nx) : 0;
+  },
+  wgsl: (p) => {
+    const [my, mx] = scatterClasses(p);
+    const item = `
+      let k = (plane * u.oh + u.cy + ry * ${my}u) * u.ow + u.cx + rx * ${mx}u;
+      let t = plane * u.h * u.w + u32(idx[k]);
+      gx[t] = gx[t] + g[k];`;
+    return `
+@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read> idx: array<i32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
+struct U { n: u32, h: u32, w: u32, oh: u32, ow: u32, ny: u32, nx: u32, cy: u32, cx: u32 }
+@group(0) @binding(3) var<uniform> u: U;
+${mainFor(layoutOf(p), 'u.ny', 'u.nx', item)}`;
+  },
+  cpu: (p, [g, idx, gx]: NumArray[]) => {
+    const [my, mx] = scatterClasses(p);
+    for (let n = 0; n < p.n; n++)
+      for (let oy = p.cy; oy < p.oh; oy += my)
+        for (let ox = p.cx; ox < p.ow; ox += mx) {
+          const k = (n * p.oh + oy) * p.ow + ox;
+          gx[n * p.h * p.w + idx[k]] += g[k];
+        }
+  },
+};
+
+export interface ZeroParams {
+  n: number;
+}
+
+/** gx = 0 (vec4 stores when n % 4 == 0) before the scatter passes. */
+export const zeroKernel: KernelDef<ZeroParams> = {
+  name: 'zero_fill',
+  spec: (p) => `${p.n % 4 === 0 ? 'v4' : 's'}:${streamGeom().wg}x${streamGeom().per}`,
+  bindings: () => ['rw'],
+  uniforms: (p) => [p.n % 4 === 0 ? p.n / 4 : p.n],
+  dispatch: (p) => streamGroups(p.n % 4 === 0 ? p.n / 4 : p.n, streamGeom()),
+  wgsl: (p) => {
+    const s = streamGeom();
+    const loop = streamLoop(s, 'u.n');
+    const T = p.n % 4 === 0 ? 'vec4<f32>' : 'f32';
+    return `
+@group(0) @binding(0) var<storage, read_write> y: array<${T}>;
+struct U { n: u32 }
+@group(0) @binding(1) var<uniform> u: U;
+@compute @workgroup_size(${s.wg})
+fn main(${loop.params}) {
+  ${loop.open}
+    y[i] = ${T}(0.0);
+  }
+}`;
+  },
+  cpu: (p, [y]: NumArray[]) => y.fill(0),
+};
+
+/** Which backward suits the layout: 'scatter' for 'rows' (software adapters), else 'gather'. */
+export function maxPoolBackwardMode(p: PoolGeom): 'gather' | 'scatter' {
+  return layoutOf(p).mode === 'rows' ? 'scatter' : 'gather';
+}
+
 /** The range [lo, hi) of output positions along one axis whose window covers input position i. */
 function coveringRange(i: number, k: number, s: number, pad: number, outSize: number): [number, number] {
   const lo = i + pad < k ? 0 : Math.floor((i + pad - k) / s) + 1;
@@ -120,43 +225,46 @@ function coveringRange(i: number, k: number, s: number, pad: number, outSize: nu
 
 export const maxPoolBackwardKernel: KernelDef<PoolGeom> = {
   name: 'maxpool_bwd',
-  spec: () => '',
+  spec: (p) => `${geomKey(p)}:${layoutKey(layoutOf(p))}`,
   // g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W]
   bindings: () => ['read', 'read', 'rw'],
-  uniforms: geomWords,
-  dispatch: (p) => Math.ceil((p.n * p.h * p.w) / WG),
-  wgsl: () => `
+  uniforms: uWords,
+  dispatch: (p) => groups(layoutOf(p), p.n * p.h, p.w),
+  wgsl: (p) => {
+    // at most ceil(k / s) outputs cover an input along each axis
+    const my = Math.ceil(p.kh / p.sh);
+    const mx = Math.ceil(p.kw / p.sw);
+    const item = `
+      let me = i32(ry * u.w + rx);
+      // outputs whose window covers (ry, rx): oy in [oy0, oy1), ox in [ox0, ox1)
+      let py = ry + ${p.ph}u;
+      let px = rx + ${p.pw}u;
+      let oy0 = select((py - ${p.kh}u) / ${p.sh}u + 1u, 0u, py < ${p.kh}u);
+      let ox0 = select((px - ${p.kw}u) / ${p.sw}u + 1u, 0u, px < ${p.kw}u);
+      let oy1 = min(py / ${p.sh}u + 1u, u.oh);
+      let ox1 = min(px / ${p.sw}u + 1u, u.ow);
+      let base = plane * u.oh * u.ow;
+      // fixed trip counts and clamped indices: every lane runs the same loads (no divergent loops)
+      var acc = 0.0;
+      for (var dy = 0u; dy < ${my}u; dy++) {
+        let oy = oy0 + dy;
+        let row = base + min(oy, u.oh - 1u) * u.ow;
+        for (var dx = 0u; dx < ${mx}u; dx++) {
+          let ox = ox0 + dx;
+          let k = row + min(ox, u.ow - 1u);
+          let hit = oy < oy1 && ox < ox1 && idx[k] == me;
+          acc += select(0.0, g[k], hit);
+        }
+      }
+      gx[o] = acc;`;
+    return `
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read> idx: array<i32>;
 @group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-struct U { ${GEOM_STRUCT} }
+${U_STRUCT}
 @group(0) @binding(3) var<uniform> u: U;
-@compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
-  ${linearGid(WG)}
-  if (gid >= u.n * u.h * u.w) { return; }
-  let ix = gid % u.w;
-  let t = gid / u.w;
-  let iy = t % u.h;
-  let plane = t / u.h;
-  let me = i32(iy * u.w + ix);
-  // outputs whose window covers (iy, ix): oy in [oy0, oy1), ox in [ox0, ox1)
-  let py = iy + u.ph;
-  let px = ix + u.pw;
-  let oy0 = select((py - u.kh) / u.sh + 1u, 0u, py < u.kh);
-  let ox0 = select((px - u.kw) / u.sw + 1u, 0u, px < u.kw);
-  let oy1 = min(py / u.sh + 1u, u.oh);
-  let ox1 = min(px / u.sw + 1u, u.ow);
-  let base = plane * u.oh * u.ow;
-  var acc = 0.0;
-  for (var oy = oy0; oy < oy1; oy++) {
-    for (var ox = ox0; ox < ox1; ox++) {
-      let o = base + oy * u.ow + ox;
-      if (idx[o] == me) { acc += g[o]; }
-    }
-  }
-  gx[gid] = acc;
-}`,
+${mainFor(layoutOf(p), 'u.h', 'u.w', item)}`;
+  },
   cpu: (p, [g, idx, gx]: NumArray[]) => {
     let i = 0;
     for (let n = 0; n < p.n; n++)

@@ -32,15 +32,17 @@ export const reduceKernel: KernelDef<ReduceParams> = {
       p.op === 'sum'
         ? 'acc += v;'
         : p.op === 'max'
-          ? 'if (v > acc || v != v) { acc = v; }'
+          ? 'if (v > acc || isNan(v)) { acc = v; }'
           : p.op === 'min'
-            ? 'if (v < acc || v != v) { acc = v; }'
-            : 'if (v > acc || (v != v && acc == acc)) { acc = v; best = r; }';
+            ? 'if (v < acc || isNan(v)) { acc = v; }'
+            : 'if (v > acc || (isNan(v) && !isNan(acc))) { acc = v; best = r; }';
     return `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<${isArg ? 'i32' : 'f32'}>;
 struct U { outer: u32, r: u32, inner: u32, chunk: u32, c: u32, scale: f32 }
 @group(0) @binding(2) var<uniform> u: U;
+// NaN by bit pattern: lavapipe folds \`v != v\` to false
+fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 @compute @workgroup_size(${WG})
 fn main(${linearIndex(WG)}) {
   ${linearGid(WG)}

@@ -2,24 +2,27 @@
 // vec4 path when n % 4 == 0 (lavapipe turns per-invocation addresses into per-lane scalar loads, so
 // one vec4 load per invocation moves 4x the data per address computation); scalar path otherwise.
 // NaN stays NaN in the forward (like torch.relu); the backward passes no gradient through NaN.
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import type { KernelDef, NumArray } from './kernel.ts';
+import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
 export interface ReluParams {
   mode: 'fwd' | 'bwd';
   n: number;
+  /** launch geometry (default: the adapter's, see stream.ts) */
+  stream?: Stream;
 }
 
-const WG = 256;
+const geo = (p: ReluParams) => p.stream ?? streamGeom();
 const isVec4 = (p: ReluParams) => p.n % 4 === 0;
 const units = (p: ReluParams) => (isVec4(p) ? p.n / 4 : p.n);
 
 export const reluKernel: KernelDef<ReluParams> = {
   name: 'relu',
-  spec: (p) => `${p.mode}${isVec4(p) ? ':v4' : ''}`,
+  spec: (p) => `${p.mode}${isVec4(p) ? ':v4' : ''}:${geo(p).wg}x${geo(p).per}`,
   // fwd: x, y.  bwd: g, y (forward output), gx.
   bindings: (p) => (p.mode === 'fwd' ? ['read', 'rw'] : ['read', 'read', 'rw']),
   uniforms: (p) => [units(p)],
-  dispatch: (p) => Math.ceil(units(p) / WG),
+  dispatch: (p) => streamGroups(units(p), geo(p)),
   wgsl: (p) => {
     const T = isVec4(p) ? 'vec4<f32>' : 'f32';
     const bufs =
@@ -32,16 +35,18 @@ export const reluKernel: KernelDef<ReluParams> = {
 @group(0) @binding(2) var<storage, read_write> gx: array<${T}>;
 @group(0) @binding(3) var<uniform> u: U;`;
     // select(f, t, cond): keep v unless v < 0, so NaN passes through the forward
-    const body = p.mode === 'fwd' ? 'let v = x[gid]; y[gid] = select(v, zero, v < zero);' : 'gx[gid] = select(zero, g[gid], y[gid] > zero);';
+    const body = p.mode === 'fwd' ? 'let v = x[i]; y[i] = select(v, zero, v < zero);' : 'gx[i] = select(zero, g[i], y[i] > zero);';
+    const s = geo(p);
+    const loop = streamLoop(s, 'u.n');
     return `
 struct U { n: u32 }
 ${bufs}
-@compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
-  ${linearGid(WG)}
-  if (gid >= u.n) { return; }
+@compute @workgroup_size(${s.wg})
+fn main(${loop.params}) {
   let zero = ${T}(0.0);
-  ${body}
+  ${loop.open}
+    ${body}
+  }
 }`;
   },
   cpu: (p, bufs: NumArray[]) => {

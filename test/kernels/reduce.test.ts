@@ -55,3 +55,16 @@ describe('reductions GPU vs CPU', () => {
     expect(await x.sum().item()).toBe(5);
   });
 });
+
+describe('NaN propagation (lavapipe folds v != v, so kernels test the bits)', () => {
+  it('max / argmax / maximum propagate NaN like PyTorch', async () => {
+    for (const device of ['cpu', 'gpu'] as const) {
+      const x = wt.tensor([1, NaN, 3, 2], [4], { device });
+      expect(Number.isNaN(await x.max().item())).toBe(true);
+      expect(await x.argmax().item()).toBe(1);
+      const m = await x.maximum(wt.tensor([0, 0, 5, 0], [4], { device })).toArray();
+      expect(Number.isNaN(m[1])).toBe(true);
+      expect(m[2]).toBe(5);
+    }
+  });
+});

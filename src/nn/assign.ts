@@ -4,7 +4,7 @@ import { runtime } from '../backend/webgpu.ts';
 import type { NumArray } from '../kernels/kernel.ts';
 import { empty, fromArray } from '../tensor/launch.ts';
 import { fmt } from '../tensor/shape.ts';
-import { Tensor } from '../tensor/tensor.ts';
+import type { Tensor } from '../tensor/tensor.ts';
 import type { Device } from '../tensor/storage.ts';
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);

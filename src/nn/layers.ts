@@ -18,11 +18,6 @@ function nonNegInt(op: string, name: string, v: unknown): number {
     throw new Error(`${op}: ${name} must be a non-negative integer, got ${String(v)}`);
   return v;
 }
-function posNum(op: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-    throw new Error(`${op}: ${name} must be a positive number, got ${String(v)}`);
-  return v;
-}
 function device(op: string, d: unknown): Device {
   const dev = d ?? defaultDevice();
   if (dev !== 'cpu' && dev !== 'gpu') throw new Error(`${op}: device must be 'cpu' or 'gpu', got ${String(d)}`);
@@ -44,25 +39,36 @@ export interface LayerOptions {
   device?: Device;
 }
 
-/** 2-D convolution: x [B, in, H, W] -> [B, out, H', W']. Square kernels, stride and padding. */
+type Pair = [number, number];
+/** A size given as one number (both axes) or [height, width]. */
+export type Size2 = number | readonly [number, number];
+
+function pair(op: string, name: string, v: Size2, check: (op: string, name: string, v: unknown) => number): Pair {
+  if (typeof v === 'number' || !Array.isArray(v)) return [check(op, name, v), check(op, name, v)];
+  if (v.length !== 2) throw new Error(`${op}: ${name} must be a number or a [height, width] pair, got [${v}]`);
+  return [check(op, name, v[0]), check(op, name, v[1])];
+}
+const fmtPair = (p: Pair) => (p[0] === p[1] ? `${p[0]}` : `(${p[0]}, ${p[1]})`);
+
+/** 2-D convolution: x [B, in, H, W] -> [B, out, H', W']; sizes are a number or [h, w]. */
 export class Conv2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
   readonly inChannels: number;
   readonly outChannels: number;
-  readonly kernelSize: number;
-  readonly stride: number;
-  readonly padding: number;
+  readonly kernelSize: Pair;
+  readonly stride: Pair;
+  readonly padding: Pair;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: number, o: LayerOptions & { stride?: number; padding?: number } = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2, o: LayerOptions & { stride?: Size2; padding?: Size2 } = {}) {
     super();
     this.inChannels = posInt('Conv2d', 'inChannels', inChannels);
     this.outChannels = posInt('Conv2d', 'outChannels', outChannels);
-    this.kernelSize = posInt('Conv2d', 'kernelSize', kernelSize);
-    this.stride = posInt('Conv2d', 'stride', o.stride ?? 1);
-    this.padding = nonNegInt('Conv2d', 'padding', o.padding ?? 0);
+    this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, posInt);
+    this.stride = pair('Conv2d', 'stride', o.stride ?? 1, posInt);
+    this.padding = pair('Conv2d', 'padding', o.padding ?? 0, nonNegInt);
     const dev = device('Conv2d', o.device);
-    this.weight = param([outChannels, inChannels, kernelSize, kernelSize], dev, 'weight');
+    this.weight = param([outChannels, inChannels, ...this.kernelSize], dev, 'weight');
     this.bias = (o.bias ?? true) ? param([outChannels], dev, 'bias') : null;
     defaultLayerInit_(this.weight, this.bias);
   }
@@ -75,7 +81,8 @@ export class Conv2d extends Module {
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, relu: true });
   }
   protected override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, kernelSize=${this.kernelSize}, stride=${this.stride}, padding=${this.padding}${this.bias ? '' : ', bias=false'}`;
+    return `${this.inChannels}, ${this.outChannels}, kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}, ` +
+      `padding=${fmtPair(this.padding)}${this.bias ? '' : ', bias=false'}`;
   }
 }
 
@@ -104,24 +111,25 @@ export class Linear extends Module {
   }
 }
 
-/** Max pooling over kernelSize x kernelSize windows; stride defaults to kernelSize (as torch). */
+/** Max pooling over kernelSize windows; stride defaults to kernelSize (as torch); sizes are a
+ * number or [h, w]; padding (at most half the kernel) pads with -infinity. */
 export class MaxPool2d extends Module {
-  readonly kernelSize: number;
-  readonly stride: number;
-  readonly padding: number;
-  constructor(kernelSize: number, stride?: number, padding = 0) {
+  readonly kernelSize: Pair;
+  readonly stride: Pair;
+  readonly padding: Pair;
+  constructor(kernelSize: Size2, stride?: Size2, padding: Size2 = 0) {
     super();
-    this.kernelSize = posInt('MaxPool2d', 'kernelSize', kernelSize);
-    this.stride = posInt('MaxPool2d', 'stride', stride ?? kernelSize);
-    this.padding = nonNegInt('MaxPool2d', 'padding', padding);
-    if (this.padding * 2 > this.kernelSize)
-      throw new Error(`MaxPool2d: padding must be at most half of kernelSize, got padding ${padding} for kernelSize ${kernelSize}`);
+    this.kernelSize = pair('MaxPool2d', 'kernelSize', kernelSize, posInt);
+    this.stride = stride === undefined ? this.kernelSize : pair('MaxPool2d', 'stride', stride, posInt);
+    this.padding = pair('MaxPool2d', 'padding', padding, nonNegInt);
+    if (this.padding.some((p, i) => p * 2 > this.kernelSize[i]))
+      throw new Error(`MaxPool2d: padding must be at most half of kernelSize, got padding ${fmtPair(this.padding)} for kernelSize ${fmtPair(this.kernelSize)}`);
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, this.kernelSize, this.stride, this.padding);
   }
   protected override extraRepr(): string {
-    return `kernelSize=${this.kernelSize}, stride=${this.stride}, padding=${this.padding}`;
+    return `kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}, padding=${fmtPair(this.padding)}`;
   }
 }
 
@@ -136,7 +144,7 @@ export class Dropout extends Module {
   readonly p: number;
   constructor(p = 0.5) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${String(p)}`);
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${String(p)}`);
     this.p = p;
   }
   forward(x: Tensor): Tensor {
@@ -170,7 +178,6 @@ export class LocalResponseNorm extends Module {
     this.size = posInt('LocalResponseNorm', 'size', size);
     for (const [n, v] of [['alpha', alpha], ['beta', beta], ['k', k]] as const)
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`LocalResponseNorm: ${n} must be a finite number, got ${String(v)}`);
-    posNum('LocalResponseNorm', 'k', k);
     this.alpha = alpha;
     this.beta = beta;
     this.k = k;

@@ -3,7 +3,8 @@
 //   - a field holding a Tensor is a parameter (frozen ones too, whatever requiresGrad says);
 //   - a field holding a Module is a child;
 //   - fields whose names start with '_' and fields holding anything else are ignored, so a module
-//     can keep caches or options (`_cache`, `stride`) without them becoming state.
+//     can keep caches or options (`_cache`, `stride`) without them becoming state;
+//   - arrays are not searched: hold lists of layers in a Sequential.
 // Names follow field order (integer-like names such as Sequential's "0", "1" come first, ascending,
 // as JavaScript orders them); parameters of a module come before its children's ("0.weight").
 import { noGrad } from '../autograd/function.ts';

@@ -1,0 +1,281 @@
+// Timing of recorded GPU work with a real sync.
+//
+// GPU time comes from timestamp queries where the device has 'timestamp-query': the runtime's
+// recorded batch is submitted between two extra command buffers, each holding one empty compute
+// pass whose timestampWrites mark "begin" and "end" (queue order is submission order, and the
+// end-of-pass timestamp is written after all earlier work on the queue has finished). This needs
+// no hook in the runtime: the work is recorded first, then the begin marker is submitted, then the
+// runtime is flushed, then the end marker. Where timestamps are missing (or look wrong) the wall
+// clock from flush to `onSubmittedWorkDone` is used instead.
+//
+// Dawn in Node busy-polls a core while awaiting the queue; on a software adapter that core is
+// taken from the rasteriser threads. So there, before awaiting, we sleep for most of the time the
+// previous sample took.
+import * as wt from '../../src/index.ts';
+import { gpuDevice } from '../../src/backend/device.ts';
+import { runtime } from '../../src/backend/webgpu.ts';
+import { median, min, sleep } from './stats.ts';
+
+const QU = { QUERY_RESOLVE: 0x0200, COPY_SRC: 0x0004, COPY_DST: 0x0008, MAP_READ: 0x0001 };
+
+/** Timestamp brackets around queue submissions. One instance per device; reuse it. */
+export class GpuTimer {
+  readonly device: GPUDevice;
+  readonly capacity: number;
+  private qs: GPUQuerySet;
+  private resolveBuf: GPUBuffer;
+  private readBuf: GPUBuffer;
+  private next = 0;
+
+  constructor(device: GPUDevice, pairs = 64) {
+    this.device = device;
+    this.capacity = pairs;
+    this.qs = device.createQuerySet({ type: 'timestamp', count: pairs * 2, label: 'bench-timer' });
+    this.resolveBuf = device.createBuffer({ size: pairs * 16, usage: QU.QUERY_RESOLVE | QU.COPY_SRC, label: 'bench-timer-resolve' });
+    this.readBuf = device.createBuffer({ size: pairs * 16, usage: QU.MAP_READ | QU.COPY_DST, label: 'bench-timer-read' });
+  }
+
+  /** True when the device can write timestamps. */
+  static available(device: GPUDevice): boolean {
+    return device.features.has('timestamp-query');
+  }
+
+  /** Start a new set of brackets (forget the previous ones). */
+  reset(): void {
+    this.next = 0;
+  }
+
+  get full(): boolean {
+    return this.next >= this.capacity;
+  }
+
+  private marker(index: number, begin: boolean): void {
+    const enc = this.device.createCommandEncoder({ label: 'bench-timer-marker' });
+    const tw: GPUComputePassTimestampWrites = begin
+      ? { querySet: this.qs, beginningOfPassWriteIndex: index }
+      : { querySet: this.qs, endOfPassWriteIndex: index };
+    enc.beginComputePass({ label: 'bench-timer-marker', timestampWrites: tw }).end();
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  /** Submit the begin marker of bracket `next`; returns the bracket index. */
+  begin(): number {
+    if (this.full) throw new Error('GpuTimer: out of brackets; call reset() after read()');
+    const i = this.next++;
+    this.marker(2 * i, true);
+    return i;
+  }
+
+  /** Submit the end marker of bracket `i`. */
+  end(i: number): void {
+    this.marker(2 * i + 1, false);
+  }
+
+  /** Resolve every bracket so far and return their durations in ms (NaN where unusable). */
+  async read(): Promise<number[]> {
+    const n = this.next;
+    if (!n) return [];
+    const enc = this.device.createCommandEncoder({ label: 'bench-timer-resolve' });
+    enc.resolveQuerySet(this.qs, 0, 2 * n, this.resolveBuf, 0);
+    enc.copyBufferToBuffer(this.resolveBuf, 0, this.readBuf, 0, 16 * n);
+    this.device.queue.submit([enc.finish()]);
+    await this.readBuf.mapAsync(1 /* READ */, 0, 16 * n);
+    const v = new BigUint64Array(this.readBuf.getMappedRange(0, 16 * n).slice(0));
+    this.readBuf.unmap();
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = Number(v[2 * i + 1] - v[2 * i]) / 1e6;
+      out.push(v[2 * i] === 0n || v[2 * i + 1] === 0n || !(d > 0) ? NaN : d);
+    }
+    return out;
+  }
+
+  destroy(): void {
+    this.qs.destroy();
+    this.resolveBuf.destroy();
+    this.readBuf.destroy();
+  }
+}
+
+let sharedTimer: GpuTimer | null | undefined;
+
+/** The process's timer, or null where the device has no timestamp queries (or WT_BENCH_WALL=1). */
+export function gpuTimer(): GpuTimer | null {
+  if (sharedTimer === undefined) {
+    const dev = gpuDevice('bench');
+    sharedTimer = GpuTimer.available(dev) && process.env.WT_BENCH_WALL !== '1' ? new GpuTimer(dev, 64) : null;
+  }
+  return sharedTimer;
+}
+
+export interface MeasureOptions {
+  /** Timed samples. */
+  runs: number;
+  /** Untimed runs first (pipeline compilation, pool warm-up). Default 1. */
+  warmup?: number;
+  /** Repeat the work inside one sample until a sample takes at least this long. Default 10 ms. */
+  minSampleMs?: number;
+  /** At most this many repetitions in one sample. Default 256. */
+  maxReps?: number;
+  /** Fewer runs when runs x sample time would exceed this. Default 20 s. */
+  budgetMs?: number;
+  /** Sleep for most of the expected time before awaiting the queue. Default: on a software
+   * adapter only (there the polling takes a core from the rasteriser; on a GPU it costs nothing). */
+  sleepFirst?: boolean;
+  /** Use timestamp queries when available. Default true. */
+  timestamps?: boolean;
+}
+
+export interface Measurement {
+  /** 'timestamp': GPU timestamps; 'wall': wall clock from submit to done. */
+  method: 'timestamp' | 'wall';
+  /** Work repetitions per sample; every ms below is per repetition. */
+  reps: number;
+  /** Per-repetition ms of each sample (the method's clock). */
+  samples: number[];
+  median: number;
+  min: number;
+  /** Wall clock from submit to done (including the submit), per repetition (median). */
+  wallMedian: number;
+  /** JavaScript time to record one repetition (median): the dispatch overhead. */
+  recordMs: number;
+  /** Dispatches one repetition records. */
+  dispatches: number;
+  /** Why timestamps were not used, when they were not. */
+  note?: string;
+}
+
+/** What `measure` drives: a runtime that records work, submits it, and waits. */
+export interface Target {
+  /** Submit recorded work (no wait). */
+  flush(): void;
+  /** Submit and wait until the queue is idle. */
+  sync(): Promise<void>;
+  /** Submits so far (to detect work that submits while recording). */
+  submits(): number;
+  /** Dispatches recorded so far (0 when unknown). */
+  dispatches(): number;
+  /** Timestamp brackets on this target's queue, or null. */
+  timer(): GpuTimer | null;
+  /** Dispatches one submit may hold before the target submits by itself (default 2000). */
+  maxBatchDispatches?: number;
+}
+
+/** webgpu-tensor's runtime. */
+export function ownTarget(): Target {
+  const rt = runtime('bench');
+  return {
+    flush: () => wt.flush(),
+    sync: () => wt.sync(),
+    submits: () => rt.stats.submits,
+    dispatches: () => rt.stats.dispatches,
+    timer: () => gpuTimer(),
+    maxBatchDispatches: 2000, // the runtime auto-flushes at 2048
+  };
+}
+
+/** Record + submit + wait for one repetition of `work`, wall clock, ms. */
+async function once(tg: Target, work: () => void): Promise<number> {
+  work();
+  const t0 = performance.now();
+  await tg.sync();
+  return performance.now() - t0;
+}
+
+/**
+ * Time `work` (which records GPU work and does not await). Each sample records `reps` repetitions,
+ * then submits between timestamp markers and waits. Returns per-repetition times.
+ */
+export async function measure(work: () => void, o: MeasureOptions, tg: Target = ownTarget()): Promise<Measurement> {
+  const warmup = Math.max(1, o.warmup ?? 1);
+  const minSampleMs = o.minSampleMs ?? 10;
+  const maxReps = Math.max(1, o.maxReps ?? 256);
+  const budgetMs = o.budgetMs ?? 20_000;
+  const sleepFirst = o.sleepFirst ?? wt.deviceInfo().software;
+  const maxBatch = tg.maxBatchDispatches ?? 2000;
+  for (let i = 0; i < warmup; i++) await once(tg, work);
+  // one calibration run: how long it takes, and how many dispatches/submits it makes
+  const d0 = tg.dispatches();
+  const s0 = tg.submits();
+  const tCal = await once(tg, work);
+  const dispatches = tg.dispatches() - d0;
+  const selfSubmits = tg.submits() - s0 > 1; // more than our own flush: writes or auto-flush
+  let reps = Math.min(maxReps, Math.max(1, Math.ceil(minSampleMs / Math.max(tCal, 1e-3))));
+  // stay under the target's auto-submit so one sample is one submit
+  if (dispatches > 0) reps = Math.max(1, Math.min(reps, Math.floor(maxBatch / dispatches)));
+  if (selfSubmits) reps = 1;
+  // per-sample time estimate; the first one includes the submit/sync overhead, so refine it on
+  // the repeated work
+  let expect = tCal * reps;
+  for (let k = 0; k < 2 && reps > 1 && reps < maxReps; k++) {
+    const n = reps;
+    expect = await once(tg, () => {
+      for (let i = 0; i < n; i++) work();
+    });
+    if (expect >= minSampleMs / 2) break;
+    reps = Math.min(maxReps, Math.ceil((reps * minSampleMs) / Math.max(expect, 1e-3)));
+    if (dispatches > 0) reps = Math.max(1, Math.min(reps, Math.floor(maxBatch / dispatches)));
+    expect *= reps / n;
+  }
+  const runs = Math.max(2, Math.min(o.runs, Math.floor(budgetMs / Math.max(expect, 1e-3))));
+
+  let timer = o.timestamps === false ? null : tg.timer();
+  let note: string | undefined = timer ? undefined : 'no timestamp-query';
+  if (timer) timer.reset();
+  if (timer && runs > timer.capacity) {
+    timer = null;
+    note = 'too many runs for the timer';
+  }
+  if (selfSubmits) note = 'the work submits while recording: its times include recording';
+  let escaped = false;
+  const wall: number[] = [];
+  const rec: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const s1 = tg.submits();
+    const t0 = performance.now();
+    let bracket = -1;
+    // work that submits on its own (uploads, > 2048 dispatches) must be inside the bracket
+    if (timer && selfSubmits) bracket = timer.begin();
+    for (let i = 0; i < reps; i++) work();
+    const t1 = performance.now();
+    if (timer && bracket < 0) {
+      if (tg.submits() !== s1) escaped = true;
+      bracket = timer.begin();
+    }
+    tg.flush();
+    if (timer) timer.end(bracket);
+    if (sleepFirst && expect > 2) await sleep(expect * 0.85);
+    await tg.sync();
+    const t3 = performance.now();
+    // wall clock from the first submit (work that submitted while recording: from the start)
+    const from = timer && selfSubmits ? t0 : t1;
+    wall.push((t3 - from) / reps);
+    rec.push((t1 - t0) / reps);
+    expect = t3 - t1;
+  }
+  let samples = wall;
+  let method: Measurement['method'] = 'wall';
+  if (timer) {
+    const ts = (await timer.read()).map((x) => x / reps);
+    if (escaped) ts.fill(NaN); // part of the work was submitted before the begin marker
+    // a timestamp longer than the wall clock (plus recording) or missing means the clock is unusable
+    const ok = ts.every((x, i) => Number.isFinite(x) && x <= wall[i] * 1.1 + 0.05 / reps);
+    if (process.env.WT_BENCH_DEBUG)
+      console.log(`[timer] reps ${reps} ts ${ts.map((x) => x.toFixed(3))} wall ${wall.map((x) => x.toFixed(3))}`);
+    if (ok) {
+      samples = ts;
+      method = 'timestamp';
+    } else note = escaped ? 'work submitted while recording; wall clock used' : 'timestamps unusable; wall clock used';
+  }
+  return {
+    method,
+    reps,
+    samples,
+    median: median(samples),
+    min: min(samples),
+    wallMedian: median(wall),
+    recordMs: median(rec),
+    dispatches,
+    note,
+  };
+}

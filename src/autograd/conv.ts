@@ -1,2 +1,259 @@
-// (placeholder: filled by its issue)
-export {};
+// conv2d and linear with PyTorch semantics, on the implicit-GEMM / GEMM kernels.
+// conv2d: x [B, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout] -> [B, Cout, OH, OW] (optional fused
+// ReLU). Backward: dW and (for Cin >= 8) dX are implicit GEMMs (conv2d_backward.ts); with fewer
+// input channels dX goes through a column-gradient GEMM + col2im, a chunk of images at a time;
+// dBias is a reduction. The raw gradient functions are public too (conv2dInputGrad /
+// conv2dWeightGrad, like torch.nn.grad.conv2d_input / conv2d_weight).
+// Activations larger than the adapter's maxStorageBufferBindingSize are refused with an error that
+// names the op and the largest batch that fits (no automatic batch splitting).
+// linear: x [..., in], w [out, in], bias [out] -> x @ w^T + bias, using the transB kernel variant
+// (no transposed copy of w); backward uses the NN and TN variants.
+import type { Tensor } from '../tensor/tensor.ts';
+import { empty, launch, sameDevice } from '../tensor/launch.ts';
+import { binary, reduce, requireFloat, unary } from '../tensor/raw.ts';
+import { checkShape, fmt, numel, type Shape } from '../tensor/shape.ts';
+import { deviceInfo } from '../backend/device.ts';
+import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';
+import { gemmGroups, pickVariant } from '../kernels/gemm.ts';
+import { type Conv2dGeom, conv2dKernel } from '../kernels/conv2d.ts';
+import {
+  conv2dInputGradKernel,
+  conv2dWeightGradKernel,
+  inputGradClasses,
+  weightTransposeKernel,
+  type Conv2dWeightGradParams,
+} from '../kernels/conv2d_backward.ts';
+import { col2imKernel, conv2dColGradKernel, useColGrad } from '../kernels/conv2d_col.ts';
+import { Function } from './function.ts';
+import { checkBindingSize, mm } from './matmul.ts';
+
+export interface Conv2dOptions {
+  /** Stride per axis (a number applies to both). Default 1. */
+  stride?: number | readonly [number, number];
+  /** Zero padding per axis. Default 0. */
+  padding?: number | readonly [number, number];
+  /** Apply ReLU to the output in the same kernel. */
+  relu?: boolean;
+}
+
+function pair(op: string, name: string, v: number | readonly [number, number] | undefined, dflt: number, min: number): [number, number] {
+  const p: readonly unknown[] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min))
+    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  return [p[0] as number, p[1] as number];
+}
+
+/** Validate conv2d arguments (before any GPU work) and return the geometry. */
+function conv2dGeom(x: Tensor, w: Tensor, bias: Tensor | null | undefined, o: Conv2dOptions = {}): Conv2dGeom {
+  const op = 'conv2d';
+  requireFloat(op, ...(bias ? [x, w, bias] : [x, w]));
+  sameDevice(op, bias ? [x, w, bias] : [x, w]);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]))
+    throw new Error(`${op}: expected bias of shape [${w.shape[0]}], got ${fmt(bias.shape)}`);
+  return geomOf(op, x.shape, w.shape, o, x.device);
+}
+
+/** Geometry from the input and weight shapes, validated; checks binding sizes on the GPU. */
+function geomOf(op: string, xs: Shape, ws: Shape, o: Conv2dOptions, device: string): Conv2dGeom {
+  if (xs.length !== 4) throw new Error(`${op}: expected input x of shape [B, Cin, H, W], got ${fmt(xs)}`);
+  if (ws.length !== 4) throw new Error(`${op}: expected weight of shape [Cout, Cin, KH, KW], got ${fmt(ws)}`);
+  const [batch, cin, h, wd] = xs;
+  const [cout, cin2, kh, kw] = ws;
+  if (cin !== cin2) throw new Error(`${op}: input has ${cin} channels but the weight expects ${cin2} (x ${fmt(xs)}, w ${fmt(ws)})`);
+  const [sh, sw] = pair(op, 'stride', o.stride, 1, 1);
+  const [ph, pw] = pair(op, 'padding', o.padding, 0, 0);
+  if (kh === 0 || kw === 0 || cout === 0) throw new Error(`${op}: empty weight ${fmt(ws)}`);
+  if (h + 2 * ph < kh || wd + 2 * pw < kw)
+    throw new Error(`${op}: kernel ${kh}x${kw} is larger than the padded input ${h + 2 * ph}x${wd + 2 * pw} (x ${fmt(xs)}, padding ${ph},${pw})`);
+  const g: Conv2dGeom = {
+    batch, cin, h, w: wd, cout, kh, kw, sh, sw, ph, pw,
+    oh: Math.floor((h + 2 * ph - kh) / sh) + 1,
+    ow: Math.floor((wd + 2 * pw - kw) / sw) + 1,
+  };
+  if (device === 'gpu') {
+    if (batch > MAX_WG_PER_DIM) throw new Error(`${op}: batch ${batch} exceeds ${MAX_WG_PER_DIM}`);
+    // per-image bytes of the larger activation -> the batch that would fit
+    const per = Math.max(cin * h * wd, cout * g.oh * g.ow) * 4;
+    const hint = `use a batch of at most ${Math.floor(deviceInfo().limits.maxStorageBufferBindingSize / per)}`;
+    checkBindingSize(op, 'input', xs, 'gpu', hint);
+    checkBindingSize(op, 'output', [batch, cout, g.oh, g.ow], 'gpu', hint);
+  }
+  return g;
+}
+
+function checkGrad(op: string, gy: Tensor, g: Conv2dGeom): void {
+  const want = [g.batch, g.cout, g.oh, g.ow];
+  if (gy.ndim !== 4 || gy.shape.some((d, i) => d !== want[i]))
+    throw new Error(`${op}: expected grad_output of shape ${fmt(want)}, got ${fmt(gy.shape)}`);
+}
+
+/** Raw input gradient (torch.nn.grad.conv2d_input): dX [B, Cin, H, W] for weight w and output
+ * gradient gy [B, Cout, OH, OW]; `inputShape` = x's shape. Not recorded by autograd. */
+export function conv2dInputGrad(inputShape: readonly number[], w: Tensor, gy: Tensor, o: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dInputGrad';
+  checkShape(op, inputShape);
+  requireFloat(op, w, gy);
+  sameDevice(op, [w, gy]);
+  const g = geomOf(op, inputShape, w.shape, o, w.device);
+  checkGrad(op, gy, g);
+  return inputGrad(g, w, gy);
+}
+
+function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
+  const dx = empty([g.batch, g.cin, g.h, g.w], w.dtype, w.device, 'conv2d_input_grad');
+  // both paths read the weight as Wt [Cin, KH, KW, Cout] (vec4 over output channels)
+  const ckk = g.cin * g.kh * g.kw;
+  const wt = launch(weightTransposeKernel, { rows: g.cout, cols: ckk }, [w, { shape: [ckk, g.cout] }])[0];
+  if (useColGrad(g)) {
+    // few input channels: column gradient + col2im, a chunk of images at a time
+    const colBytes = ckk * g.oh * g.ow * 4;
+    const cap = w.device === 'gpu' ? Math.min(64 * 2 ** 20, deviceInfo().limits.maxStorageBufferBindingSize) : Infinity;
+    const chunk = Math.max(1, Math.floor(cap / colBytes));
+    if (w.device === 'gpu') checkBindingSize('conv2d', 'column gradient of one image', [ckk, g.oh * g.ow], 'gpu');
+    for (let b0 = 0; b0 < g.batch; b0 += chunk) {
+      const nb = Math.min(chunk, g.batch - b0);
+      const col = launch(conv2dColGradKernel, { ...g, b0, nb }, [wt, gy, { shape: [nb, ckk, g.oh * g.ow] }])[0];
+      for (const cls of inputGradClasses(g)) launch(col2imKernel, { ...g, b0, nb, cls }, [col, dx]);
+      col.dispose();
+    }
+  } else {
+    // one launch per stride residue class; together they write every element
+    for (const cls of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls }, [wt, gy, dx]);
+  }
+  wt.dispose();
+  return dx;
+}
+
+/** Raw weight gradient (torch.nn.grad.conv2d_weight): dW [Cout, Cin, KH, KW] for input x and output
+ * gradient gy; `weightShape` = w's shape. Not recorded by autograd. */
+export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], gy: Tensor, o: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dWeightGrad';
+  checkShape(op, weightShape);
+  requireFloat(op, x, gy);
+  sameDevice(op, [x, gy]);
+  const g = geomOf(op, x.shape, weightShape, o, x.device);
+  checkGrad(op, gy, g);
+  return weightGrad(g, x, gy);
+}
+
+function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
+  const wShape = [g.cout, g.cin, g.kh, g.kw];
+  const bPer = weightGradBPer(g, x.device);
+  const p: Conv2dWeightGradParams = { ...g, bPer };
+  const splits = Math.ceil(g.batch / bPer);
+  if (splits === 1) return launch(conv2dWeightGradKernel, p, [x, gy, { shape: wShape }])[0];
+  // per-split partial sums [splits, Cout, Cin, KH, KW], then one reduction
+  const part = launch(conv2dWeightGradKernel, p, [x, gy, { shape: [splits, ...wShape] }])[0];
+  const dw = reduce('sum', part, 0);
+  part.dispose();
+  return dw;
+}
+
+/** Images per weight-gradient split: enough workgroups for the adapter, partial sums kept small. */
+function weightGradBPer(g: Conv2dGeom, device: string): number {
+  if (device !== 'gpu') return Math.max(1, g.batch);
+  const v = pickVariant('conv2d');
+  const n = g.cin * g.kh * g.kw;
+  const [gx, gy] = gemmGroups(v, g.cout, n);
+  const want = v === 'tiled' ? 1024 : 32;
+  let splits = Math.min(g.batch, Math.max(1, Math.ceil(want / (gx * gy))));
+  const maxPartial = Math.min(64 * 2 ** 20, deviceInfo().limits.maxStorageBufferBindingSize);
+  splits = Math.max(1, Math.min(splits, Math.floor(maxPartial / (g.cout * n * 4))));
+  return Math.ceil(g.batch / splits);
+}
+
+class Conv2d extends Function {
+  name = 'conv2d';
+  private y: Tensor | null = null;
+  constructor(readonly g: Conv2dGeom, readonly relu: boolean) {
+    super();
+  }
+  forward(x: Tensor, w: Tensor, b?: Tensor) {
+    const g = this.g;
+    this.save(x, w);
+    const out = { shape: [g.batch, g.cout, g.oh, g.ow] };
+    const y = launch(conv2dKernel, { ...g, bias: !!b, relu: this.relu }, b ? [x, w, b, out] : [x, w, out])[0];
+    if (this.relu) {
+      this.save(y);
+      this.y = y;
+    }
+    return y;
+  }
+  backward(gy: Tensor) {
+    const [x, w] = this.inputs;
+    const g = this.g;
+    // through the fused ReLU: dZ = dY * (y > 0)
+    let gz = gy;
+    if (this.relu) {
+      const m = unary('step', this.y!);
+      gz = binary('mul', gy, m);
+      m.dispose();
+    }
+    const dx = this.needsGrad[0] ? inputGrad(g, w, gz) : null;
+    const dw = this.needsGrad[1] ? weightGrad(g, x, gz) : null;
+    let db: Tensor | null = null;
+    if (this.inputs.length > 2 && this.needsGrad[2]) {
+      const v = gz._view([g.batch, g.cout, g.oh * g.ow]);
+      db = reduce('sum', v, [0, 2]);
+      v.dispose();
+    }
+    if (gz !== gy) gz.dispose();
+    return this.inputs.length > 2 ? [dx, dw, db] : [dx, dw];
+  }
+}
+
+/** 2-D convolution (cross-correlation, like torch.nn.functional.conv2d, no dilation / groups). */
+export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeom(x, w, bias, o);
+  const f = new Conv2d(g, !!o.relu);
+  return bias ? f.apply(x, w, bias) : f.apply(x, w);
+}
+
+class Linear extends Function {
+  name = 'linear';
+  forward(x: Tensor, w: Tensor, b?: Tensor) {
+    this.save(x, w);
+    const x2 = x._view([numel(x.shape.slice(0, -1)), x.shape[x.ndim - 1]]);
+    const y2 = mm(x2, w, false, true, 1, b);
+    x2.dispose();
+    const y = y2._view([...x.shape.slice(0, -1), w.shape[0]]);
+    y2.dispose();
+    return y;
+  }
+  backward(g: Tensor) {
+    const [x, w] = this.inputs;
+    const inF = w.shape[1];
+    const outF = w.shape[0];
+    const rows = numel(x.shape.slice(0, -1));
+    const g2 = g._view([rows, outF]);
+    let dx: Tensor | null = null;
+    if (this.needsGrad[0]) {
+      const d = mm(g2, w); // [rows, out] @ [out, in]
+      dx = d._view(x.shape);
+      d.dispose();
+    }
+    let dw: Tensor | null = null;
+    if (this.needsGrad[1]) {
+      const x2 = x._view([rows, inF]);
+      dw = mm(g2, x2, true, false); // g^T @ x: [out, in]
+      x2.dispose();
+    }
+    const db = this.inputs.length > 2 && this.needsGrad[2] ? reduce('sum', g2, 0) : null;
+    g2.dispose();
+    return this.inputs.length > 2 ? [dx, dw, db] : [dx, dw];
+  }
+}
+
+/** y = x @ w^T + bias (torch.nn.functional.linear); x [..., in], w [out, in], bias [out]. */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
+  const op = 'linear';
+  requireFloat(op, ...(bias ? [x, w, bias] : [x, w]));
+  sameDevice(op, bias ? [x, w, bias] : [x, w]);
+  if (w.ndim !== 2) throw new Error(`${op}: expected weight of shape [out, in], got ${fmt(w.shape)}`);
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== w.shape[1])
+    throw new Error(`${op}: input ${fmt(x.shape)} does not end in in_features ${w.shape[1]} of weight ${fmt(w.shape)}`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]))
+    throw new Error(`${op}: expected bias of shape [${w.shape[0]}], got ${fmt(bias.shape)}`);
+  const f = new Linear();
+  return bias ? f.apply(x, w, bias) : f.apply(x, w);
+}

@@ -3,23 +3,59 @@
 // transposed-operand kernel variants, so no transpose copies are made.
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
-import { requireFloat, reduce } from '../tensor/raw.ts';
-import { fmt } from '../tensor/shape.ts';
+import { binary, full, requireFloat, reduce, unary } from '../tensor/raw.ts';
+import { fmt, numel, type Shape } from '../tensor/shape.ts';
+import { deviceInfo } from '../backend/device.ts';
+import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 import { matmulKernel, type MatmulParams } from '../kernels/matmul.ts';
+import { gemmGroups, pickVariant } from '../kernels/gemm.ts';
 import { Function } from './function.ts';
 import { expand, reshape } from './ops.ts';
 
-/** Raw (non-differentiable) 2-D or batched matmul with optional transposes. */
-export function mm(a: Tensor, b: Tensor, transA = false, transB = false, batch = 1, bias?: Tensor, relu = false): Tensor {
+/** Throws (before any GPU work) when a GPU tensor of `shape` could not be bound to a kernel. */
+export function checkBindingSize(op: string, what: string, shape: Shape, device: string, hint = ''): void {
+  if (device !== 'gpu') return;
+  const bytes = numel(shape) * 4;
+  const max = deviceInfo().limits.maxStorageBufferBindingSize;
+  if (bytes > max)
+    throw new Error(
+      `${op}: ${what} ${fmt(shape)} needs ${(bytes / 2 ** 20).toFixed(1)} MiB, more than this adapter's ` +
+        `maxStorageBufferBindingSize (${(max / 2 ** 20).toFixed(1)} MiB)${hint ? `; ${hint}` : ''}`,
+    );
+}
+
+/** Raw (non-differentiable) 2-D or batched matmul with optional transposes, bias [n] and ReLU.
+ * a: [M, K] / [K, M] (transA), or [batch, ...] when 3-D; b likewise; a 2-D operand is broadcast over
+ * the batch. Returns [M, N], or [batch, M, N] when batch > 1 or a is 3-D. */
+export function mm(a: Tensor, b: Tensor, transA = false, transB = false, batch = 1, bias?: Tensor | null, relu = false): Tensor {
   const [m, k] = transA ? [a.shape[a.ndim - 1], a.shape[a.ndim - 2]] : [a.shape[a.ndim - 2], a.shape[a.ndim - 1]];
   const n = transB ? b.shape[b.ndim - 2] : b.shape[b.ndim - 1];
+  const outShape = batch > 1 || a.ndim === 3 ? [batch, m, n] : [m, n];
+  if (batch > MAX_WG_PER_DIM) throw new Error(`matmul: batch ${batch} exceeds ${MAX_WG_PER_DIM} (one workgroup row per batch)`);
+  for (const [what, s] of [['left operand', a.shape], ['right operand', b.shape], ['output', outShape]] as const)
+    checkBindingSize('matmul', what, s, a.device);
+  if (a.device === 'gpu') {
+    const [gx, gy] = gemmGroups(pickVariant('matmul'), m, n);
+    if (gx > MAX_WG_PER_DIM || gy > MAX_WG_PER_DIM)
+      throw new Error(`matmul: a ${m}x${n} output needs a ${gx}x${gy} workgroup grid, more than ${MAX_WG_PER_DIM} per dimension`);
+  }
+  if (k === 0) {
+    // empty sum: zeros (+ bias) (ReLU)
+    const z = full(outShape, 0, a.device, a.dtype);
+    if (!bias) return z;
+    const zb = binary('add', z, bias);
+    z.dispose();
+    if (!relu) return zb;
+    const r = unary('maxS', zb, 0);
+    zb.dispose();
+    return r;
+  }
   const p: MatmulParams = {
     batch, m, n, k, transA, transB,
     aBatch: a.ndim === 3 ? m * k : 0,
     bBatch: b.ndim === 3 ? k * n : 0,
     bias: !!bias, relu,
   };
-  const outShape = batch > 1 || a.ndim === 3 ? [batch, m, n] : [m, n];
   const args = bias ? [a, b, bias, { shape: outShape }] : [a, b, { shape: outShape }];
   return launch(matmulKernel, p, args)[0];
 }

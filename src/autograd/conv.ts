@@ -10,7 +10,7 @@
 // (no transposed copy of w); backward uses the NN and TN variants.
 import type { Tensor } from '../tensor/tensor.ts';
 import { empty, launch, sameDevice } from '../tensor/launch.ts';
-import { binary, reduce, requireFloat, unary } from '../tensor/raw.ts';
+import { binary, permute, reduce, requireFloat, unary } from '../tensor/raw.ts';
 import { checkShape, fmt, numel, type Shape } from '../tensor/shape.ts';
 import { deviceInfo } from '../backend/device.ts';
 import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';
@@ -24,6 +24,7 @@ import {
   type Conv2dWeightGradParams,
 } from '../kernels/conv2d_backward.ts';
 import { col2imKernel, conv2dColGradKernel, useColGrad } from '../kernels/conv2d_col.ts';
+import { im2colKernel, weightFlipKernel } from '../kernels/im2col.ts';
 import { Function } from './function.ts';
 import { checkBindingSize, mm } from './matmul.ts';
 
@@ -99,7 +100,75 @@ export function conv2dInputGrad(inputShape: readonly number[], w: Tensor, gy: Te
   return inputGrad(g, w, gy);
 }
 
+// ---- small feature maps: explicit im2col + plain GEMMs over the whole batch ----
+// On maps of a few pixels (AlexNet's 3x3 / 7x7 at small inputs) the implicit GEMMs waste most of a
+// tile (N = OH*OW per image: 9 columns in a 16- or 64-wide tile) and load every input element with
+// a padding check. There the im2col buffer is small, so it is built explicitly (colT [B*OH*OW,
+// Cin*KH*KW]) and the convolution becomes matmuls whose operands load as contiguous vec4:
+//   forward  y^T [B*OH*OW, Cout] = colT @ W^T (+ bias, ReLU fused), then one permute to NCHW;
+//   dW       [Cout, K] = dY^T [Cout, B*OH*OW] @ col^T (col = colT^T, built K-major);
+//   dX       (stride 1) = the forward of dY with the flipped, transposed weight and padding K-1-P.
+
+/** Largest im2col buffer the small-map path builds (bytes). */
+const SMALL_COL_BYTES = 32 * 2 ** 20;
+
+/** Switch for the small-map path (tests and A/B timings). */
+export const smallMapsConfig = { enabled: true };
+
+/** Whether the explicit-im2col path serves this geometry (GPU only). */
+export function useSmallMaps(g: Conv2dGeom, device: string): boolean {
+  if (device !== 'gpu' || !smallMapsConfig.enabled) return false;
+  const ohw = g.oh * g.ow;
+  const bytes = g.batch * ohw * g.cin * g.kh * g.kw * 4;
+  return ohw <= 64 && g.cin >= 8 && g.batch * ohw <= MAX_WG_PER_DIM && bytes <= Math.min(SMALL_COL_BYTES, deviceInfo().limits.maxStorageBufferBindingSize);
+}
+
+/** colT [B*OH*OW, K] or (kMajor) col [K, B*OH*OW], K = Cin*KH*KW. */
+function im2col(g: Conv2dGeom, x: Tensor, kMajor: boolean): Tensor {
+  const p = g.batch * g.oh * g.ow;
+  const k = g.cin * g.kh * g.kw;
+  return launch(im2colKernel, { ...g, kMajor }, [x, { shape: kMajor ? [k, p] : [p, k] }])[0];
+}
+
+/** Forward on either path: y [B, Cout, OH, OW]. */
+function convForward(g: Conv2dGeom, x: Tensor, w: Tensor, b: Tensor | null, relu: boolean): Tensor {
+  if (!useSmallMaps(g, x.device)) {
+    const out = { shape: [g.batch, g.cout, g.oh, g.ow] };
+    return launch(conv2dKernel, { ...g, bias: !!b, relu }, b ? [x, w, b, out] : [x, w, out])[0];
+  }
+  const ohw = g.oh * g.ow;
+  const col = im2col(g, x, false);
+  const w2 = w._view([g.cout, g.cin * g.kh * g.kw]);
+  const yt = mm(col, w2, false, true, 1, b, relu); // [B*OH*OW, Cout]
+  col.dispose();
+  w2.dispose();
+  const yt3 = yt._view([g.batch, ohw, g.cout]);
+  yt.dispose();
+  const y3 = permute(yt3, [0, 2, 1]);
+  yt3.dispose();
+  const y = y3._view([g.batch, g.cout, g.oh, g.ow]);
+  y3.dispose();
+  return y;
+}
+
+/** For stride 1 (and padding below the kernel size), dX = conv(dY, flip(W)^T, padding K-1-P), a
+ * stride-1 convolution with output H x W: its geometry; null otherwise. */
+function flippedGeom(g: Conv2dGeom): Conv2dGeom | null {
+  if (g.sh !== 1 || g.sw !== 1 || g.ph >= g.kh || g.pw >= g.kw) return null;
+  return {
+    batch: g.batch, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw,
+    sh: 1, sw: 1, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, oh: g.h, ow: g.w,
+  };
+}
+
 function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
+  const gg = flippedGeom(g);
+  if (useSmallMaps(g, w.device) && gg && useSmallMaps(gg, w.device)) {
+    const wf = launch(weightFlipKernel, g, [w, { shape: [g.cin, g.cout, g.kh, g.kw] }])[0];
+    const dx = convForward(gg, gy, wf, null, false);
+    wf.dispose();
+    return dx;
+  }
   const dx = empty([g.batch, g.cin, g.h, g.w], w.dtype, w.device, 'conv2d_input_grad');
   // both paths read the weight as Wt [Cin, KH, KW, Cout] (vec4 over output channels)
   const ckk = g.cin * g.kh * g.kw;
@@ -138,6 +207,20 @@ export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], gy: 
 
 function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
   const wShape = [g.cout, g.cin, g.kh, g.kw];
+  if (useSmallMaps(g, x.device)) {
+    const col = im2col(g, x, true); // [K, B*OH*OW]: dW = dY^T col^T, both operands vec4 along K
+    const gy3 = gy._view([g.batch, g.cout, g.oh * g.ow]);
+    const gt = permute(gy3, [1, 0, 2]); // [Cout, B, OH*OW]
+    gy3.dispose();
+    const gt2 = gt._view([g.cout, g.batch * g.oh * g.ow]);
+    gt.dispose();
+    const dw2 = mm(gt2, col, false, true); // [Cout, K]
+    gt2.dispose();
+    col.dispose();
+    const dw = dw2._view(wShape);
+    dw2.dispose();
+    return dw;
+  }
   const bPer = weightGradBPer(g, x.device);
   const p: Conv2dWeightGradParams = { ...g, bPer };
   const splits = Math.ceil(g.batch / bPer);
@@ -171,8 +254,7 @@ class Conv2d extends Function {
   forward(x: Tensor, w: Tensor, b?: Tensor) {
     const g = this.g;
     this.save(x, w);
-    const out = { shape: [g.batch, g.cout, g.oh, g.ow] };
-    const y = launch(conv2dKernel, { ...g, bias: !!b, relu: this.relu }, b ? [x, w, b, out] : [x, w, out])[0];
+    const y = convForward(g, x, w, b ?? null, this.relu);
     if (this.relu) {
       this.save(y);
       this.y = y;

@@ -4,6 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { setGemmVariant, type GemmVariant } from '../../src/kernels/gemm.ts';
+import { smallMapsConfig, useSmallMaps } from '../../src/autograd/conv.ts';
 
 beforeAll(async () => {
   await initGpu();
@@ -85,6 +86,40 @@ describe('GPU vs CPU gradients', () => {
       setGemmVariant(undefined);
     });
   }
+
+  for (const variant of ['lanes', 'tiled'] as GemmVariant[]) {
+    it(`${variant}: small feature maps (explicit im2col + matmul path)`, async () => {
+      setGemmVariant(variant);
+      const g = { batch: 1, cin: 9, h: 3, w: 3, cout: 5, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, oh: 3, ow: 3 };
+      expect(useSmallMaps(g, 'gpu')).toBe(true);
+      // 3x3 maps, batch 1, K = 81 (no vec4), odd channel counts
+      await parity('3x3 b1', [[1, 9, 3, 3], [5, 9, 3, 3], [5]], (x, w, b) => wt.conv2d(x, w, b, { padding: 1, relu: true }));
+      await parity('3x3 b3', [[3, 16, 3, 3], [12, 16, 3, 3], [12]], (x, w, b) => wt.conv2d(x, w, b, { padding: 1 }));
+      // 5x5 kernel on 7x7 maps (conv2-like), odd batch
+      await parity('7x7 k5', [[3, 8, 7, 7], [11, 8, 5, 5], [11]], (x, w, b) => wt.conv2d(x, w, b, { padding: 2, relu: true }));
+      // no padding (the flipped input gradient pads K-1), rectangular kernel / map, uneven padding
+      await parity('pad 0', [[2, 10, 5, 4], [7, 10, 3, 2]], (x, w) => wt.conv2d(x, w, null));
+      await parity('pad [2,0]', [[2, 8, 4, 5], [6, 8, 3, 3], [6]], (x, w, b) => wt.conv2d(x, w, b, { padding: [2, 0] }));
+      // stride 2: forward and dW on the small path, dX on the class GEMM
+      await parity('stride 2', [[2, 8, 7, 7], [9, 8, 3, 3], [9]], (x, w, b) => wt.conv2d(x, w, b, { stride: 2, padding: 1 }));
+      // few output channels: the flipped convolution (Cin = 3 < 8) keeps the class GEMM for dX
+      await parity('cout 3', [[2, 8, 3, 3], [3, 8, 3, 3]], (x, w) => wt.conv2d(x, w, null, { padding: 1 }));
+      setGemmVariant(undefined);
+    });
+  }
+
+  it('small-map path matches the implicit-GEMM path on the GPU', async () => {
+    const shapes = [[4, 16, 3, 3], [24, 16, 3, 3], [24]];
+    const run = () => fwdBwd('gpu', shapes, (x, w, b) => wt.conv2d(x, w, b, { padding: 1, relu: true }));
+    const fast = await run();
+    smallMapsConfig.enabled = false;
+    try {
+      const plain = await run();
+      fast.forEach((v, i) => expectClose(v, plain[i], 1e-4, 1e-5, `small-map ${i}`));
+    } finally {
+      smallMapsConfig.enabled = true;
+    }
+  });
 
   it('fused ReLU equals conv2d followed by relu (values and gradients)', async () => {
     const shapes = [[2, 3, 8, 8], [5, 3, 3, 3], [5]];

@@ -4,7 +4,8 @@
 // multiple of 4, 1x1 kernels, kernels covering the whole input, batch splits of the weight gradient.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
-import { initGpu, randArray, expectClose } from '../helpers.ts';
+import { initGpu, randArray, expectClose, gpuVsCpu } from '../helpers.ts';
+import { im2colKernel, weightFlipKernel } from '../../src/kernels/im2col.ts';
 import { launch } from '../../src/tensor/launch.ts';
 import { conv2dKernel, type Conv2dGeom } from '../../src/kernels/conv2d.ts';
 import { col2imKernel, conv2dColGradKernel } from '../../src/kernels/conv2d_col.ts';
@@ -132,4 +133,30 @@ describe('conv2d kernels: GPU vs CPU twins', () => {
         }
     expectClose(await y.toArray(), ref, 1e-6, 1e-6, 'direct');
   });
+});
+
+describe('im2col and weight flip (small-map path) vs CPU twins', () => {
+  const cases: [string, Conv2dGeom][] = [
+    ['3x3 map p1, batch 1', geom(1, 9, 3, 3, 4, 3, 1, 1)],
+    ['7x7 map k5 p2', geom(3, 5, 7, 7, 6, 5, 1, 2)],
+    ['rectangular, stride 2, uneven padding', geom(2, 3, 5, 6, 4, [3, 2], 2, [2, 0])],
+  ];
+  for (const [name, g] of cases) {
+    for (const kMajor of [false, true])
+      it(`im2col ${kMajor ? 'K-major' : 'pixel-major'}: ${name}`, async () => {
+        const xs = [g.batch, g.cin, g.h, g.w];
+        const data = randArray(xs.reduce((a, b) => a * b, 1), 5);
+        const P = g.batch * g.oh * g.ow;
+        const K = g.cin * g.kh * g.kw;
+        await gpuVsCpu(
+          (d) => launch(im2colKernel, { ...g, kMajor }, [wt.tensor(data, xs, { device: d }), { shape: kMajor ? [K, P] : [P, K] }])[0],
+          0, 0, name,
+        );
+      });
+    it(`weight flip: ${name}`, async () => {
+      const ws = [g.cout, g.cin, g.kh, g.kw];
+      const data = randArray(ws.reduce((a, b) => a * b, 1), 6);
+      await gpuVsCpu((d) => launch(weightFlipKernel, g, [wt.tensor(data, ws, { device: d }), { shape: [g.cin, g.cout, g.kh, g.kw] }])[0], 0, 0, name);
+    });
+  }
 });

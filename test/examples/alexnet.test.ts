@@ -15,7 +15,7 @@ function run(args: string[]): { out: string; status: number | null } {
   return { out: (r.stdout ?? '') + (r.stderr ?? ''), status: r.status };
 }
 
-const SMALL = ['--resize', '67', '--batch-size', '32', '--lr', '0.02', '--momentum', '0.9', '--train-limit', '640', '--test-limit', '500', '--seed', '1'];
+const SMALL = ['--resize', '67', '--batch-size', '32', '--lr', '0.005', '--momentum', '0.9', '--init', 'kaiming', '--train-limit', '640', '--test-limit', '500', '--seed', '1'];
 
 describe('examples/alexnet.ts', () => {
   it('trains on a few hundred real images: loss falls, accuracy beats chance', () => {

@@ -4,7 +4,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { requireFloat } from '../tensor/raw.ts';
 import { fmt, sameShape } from '../tensor/shape.ts';
-import { sgdKernel } from '../kernels/sgd.ts';
+import { sgdKernel, type SgdParams } from '../kernels/sgd.ts';
 
 export { maxPool2d } from './pool.ts';
 export { reluFast } from './activation.ts';
@@ -12,15 +12,8 @@ export { dropout } from './dropout.ts';
 export { crossEntropy, crossEntropySum, accuracyCount, accumulateSum, crossEntropyLabelErrors } from './loss.ts';
 export { localResponseNorm } from './lrn.ts';
 
-export interface SgdOptions {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-  /** true on the parameter's first step: the momentum buffer is set to the gradient */
-  firstStep: boolean;
-}
+/** torch.optim.SGD's hyperparameters, plus `firstStep` (the momentum buffer is set to the gradient). */
+export type SgdOptions = Omit<SgdParams, 'n' | 'withBuf' | 'stream'>;
 
 /**
  * One torch.optim.SGD step for one parameter, in place (one dispatch): weight decay is added to the

@@ -2,7 +2,8 @@
 // reproducibility by seed, eval identity, gradient = same mask, gradcheck with a fixed seed.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
-import { philox4x32 } from '../../src/kernels/dropout.ts';
+import { philox4x32, dropoutKernel, dropThreshold } from '../../src/kernels/dropout.ts';
+import { launch } from '../../src/tensor/launch.ts';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { f64 } from './layer_util.ts';
 
@@ -41,6 +42,38 @@ describe('dropout', () => {
       expect(Buffer.from(out[0].buffer).equals(Buffer.from(out[1].buffer))).toBe(true);
     });
   }
+
+  it('uses 16 random bits per element, 8 elements per Philox call (independent reference)', async () => {
+    // element i: half (i & 1) of word (i >> 1) & 3 of philox([i >> 3, 0, 0, 0], [seedLo, seedHi])
+    const seedLo = 0x12345678;
+    const seedHi = 0x9abcdef0;
+    for (const [n, p] of [
+      [1, 0.5],
+      [4, 0.5], // one vec4, the second of the unit past the end
+      [7, 0.3],
+      [9, 0.7],
+      [12, 0.5], // n % 8 == 4: vec4 path with a half unit
+      [20, 0.1],
+      [4100, 0.5],
+      [4103, 0.25],
+    ] as [number, number][]) {
+      const threshold = dropThreshold(p);
+      expect(threshold).toBe(Math.floor(p * 65536));
+      const x = randArray(n, n, 0.5, 1.5);
+      const scale = Math.fround(1 / (1 - p));
+      const want = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const r = philox4x32([i >>> 3, 0, 0, 0], [seedLo, seedHi]);
+        const bits = (r[(i >> 1) & 3] >>> (i & 1 ? 16 : 0)) & 0xffff;
+        want[i] = bits >= threshold ? Math.fround(x[i] * scale) : 0;
+      }
+      for (const device of ['gpu', 'cpu'] as const) {
+        const [y] = launch(dropoutKernel, { n, seedLo, seedHi, threshold, scale: 1 / (1 - p) }, [wt.tensor(x, [n], { device }), { shape: [n] }]);
+        const got = (await y.toArray()) as Float32Array;
+        expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(want.buffer)), `${device} n=${n} p=${p}`).toBe(true);
+      }
+    }
+  });
 
   it('keeps 1-p of 1e6 elements within 4 sigma and preserves the mean', async () => {
     const n = 1 << 20;

@@ -64,7 +64,7 @@ describe('every launch geometry matches the CPU twin', () => {
 
   it('dropout', async () => {
     for (const stream of streams)
-      for (const n of [1022, 65536]) {
+      for (const n of [1022, 1020, 65536]) {
         const p = { n, seedLo: 0xdeadbeef, seedHi: 17, threshold: dropThreshold(0.3), scale: 1 / 0.7 };
         await parity(dropoutKernel, { ...p, stream }, p, [{ data: randArray(n, 4), shape: [n] }, { shape: [n] }], 0, 0, `dropout ${n}`);
       }

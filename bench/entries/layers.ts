@@ -6,7 +6,7 @@ import type { BenchEntry } from '../harness.ts';
 import { launch } from '../../src/tensor/launch.ts';
 import { reluKernel } from '../../src/kernels/relu.ts';
 import { maxPoolKernel, poolOut } from '../../src/kernels/maxpool.ts';
-import { maxPoolBackward } from '../../src/autograd/pool.ts';
+import { maxPoolBackward, maxPoolForwardKernel } from '../../src/autograd/pool.ts';
 import { dropoutKernel, dropThreshold } from '../../src/kernels/dropout.ts';
 import { ceForwardKernel, ceBackwardKernel, scalarSumKernel } from '../../src/kernels/cross_entropy.ts';
 import { lrnKernel } from '../../src/kernels/lrn.ts';
@@ -55,7 +55,9 @@ export function entries(small: boolean): BenchEntry[] {
       const x = wt.randn([batch, c, h, w]);
       const y = wt.zeros([batch, c, oh, ow]);
       const idx = wt.zeros([batch, c, oh, ow], { dtype: 'int32' });
-      return { run: () => launch(maxPoolKernel, { ...geom, withIdx: true }, [x, y, idx]), tensors: [x, y, idx] };
+      // the library's forward for this adapter
+      const k = maxPoolForwardKernel(geom);
+      return { run: () => launch(k, { ...geom, withIdx: true }, [x, y, idx]), tensors: [x, y, idx] };
     }),
     entry('maxpool.bwd', `${actShape} k3s2 <- ${oh}x${ow}`, (act + 2 * pooled) * F, () => {
       const x = wt.randn([batch, c, h, w]);

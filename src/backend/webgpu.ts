@@ -144,7 +144,8 @@ class Runtime {
     const u = this.uniformSlot(packUniforms(k.uniforms(p)));
     const entries: GPUBindGroupEntry[] = bufs.map((b, i) => ({
       binding: i,
-      resource: { buffer: b.buffer, offset: 0, size: Math.max(4, Math.ceil(b.byteLength / 4) * 4) },
+      // rounded up to 16 bytes (inside the pooled buffer) so a kernel may read the tensor as vec4s
+      resource: { buffer: b.buffer, offset: 0, size: Math.min(b.buffer.size, this.maxBinding, Math.max(16, Math.ceil(b.byteLength / 16) * 16)) },
     }));
     entries.push({ binding: bufs.length, resource: { buffer: u.buffer, offset: 0, size: 256 } });
     const bg = this.device.createBindGroup({ layout: pl.layout, entries, label: k.name });

@@ -2,7 +2,7 @@
 // workgroups looping over many items, hardware GPUs 64-256 invocations and the gather backward of
 // max pooling. This file runs every geometry here, against the CPU twins, so the hardware paths
 // are tested on a software adapter too.
-import { describe, it, beforeAll } from 'vitest';
+import { describe, it, beforeAll, expect } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { launch } from '../../src/tensor/launch.ts';
 import type { KernelDef } from '../../src/kernels/kernel.ts';
@@ -12,6 +12,8 @@ import { dropoutKernel, dropThreshold } from '../../src/kernels/dropout.ts';
 import { sgdKernel } from '../../src/kernels/sgd.ts';
 import { maxPoolKernel, maxPoolBackwardKernel, maxPoolScatterKernel, poolOut, scatterClasses, zeroKernel } from '../../src/kernels/maxpool.ts';
 import { lrnKernel } from '../../src/kernels/lrn.ts';
+import { maxPoolLanesKernel, maxPoolLanesBackwardKernel, poolLanesFits, poolLanesBackwardFits } from '../../src/kernels/maxpool_lanes.ts';
+import { maxPoolForwardKernel } from '../../src/autograd/pool.ts';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
 
 beforeAll(async () => {
@@ -109,6 +111,52 @@ describe('every launch geometry matches the CPU twin', () => {
         launch(maxPoolBackwardKernel, geom, [wt.tensor(gy, [n * oh * ow], { device: 'cpu' }), idx, refGx]);
         expectClose(await gx.toArray(), await refGx.toArray(), 1e-6, 1e-6, `scatter ${what}`);
       }
+  });
+
+  it('maxpool lanes kernels (subgroup sliding window, lavapipe) on awkward shapes', async () => {
+    // odd sizes, rows not 4-aligned (so vec4s straddle rows and planes), padding, strides 1/2/4,
+    // one plane, planes whose size is 1, 2 or 3 mod 4, outputs per row odd and even, 1-4 chunks
+    const cases = [
+      [3, 54, 54, 3, 2, 0],
+      [1, 7, 9, 3, 2, 1],
+      [5, 11, 37, 3, 1, 1],
+      [2, 9, 70, 2, 2, 0],
+      [1, 5, 5, 5, 4, 2],
+      [3, 6, 6, 4, 4, 0],
+      [1, 33, 101, 3, 2, 1],
+      [2, 33, 64, 3, 2, 0],
+      [3, 13, 16, 3, 1, 1],
+      [1, 3, 3, 3, 2, 0],
+      [5, 5, 3, 3, 2, 1],
+      [7, 2, 2, 2, 2, 1],
+      [6, 13, 13, 3, 2, 0],
+    ];
+    let ran = 0;
+    for (const [n, h, w, k, s, pad] of cases) {
+      const oh = poolOut(h, k, s, pad);
+      const ow = poolOut(w, k, s, pad);
+      const geom = { n, h, w, oh, ow, kh: k, kw: k, sh: s, sw: s, ph: pad, pw: pad };
+      const what = JSON.stringify(geom);
+      // integer-valued data: many ties, so the first-maximum rule is exercised
+      const x = Float32Array.from(randArray(n * h * w, h * w + n), (v) => Math.round(v * 3));
+      const fwdArgs = [{ data: x, shape: [n * h * w] }, { shape: [n * oh * ow] }, { shape: [n * oh * ow], dtype: 'int32' as const }];
+      if (poolLanesFits(geom)) {
+        ran++;
+        await parity(maxPoolLanesKernel, { ...geom, withIdx: true }, { ...geom, withIdx: true }, fwdArgs, 0, 0, `lanes fwd ${what}`);
+        await parity(maxPoolLanesKernel, { ...geom, withIdx: false }, { ...geom, withIdx: false }, fwdArgs.slice(0, 2), 0, 0, `lanes fwd no idx ${what}`);
+      }
+      if (poolLanesBackwardFits(geom)) {
+        ran++;
+        const xc = wt.tensor(x, [n * h * w], { device: 'cpu' });
+        const [, idx] = launch(maxPoolKernel, { ...geom, withIdx: true }, [xc, { shape: [n * oh * ow] }, { shape: [n * oh * ow], dtype: 'int32' }]);
+        const bwdArgs = [{ data: randArray(n * oh * ow, 5), shape: [n * oh * ow] }, { data: idx.data as Int32Array, shape: [n * oh * ow], dtype: 'int32' as const }, { shape: [n * h * w] }];
+        await parity(maxPoolLanesBackwardKernel, geom, geom, bwdArgs, 1e-6, 1e-6, `lanes bwd ${what}`);
+      }
+    }
+    expect(ran).toBe(2 * cases.length);
+    // lavapipe (subgroups of 8) picks the lanes forward for AlexNet's pool
+    const alex = { n: 4, h: 54, w: 54, oh: 26, ow: 26, kh: 3, kw: 3, sh: 2, sw: 2, ph: 0, pw: 0 };
+    if (wt.deviceInfo().software && wt.deviceInfo().subgroupMaxSize === 8) expect(maxPoolForwardKernel(alex)).toBe(maxPoolLanesKernel);
   });
 
   it('lrn forward and backward', async () => {

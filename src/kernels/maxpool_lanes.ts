@@ -32,6 +32,13 @@ export function poolLanesFits(p: { kw: number; sw: number; ow: number }): boolea
   return (p.sw === 1 || p.sw === 2 || p.sw === 4) && p.kw <= 5 + p.sw && chunksOf(p) <= MAX_CHUNKS;
 }
 
+/** The values `(rowStart + off) mod 4` can take over all rows: rowStart is a multiple of
+ * gcd(W, 4), so W = 0 mod 4 pins it to one value and W = 2 mod 4 to two (fewer selects). */
+export function residues(w: number, off: number): number[] {
+  const gcd = [4, 1, 2, 1][w % 4];
+  return [0, 1, 2, 3].filter((r) => (((r - off) % gcd) + gcd) % gcd === 0);
+}
+
 /** vec4s per lane and input row before the shift by the row's misalignment: own + neighbours'. */
 const vecsPerRow = (p: { kw: number; sw: number }) => Math.ceil((4 - p.sw + p.kw + 3) / 4);
 /** Do the last chunk's last lanes, which read the first lanes of a chunk past the end, have outputs? */
@@ -42,12 +49,13 @@ const storeWidth = (p: MaxPoolParams) => (p.ow % perLane(p) === 0 ? perLane(p) :
 
 export const maxPoolLanesKernel: KernelDef<MaxPoolParams> = {
   name: 'maxpool_lanes',
-  spec: (p) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}c${chunksOf(p)}v${storeWidth(p)}${needNext(p) ? 'n' : ''}${p.withIdx ? ':idx' : ''}`,
+  spec: (p) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}c${chunksOf(p)}v${storeWidth(p)}w${p.w % 4}${needNext(p) ? 'n' : ''}${p.withIdx ? ':idx' : ''}`,
   // x [N,H,W] (as vec4s), y [N,OH,OW], idx [N,OH,OW] int32 (optional)
   bindings: (p) => (p.withIdx ? ['read', 'rw', 'rw'] : ['read', 'rw']),
   // negInf: the bits of -infinity (WGSL constant expressions may not be infinite)
-  uniforms: (p) => [p.n, p.h, p.w, p.oh, p.ow, 0xff800000],
-  dispatch: (p) => Math.ceil((p.n * p.oh) / ROWS),
+  uniforms: (p) => [p.n, p.h, p.w, p.oh, p.ow, Math.ceil(p.oh / ROWS), 0xff800000],
+  // one workgroup per block of ROWS output rows of one plane
+  dispatch: (p) => p.n * Math.ceil(p.oh / ROWS),
   wgsl: (p) => {
     const L = POOL_LANES;
     const P = perLane(p);
@@ -59,92 +67,110 @@ export const maxPoolLanesKernel: KernelDef<MaxPoolParams> = {
     const keep = Math.max(0, p.kh - p.sh); // window rows shared with the next output row
     const comp = ['x', 'y', 'z', 'w'];
     const rng = (n: number) => [...Array(n).keys()];
+    // Why lets, not vars: lavapipe keeps a value that is merged after an if or carried around a
+    // loop in memory and blends every write with the execution mask; only the kept rows are carried.
     const sv = (a: number, c: number, k: number) => `s${a}_${c}_${k}`;
-    const decl = rng(p.kh)
-      .flatMap((a) => rng(C).map((c) => rng(S).map((k) => `var ${sv(a, c, k)}: f32;`).join(' ')))
-      .join('\n  ');
+    const kv = (a: number, c: number, k: number) => `k${a}_${c}_${k}`;
 
-    // window row a: s<a>_<c>_<k> = x[plane, iy, 4m - pw + k] for the lane's slot m = 8c + lane
-    const loadRow = (a: number) => {
+    /** window row a of output row y0: `${name(c, k)}` = x[plane, iy, 4m - pw + k], m = 8c + lane */
+    const loadRow = (a: number, name: (c: number, k: number) => string, decl: string) => {
+      const t = `r${a}`;
       const out = [
-        `{`,
-        `  let iy = y0 + ${a};`,
-        padded ? `  let rowOk = (iy >= 0) & (iy < i32(u.h));` : '',
-        `  let s0 = (i32(plane * u.h) + clamp(iy, 0, i32(u.h) - 1)) * i32(u.w) - ${p.pw};`,
-        `  let r = s0 & 3;  // misalignment of column -pw, uniform along the row`,
-        `  let vb = (s0 >> 2) + i32(lane);`,
+        `let ${t}iy = y0 + ${a};`,
+        padded ? `let ${t}ok = (${t}iy >= 0) & (${t}iy < i32(u.h));` : '',
+        `let ${t}s0 = (planeRow0 + clamp(${t}iy, 0, i32(u.h) - 1)) * i32(u.w) - ${p.pw};`,
+        `let ${t}r = ${t}s0 & 3;  // misalignment of column -pw, uniform along the row`,
+        `let ${t}vb = (${t}s0 >> 2) + i32(lane);`,
       ];
-      // own vec4 of each chunk, loaded only where a lane (or its left neighbour) has outputs;
-      // chunk C: the first lanes, which the last chunk's last lanes read as neighbours
-      for (let c = 0; c < C; c++)
-        out.push(
-          `  var w${c} = vec4<f32>(0.0);`,
-          `  if (${P}u * (${c * L}u + lane) < u.ow + ${P}u) { w${c} = x[u32(max(vb + ${c * L}, 0))]; }`,
-        );
-      if (nv > 1) {
-        out.push(`  var w${C} = vec4<f32>(0.0);`);
-        if (needNext(p)) out.push(`  if (lane < ${nv - 1}u) { w${C} = x[u32(max(vb + ${C * L}, 0))]; }`);
-      }
+      // own vec4 of each chunk (lanes past the row load harmlessly, their outputs are not stored);
+      // chunk C: its first lanes, which the last chunk's last lanes read as neighbours
       for (let c = 0; c < C; c++) {
-        const e = (i: number) => {
-          const j = i >> 2;
-          const v = j === 0 ? `w${c}` : `n${c}_${j}`;
-          return `${v}.${comp[i & 3]}`;
-        };
+        // skip the load where neither this lane nor its left neighbour has outputs (the last chunk)
+        if (P * (c * L + L - 1) < p.ow + P) out.push(`let ${t}w${c} = x[u32(max(${t}vb + ${c * L}, 0))];`);
+        else out.push(`var ${t}w${c} = vec4<f32>(0.0);`, `if (${P}u * (${c * L}u + lane) < u.ow + ${P}u) { ${t}w${c} = x[u32(max(${t}vb + ${c * L}, 0))]; }`);
+      }
+      if (nv > 1) {
+        if (needNext(p)) out.push(`var ${t}w${C} = vec4<f32>(0.0);`, `if (lane < ${nv - 1}u) { ${t}w${C} = x[u32(max(${t}vb + ${C * L}, 0))]; }`);
+        else out.push(`let ${t}w${C} = vec4<f32>(0.0);`);
+      }
+      const rs = residues(p.w, -p.pw);
+      for (let c = 0; c < C; c++) {
+        const e = (i: number) => `${i >> 2 ? `${t}n${c}_${i >> 2}` : `${t}w${c}`}.${comp[i & 3]}`;
         for (let j = 1; j < nv; j++)
-          out.push(
-            `  let n${c}_${j} = select(subgroupShuffleDown(w${c}, ${j}u), subgroupShuffleUp(w${c + 1}, ${L - j}u), lane >= ${L - j}u);`,
-          );
-        if (padded) out.push(`  let col${c} = i32(4u * (${c * L}u + lane)) - ${p.pw};`);
+          out.push(`let ${t}n${c}_${j} = select(subgroupShuffleDown(${t}w${c}, ${j}u), subgroupShuffleUp(${t}w${c + 1}, ${L - j}u), lane >= ${L - j}u);`);
+        if (padded) out.push(`let ${t}col${c} = i32(4u * (${c * L}u + lane)) - ${p.pw};`);
         for (let k = 0; k < S; k++) {
-          let expr = e(k); // s[k] = e[k + r]
-          for (let rr = 1; rr <= 3; rr++) expr = `select(${expr}, ${e(k + rr)}, r == ${rr})`;
-          if (padded) expr = `select(NEG, ${expr}, rowOk & (col${c} + ${k} >= 0) & (col${c} + ${k} < i32(u.w)))`;
-          out.push(`  ${sv(a, c, k)} = ${expr};`);
+          // s[k] = e[k + r], r among the row misalignments this W allows
+          let expr = e(k + rs[0]);
+          for (const rr of rs.slice(1)) expr = `select(${expr}, ${e(k + rr)}, ${t}r == ${rr})`;
+          if (padded) expr = `select(NEG, ${expr}, ${t}ok & (${t}col${c} + ${k} >= 0) & (${t}col${c} + ${k} < i32(u.w)))`;
+          out.push(`${decl}${name(c, k)} = ${expr};`);
         }
       }
-      out.push('}');
-      return out.filter((l) => l).map((l) => '    ' + l).join('\n');
+      return out.filter((l) => l).map((l) => `    ${l}`).join('\n');
     };
-    const rows = rng(p.kh)
-      .map((a) => {
-        if (a >= keep) return loadRow(a);
-        const shift = rng(C).flatMap((c) => rng(S).map((k) => `      ${sv(a, c, k)} = ${sv(a + p.sh, c, k)};`));
-        return `    if (cont) {\n${shift.join('\n')}\n    } else {\n${loadRow(a)}\n    }`;
-      })
+
+    const carried = rng(keep)
+      .flatMap((a) => rng(C).flatMap((c) => rng(S).map((k) => `var ${kv(a, c, k)}: f32;`)))
+      .join(' ');
+    const prologue = rng(keep)
+      .map((a) => loadRow(a, (c, k) => kv(a, c, k), ''))
+      .join('\n');
+    const rowsInLoop = rng(p.kh)
+      .map((a) =>
+        a < keep
+          ? rng(C)
+              .flatMap((c) => rng(S).map((k) => `    let ${sv(a, c, k)} = ${kv(a, c, k)};`))
+              .join('\n')
+          : loadRow(a, (c, k) => sv(a, c, k), 'let '),
+      )
+      .join('\n');
+    const nanFlags = rng(p.kh)
+      .flatMap((a) => rng(C).flatMap((c) => rng(S).map((k) => `    let ${sv(a, c, k)}n = isNan(${sv(a, c, k)});`)))
+      .join('\n');
+    const carryOut = rng(keep)
+      .flatMap((a) => rng(C).flatMap((c) => rng(S).map((k) => `    ${kv(a, c, k)} = ${sv(a + p.sh, c, k)};`)))
       .join('\n');
 
     const vt = (t: string) => (V === 1 ? t : `vec${V}<${t}>`);
     const outputs = rng(C)
       .map((c) => {
         const parts = rng(P).map((j) => {
-          const cands: string[] = [];
+          // running maximum in row-major window order: strict > keeps the first maximum, a NaN wins
+          const lines = [`    let ox${c}_${j} = ${P}u * (${c * L}u + lane) + ${j}u;`, `    let x0${c}_${j} = i32(ox${c}_${j} * ${p.sw}u) - ${p.pw};`];
+          let best = 'NEG';
+          let code = '-1';
+          let n = 0;
           for (let a = 0; a < p.kh; a++)
-            for (let b = 0; b < p.kw; b++) {
+            for (let b = 0; b < p.kw; b++, n++) {
               const v = sv(a, c, p.sw * j + b);
-              cands.push(
-                `      { let take = (${v} > best${j}) | isNan(${v}); best${j} = select(best${j}, ${v}, take); code${j} = select(code${j}, ${a * p.kw + b}, take); }`,
+              const tk = `t${c}_${j}_${n}`;
+              lines.push(
+                `    let ${tk} = (${v} > ${best}) | ${v}n;`,
+                `    let b${c}_${j}_${n} = select(${best}, ${v}, ${tk});`,
+                `    let c${c}_${j}_${n} = select(${code}, ${a * p.kw + b}, ${tk});`,
               );
+              best = `b${c}_${j}_${n}`;
+              code = `c${c}_${j}_${n}`;
             }
-          return `      let ox${j} = ${P}u * m + ${j}u;
-      let x0${j} = i32(ox${j} * ${p.sw}u) - ${p.pw};
-      var best${j} = NEG;
-      var code${j} = -1;
-${cands.join('\n')}
-      // all -inf (or all padding): the first element inside the image, like the CPU twin
-      let bi${j} = select((y0 + code${j} / ${p.kw}) * i32(u.w) + x0${j} + code${j} % ${p.kw}, max(y0, 0) * i32(u.w) + max(x0${j}, 0), code${j} < 0);`;
+          lines.push(
+            `    let best${c}_${j} = ${best};`,
+            // all -inf (or all padding): the first element inside the image, like the CPU twin
+            `    let bi${c}_${j} = select((y0 + ${code} / ${p.kw}) * i32(u.w) + x0${c}_${j} + ${code} % ${p.kw}, max(y0, 0) * i32(u.w) + max(x0${c}_${j}, 0), ${code} < 0);`,
+          );
+          return lines.join('\n');
         });
         const stores =
           V === 1
             ? rng(P)
-                .map((j) => `      if (ox${j} < u.ow) { y[rowOut * u.ow + ox${j}] = best${j};${p.withIdx ? ` idx[rowOut * u.ow + ox${j}] = bi${j};` : ''} }`)
+                .map((j) => `    if (ox${c}_${j} < u.ow) { y[rowOut + ox${c}_${j}] = best${c}_${j};${p.withIdx ? ` idx[rowOut + ox${c}_${j}] = bi${c}_${j};` : ''} }`)
                 .join('\n')
-            : `      if (ox0 < u.ow) {
-        let o = (rowOut * u.ow) / ${V}u + m;
-        y[o] = ${vt('f32')}(${rng(P).map((j) => `best${j}`).join(', ')});
-        ${p.withIdx ? `idx[o] = ${vt('i32')}(${rng(P).map((j) => `bi${j}`).join(', ')});` : ''}
-      }`;
-        return `    {\n      let m = ${c * L}u + lane;\n${parts.join('\n')}\n${stores}\n    }`;
+            : `    if (ox${c}_0 < u.ow) {
+      let o = rowOut / ${V}u + ${c * L}u + lane;
+      y[o] = ${vt('f32')}(${rng(P).map((j) => `best${c}_${j}`).join(', ')});
+      ${p.withIdx ? `idx[o] = ${vt('i32')}(${rng(P).map((j) => `bi${c}_${j}`).join(', ')});` : ''}
+    }`;
+        return `${parts.join('\n')}\n${stores}`;
       })
       .join('\n');
 
@@ -152,7 +178,7 @@ ${cands.join('\n')}
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> y: array<${vt('f32')}>;
 ${p.withIdx ? `@group(0) @binding(2) var<storage, read_write> idx: array<${vt('i32')}>;` : ''}
-struct U { n: u32, h: u32, w: u32, oh: u32, ow: u32, negInf: u32 }
+struct U { n: u32, h: u32, w: u32, oh: u32, ow: u32, blocks: u32, negInf: u32 }
 @group(0) @binding(${p.withIdx ? 3 : 2}) var<uniform> u: U;
 ${IS_NAN_WGSL}
 
@@ -160,19 +186,24 @@ ${IS_NAN_WGSL}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(subgroup_invocation_id) lane: u32) {
   let NEG = bitcast<f32>(u.negInf);
-  let r0 = (wid.y * nwg.x + wid.x) * ${ROWS}u;
-  let r1 = min(r0 + ${ROWS}u, u.n * u.oh);
-  ${decl}
-  // oy and plane advance without division (lavapipe divides lane by lane)
-  var oy = r0 % u.oh;
-  var plane = r0 / u.oh;
-  for (var rowOut = r0; rowOut < r1; rowOut++) {
-    let cont = (rowOut > r0) & (oy > 0u);
+  let wg = wid.y * nwg.x + wid.x;
+  let plane = wg / u.blocks;
+  if (plane >= u.n) { return; }
+  let oy0 = (wg - plane * u.blocks) * ${ROWS}u;
+  let oy1 = min(oy0 + ${ROWS}u, u.oh);
+  let planeRow0 = i32(plane * u.h);
+  ${carried}
+  {
+    let y0 = i32(oy0 * ${p.sh}u) - ${p.ph};
+${prologue}
+  }
+  for (var oy = oy0; oy < oy1; oy++) {
     let y0 = i32(oy * ${p.sh}u) - ${p.ph};
-${rows}
+    let rowOut = (plane * u.oh + oy) * u.ow;
+${rowsInLoop}
+${nanFlags}
 ${outputs}
-    oy++;
-    if (oy == u.oh) { oy = 0u; plane++; }
+${carryOut}
   }
 }`;
   },
@@ -203,7 +234,7 @@ const planeGroup = (p: PoolGeom) => [1, 4, 2, 4][(p.h * p.w) % 4];
 
 export const maxPoolLanesBackwardKernel: KernelDef<PoolGeom> = {
   name: 'maxpool_lanes_bwd',
-  spec: (p) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}c${bwdChunks(p)}v${p.ow % perLane(p) === 0 ? perLane(p) : 1}`,
+  spec: (p) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}c${bwdChunks(p)}v${p.ow % perLane(p) === 0 ? perLane(p) : 1}w${p.w % 4}`,
   // g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W] (as vec4s)
   bindings: () => ['read', 'read', 'rw'],
   uniforms: (p) => [p.n, p.h, p.w, p.oh, p.ow, planeGroup(p)],
@@ -214,105 +245,106 @@ export const maxPoolLanesBackwardKernel: KernelDef<PoolGeom> = {
     const C = bwdChunks(p);
     const V = p.ow % P === 0 ? P : 1;
     const Q = Math.ceil(p.kh / p.sh); // output rows covering one input row, at most
+    const S = 4 - p.sw + p.kw; // columns a lane's outputs reach: its own 4, then its neighbour's
     const rng = (n: number) => [...Array(n).keys()];
     const comp = ['x', 'y', 'z', 'w'];
     const vt = (t: string) => (V === 1 ? t : `vec${V}<${t}>`);
     const el = (v: string, j: number) => (V === 1 ? v : `${v}.${comp[j]}`);
-    // ring slot q of chunk c: g<q>_<c>_<j>, i<q>_<c>_<j> for the lane's outputs j < P
+    // ring slot q (output row oy - q) of chunk c: g<q>_<c>_<j>, i<q>_<c>_<j>, outputs j < P.
+    // Slot 0 is loaded each step; slots >= 1 are carried (vars: lavapipe keeps carried values in
+    // memory and blends their writes, so everything else is a let).
     const gq = (q: number, c: number, j: number) => `g${q}_${c}_${j}`;
     const iq = (q: number, c: number, j: number) => `i${q}_${c}_${j}`;
-    const decl = rng(Q)
-      .flatMap((q) => rng(C).map((c) => rng(P).map((j) => `var ${gq(q, c, j)} = 0.0; var ${iq(q, c, j)} = -1;`).join(' ')))
-      .join('\n  ');
-    // load output row `oy` of `plane` into slot q (g = 0 outside the output)
-    const loadSlot = (q: number, oy: string) =>
-      rng(C)
-        .map((c) => {
-          const lines = [`{`, `  let m = ${c * L}u + lane;`, `  let ok = (${oy} >= 0) & (${oy} < i32(u.oh)) & (${P}u * m < u.ow);`];
-          if (V === 1) {
-            for (let j = 0; j < P; j++)
-              lines.push(
-                `  let o${j} = (plane * u.oh + u32(max(${oy}, 0))) * u.ow + min(${P}u * m + ${j}u, u.ow - 1u);`,
-                `  ${gq(q, c, j)} = select(0.0, g[o${j}], ok & (${P}u * m + ${j}u < u.ow));`,
-                `  ${iq(q, c, j)} = idx[o${j}];`,
-              );
-          } else {
+    const slots = (q0: number, f: (q: number, c: number, j: number) => string) => rng(Q).slice(q0).flatMap((q) => rng(C).flatMap((c) => rng(P).map((j) => f(q, c, j))));
+    const carriedDecl = slots(1, (q, c, j) => `var G${q}_${c}_${j} = 0.0; var I${q}_${c}_${j} = -1;`).join(' ');
+    const carriedReset = slots(1, (q, c, j) => `G${q}_${c}_${j} = 0.0; I${q}_${c}_${j} = -1;`).join(' ');
+    const carriedUse = slots(1, (q, c, j) => `let ${gq(q, c, j)} = G${q}_${c}_${j}; let ${iq(q, c, j)} = I${q}_${c}_${j};`).join(' ');
+    // next step: slot q + 1 <- slot q
+    const carriedShift = slots(1, (q, c, j) => `G${q}_${c}_${j} = ${gq(q - 1, c, j)}; I${q}_${c}_${j} = ${iq(q - 1, c, j)};`).join(' ');
+
+    // slot 0: output row oy of `plane` (g = 0 outside the output: past its last row or column)
+    const loadSlot0 = rng(C)
+      .map((c) => {
+        const m = `(${c * L}u + lane)`;
+        const lines = [`let ok${c} = (oy < u.oh) & (${P}u * ${m} < u.ow);`, `let orow${c} = (plane * u.oh + min(oy, u.oh - 1u)) * u.ow;`];
+        if (V === 1) {
+          for (let j = 0; j < P; j++)
             lines.push(
-              `  let o = ((plane * u.oh + u32(max(${oy}, 0))) * u.ow) / ${V}u + min(m, u.ow / ${V}u - 1u);`,
-              `  let gv = g[o];`,
-              `  let iv = idx[o];`,
+              `let o${c}_${j} = orow${c} + min(${P}u * ${m} + ${j}u, u.ow - 1u);`,
+              `let ${gq(0, c, j)} = select(0.0, g[o${c}_${j}], ok${c} & (${P}u * ${m} + ${j}u < u.ow));`,
+              `let ${iq(0, c, j)} = idx[o${c}_${j}];`,
             );
-            for (let j = 0; j < P; j++) lines.push(`  ${gq(q, c, j)} = select(0.0, ${el('gv', j)}, ok);`, `  ${iq(q, c, j)} = ${el('iv', j)};`);
-          }
-          lines.push('}');
-          return lines.map((l) => '      ' + l).join('\n');
-        })
-        .join('\n');
-    const shiftRing = rng(Q - 1)
-      .reverse()
-      .flatMap((q) => rng(C).flatMap((c) => rng(P).map((j) => `      ${gq(q + 1, c, j)} = ${gq(q, c, j)}; ${iq(q + 1, c, j)} = ${iq(q, c, j)};`)))
+        } else {
+          lines.push(`let o${c} = orow${c} / ${V}u + min(${m}, u.ow / ${V}u - 1u);`, `let gv${c} = g[o${c}];`, `let iv${c} = idx[o${c}];`);
+          for (let j = 0; j < P; j++) lines.push(`let ${gq(0, c, j)} = select(0.0, ${el(`gv${c}`, j)}, ok${c});`, `let ${iq(0, c, j)} = ${el(`iv${c}`, j)};`);
+        }
+        return lines.map((l) => `      ${l}`).join('\n');
+      })
       .join('\n');
 
-    // per chunk: own[k] = gradient of columns 4m - pw + k of row iy (k < 4). The lane's outputs
-    // reach columns k < S = 4 - sw + kw; the part past its own 4 (spill) goes to lane m + 1.
-    const S = 4 - p.sw + p.kw;
-    const contributions = (c: number) => {
-      const lines = [`  let cb${c} = i32(4u * (${c * L}u + lane)) - ${p.pw};`, `  var own${c} = vec4<f32>(0.0);`];
-      for (let q = 0; q < Q; q++)
-        for (let j = 0; j < P; j++) lines.push(`  let lg${q}_${c}_${j} = select(0.0, ${gq(q, c, j)}, live${q});`);
+    // one input row: own<c>[k] = gradient of columns 4m - pw + k (k < 4); sp<c>_<k> = what the
+    // lane's outputs give columns 4m - pw + 4 + k, which belong to lane m + 1
+    const row: string[] = [];
+    for (let q = 0; q < Q; q++)
+      row.push(`let live${q} = (i32(oy) - ${q} >= 0) & (i32(oy) - ${q} < i32(u.oh)) & (iy - ((i32(oy) - ${q}) * ${p.sh} - ${p.ph}) < ${p.kh});`);
+    row.push(`let rowBase = iy * i32(u.w);  // flat index of (iy, 0) in its plane, as idx holds it`);
+    for (let c = 0; c < C; c++) {
+      row.push(`let cb${c} = i32(4u * (${c * L}u + lane)) - ${p.pw};`);
+      for (let q = 0; q < Q; q++) for (let j = 0; j < P; j++) row.push(`let lg${q}_${c}_${j} = select(0.0, ${gq(q, c, j)}, live${q});`);
+      const vals: string[] = [];
       for (let k = 0; k < S; k++) {
         const terms: string[] = [];
         for (let q = 0; q < Q; q++)
           for (let j = 0; j < P; j++) {
             const b = k - p.sw * j;
-            if (b >= 0 && b < p.kw) terms.push(`select(0.0, lg${q}_${c}_${j}, ${iq(q, c, j)} == t${c}_${k})`);
+            if (b >= 0 && b < p.kw) terms.push(`select(0.0, lg${q}_${c}_${j}, ${iq(q, c, j)} == rowBase + cb${c} + ${k})`);
           }
-        lines.push(`  let t${c}_${k} = rowBase + cb${c} + ${k};`);
         const sum = terms.length ? terms.join(' + ') : '0.0';
-        lines.push(k < 4 ? `  own${c}.${comp[k]} = ${sum};` : `  let sp${c}_${k - 4} = ${sum};`);
+        row.push(`let a${c}_${k} = ${sum};`);
+        vals.push(`a${c}_${k}`);
       }
-      return lines.join('\n');
-    };
-    const merge = (c: number) => {
-      const lines: string[] = [];
-      for (let k = 0; k < S - 4; k++) {
-        const prev = c === 0 ? '0.0' : `subgroupShuffleDown(sp${c - 1}_${k}, ${L - 1}u)`;
-        lines.push(`  own${c}.${comp[k]} += select(subgroupShuffleUp(sp${c}_${k}, 1u), ${prev}, lane == 0u);`);
-      }
-      // columns outside the image (padding, other rows) get nothing
-      for (let k = 0; k < 4; k++)
-        lines.push(`  own${c}.${comp[k]} = select(0.0, own${c}.${comp[k]}, (cb${c} + ${k} >= 0) & (cb${c} + ${k} < i32(u.w)));`);
-      return lines.join('\n');
-    };
-    // e-space: slot m covers columns 4m - rp + i; s-space own covers 4m - pw + k, so
-    // e[i] = own[i + d] of lane m (+1 / -1 when i + d leaves [0, 4)), d = pw - rp in [pw - 3, pw]
-    const toSlots = (c: number) => {
-      const lines = [
-        `  let prv${c} = select(subgroupShuffleUp(own${c}, 1u), ${c === 0 ? 'vec4<f32>(0.0)' : `subgroupShuffleDown(own${c - 1}, ${L - 1}u)`}, lane == 0u);`,
-        `  let nxt${c} = select(subgroupShuffleDown(own${c}, 1u), ${c === C - 1 ? 'vec4<f32>(0.0)' : `subgroupShuffleUp(own${c + 1}, ${L - 1}u)`}, lane == ${L - 1}u);`,
-        `  var e${c} = vec4<f32>(0.0);`,
-      ];
+    }
+    for (let c = 0; c < C; c++) {
+      const parts = rng(4).map((k) => {
+        let v = `a${c}_${k}`;
+        if (k < S - 4) {
+          // the left neighbour's spill; lane 0 takes the previous chunk's lane 7
+          const prev = c === 0 ? '0.0' : `subgroupShuffleDown(a${c - 1}_${k + 4}, ${L - 1}u)`;
+          v = `${v} + select(subgroupShuffleUp(a${c}_${k + 4}, 1u), ${prev}, lane == 0u)`;
+        }
+        // columns outside the image (padding, other rows) get nothing
+        return `select(0.0, ${v}, (cb${c} + ${k} >= 0) & (cb${c} + ${k} < i32(u.w)))`;
+      });
+      row.push(`let own${c} = vec4<f32>(${parts.join(', ')});`);
+    }
+    // e-space: slot m covers columns 4m - rp + i, s-space own covers 4m - pw + k, so
+    // e[i] = own[i + pw - rp] of lane m (of lane m -/+ 1 when that leaves [0, 4))
+    row.push(`let flat = (plane * u.h + u32(iy)) * u.w;`, `let rp = flat & 3u;`, `let slot0 = flat >> 2u;`);
+    const rps = residues(p.w, 0);
+    for (let c = 0; c < C; c++) {
+      row.push(
+        `let prv${c} = select(subgroupShuffleUp(own${c}, 1u), ${c === 0 ? 'vec4<f32>(0.0)' : `subgroupShuffleDown(own${c - 1}, ${L - 1}u)`}, lane == 0u);`,
+        `let nxt${c} = select(subgroupShuffleDown(own${c}, 1u), ${c === C - 1 ? 'vec4<f32>(0.0)' : `subgroupShuffleUp(own${c + 1}, ${L - 1}u)`}, lane == ${L - 1}u);`,
+      );
       const src = (t: number) => (t < 0 ? `prv${c}.${comp[t + 4]}` : t < 4 ? `own${c}.${comp[t]}` : `nxt${c}.${comp[t - 4]}`);
-      for (let i = 0; i < 4; i++) {
-        let expr = '0.0';
-        for (let rp = 0; rp < 4; rp++) expr = `select(${expr}, ${src(i + p.pw - rp)}, rp == ${rp})`;
-        lines.push(`  e${c}.${comp[i]} = ${expr};`);
-      }
-      return lines.join('\n');
-    };
-
-    const stores = rng(C)
-      .map((c) => {
-        const first = c === 0 ? `\n    if (lane == 0u) { e${c} += carry; }` : '';
-        return `  {
-    let mm = ${c * L}u + lane;${first}
-    if ((mm < mLast) | ((mm == mLast) & !straddle)) { gx[slot0 + mm] = e${c}; }
-  }`;
-      })
-      .join('\n');
+      const parts = rng(4).map((i) => {
+        let expr = src(i + p.pw - rps[0]);
+        for (const rp of rps.slice(1)) expr = `select(${expr}, ${src(i + p.pw - rp)}, rp == ${rp}u)`;
+        return expr;
+      });
+      // lane 0 of the first chunk finishes the vec4 the previous row started
+      row.push(`let e${c} = vec4<f32>(${parts.join(', ')})${c === 0 ? ' + select(vec4<f32>(0.0), carry, lane == 0u)' : ''};`);
+    }
+    row.push(`let mLast = (rp + u.w - 1u) >> 2u;  // slot holding the row's last element`, `let straddle = ((rp + u.w) & 3u) != 0u;`);
+    for (let c = 0; c < C; c++) row.push(`if ((${c * L}u + lane < mLast) | ((${c * L}u + lane == mLast) & !straddle)) { gx[slot0 + ${c * L}u + lane] = e${c}; }`);
     const lastChunk = rng(C)
       .slice(1)
-      .reduce((acc, c) => `select(${acc}, e${c}, cLast == ${c}u)`, 'e0');
+      .reduce((acc, c) => `select(${acc}, e${c}, mLast / ${L}u == ${c}u)`, 'e0');
+    row.push(
+      `carry = select(vec4<f32>(0.0), subgroupShuffle(${lastChunk}, mLast % ${L}u), straddle & (lane == 0u));`,
+      `carrySlot = slot0 + mLast;`,
+      `pending = straddle;`,
+    );
 
     return `enable subgroups;
 @group(0) @binding(0) var<storage, read> g: array<${vt('f32')}>;
@@ -326,46 +358,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(subgroup_invocation_id) lane: u32) {
   let p0 = (wid.y * nwg.x + wid.x) * u.planes;
   let p1 = min(p0 + u.planes, u.n);
-  ${decl}
+  ${carriedDecl}
   // the lower row's part of the vec4 straddling two rows, added by lane 0 of the next row
   var carry = vec4<f32>(0.0);
   var carrySlot = 0u;
   var pending = false;
   for (var plane = p0; plane < p1; plane++) {
-    for (var iy = 0u; iy < u.h; iy++) {
-      let hi = (i32(iy) + ${p.ph}) / ${p.sh};  // newest output row covering iy
-      if (iy == 0u) {
-${rng(Q)
-  .map((q) => loadSlot(q, `(hi - ${q})`))
-  .join('\n')}
-      } else if ((i32(iy) + ${p.ph}) % ${p.sh} == 0) {
-${shiftRing}
-${loadSlot(0, 'hi')}
+    ${carriedReset}
+    // step oy: load output row oy, then finish the input rows no later output row reaches,
+    // [sh oy - ph, sh (oy + 1) - ph); step OH finishes the rest
+    for (var oy = 0u; oy <= u.oh; oy++) {
+${loadSlot0}
+      ${carriedUse}
+      let lo = max(i32(oy * ${p.sh}u) - ${p.ph}, 0);
+      let hi = select(min(i32((oy + 1u) * ${p.sh}u) - ${p.ph}, i32(u.h)), i32(u.h), oy == u.oh);
+      for (var iy = lo; iy < hi; iy++) {
+${row.map((l) => `        ${l}`).join('\n')}
       }
-      // slot q (output row hi - q) covers iy when iy is inside its window
-${rng(Q)
-  .map((q) => `      let live${q} = (hi - ${q} >= 0) & (hi - ${q} < i32(u.oh)) & (i32(iy) - ((hi - ${q}) * ${p.sh} - ${p.ph}) < ${p.kh});`)
-  .join('\n')}
-      let rowBase = i32(iy * u.w);  // flat index of (iy, 0) in its plane, as idx holds it
-${rng(C)
-  .map((c) => contributions(c))
-  .concat(rng(C).map((c) => merge(c)))
-  .join('\n')
-  .replace(/^/gm, '      ')}
-      let flat = (plane * u.h + iy) * u.w;
-      let rp = flat & 3u;
-      let slot0 = flat >> 2u;
-${rng(C)
-  .map((c) => toSlots(c))
-  .join('\n')
-  .replace(/^/gm, '      ')}
-      let mLast = (rp + u.w - 1u) >> 2u;  // slot holding the row's last element
-      let straddle = ((rp + u.w) & 3u) != 0u;
-${stores.replace(/^/gm, '    ')}
-      let cLast = mLast / ${L}u;
-      carry = select(vec4<f32>(0.0), subgroupShuffle(${lastChunk}, mLast % ${L}u), straddle & (lane == 0u));
-      carrySlot = slot0 + mLast;
-      pending = straddle;
+      ${carriedShift}
     }
   }
   // the tensor's last vec4 (a group ends 4-aligned everywhere else)

@@ -1,11 +1,12 @@
 // npm run bench: times every entry of bench/entries/*.ts on the WebGPU adapter.
 //   --filter PAT  only entries whose name or "name shape" matches PAT (substring, or /regex/flags)
-//   --runs N      timed samples per entry (default 10; 5 on a software adapter)
+//   --runs N      timed samples per entry (default 10; 15 on a software adapter)
 //   --json FILE   write one record per entry to FILE (a JSON array)
 //   --small       small shapes even on hardware; --full: full shapes even on a software adapter
 //   --repeak      re-measure the adapter peak (else cached per adapter in out/peak.json)
 //   --wall        wall clock only (no timestamp queries)
 //   --list        print the entries and exit
+//   WT_BENCH_SAMPLES=1 prints every sample of every entry
 // Each entry: one warm-up run, calibration (work repeated inside a sample until it lasts ~10 ms on
 // hardware), then N samples, each submitted between timestamp markers and awaited with a sync.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,8 +15,9 @@ import * as wt from '../src/index.ts';
 import { makeFilter, parseArgs } from './lib/args.ts';
 import { loadEntries } from './lib/entries.ts';
 import { adapterKey, peakFor } from './lib/peak.ts';
-import { fmtNum, fmtPct } from './lib/stats.ts';
+import { fmtNum, fmtPct, median } from './lib/stats.ts';
 import { measure } from './lib/timer.ts';
+import { measureAlongside } from './lib/alongside.ts';
 
 const USAGE = `usage: tsx bench/kernels.ts [--filter PAT] [--runs N] [--json FILE] [--small|--full] [--repeak] [--wall] [--list]`;
 
@@ -33,6 +35,11 @@ export interface BenchRecord {
   gbps?: number;
   /** Percent of the adapter's measured FMA peak (flops) or copy bandwidth (bytes), from the median. */
   pctPeak: number;
+  /** Software adapters, bandwidth entries: median rate over a copy measured in the same moments
+   * (bench/lib/alongside.ts), percent; with the copy's median GB/s and the entry's median GB/s there. */
+  pctCopyAlongside?: number;
+  copyAlongsideGbps?: number;
+  gbpsAlongside?: number;
   /** 'timestamp' or 'wall'. */
   clock: string;
   runs: number;
@@ -54,6 +61,7 @@ const COLS: [string, number][] = [
   ['min ms', 10],
   ['rate', 14],
   ['% peak', 7],
+  ['% along', 8],
   ['rec ms', 8],
   ['disp', 5],
 ];
@@ -69,7 +77,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const info = await wt.init({ dawnOptions: ['disable-dawn-features=timestamp_quantization'] });
   const small = args.has('small') || (info.software && !args.has('full'));
-  const runs = args.int('runs') ?? (small ? 5 : 10);
+  // software adapters: more samples, as the dev VM's timings swing by up to 2x between moments
+  const runs = args.int('runs') ?? (info.software ? 15 : 10);
   const filter = makeFilter(args.str('filter'));
   const all = await loadEntries(small);
   const list = all.filter((e) => filter(e.name) || filter(`${e.name} ${e.shape}`));
@@ -102,14 +111,17 @@ async function main(): Promise<void> {
         budgetMs: small ? 8_000 : 20_000,
         timestamps: !args.has('wall'),
       });
+      if (process.env.WT_BENCH_SAMPLES) console.log(`  samples (reps ${m.reps}): ${m.samples.map((v) => v.toFixed(2)).join(" ")}`);
       const rate = e.work / m.median / 1e6; // per ms -> G per s
       const pct = (100 * rate) / (e.kind === 'flops' ? peak.gflops : peak.gbps);
+      const along = e.kind === 'bytes' && info.software && !args.has('wall') ? await measureAlongside(() => void wt.tidy(() => run()), e.work, m.reps) : null;
       const rec: BenchRecord = {
         ...base,
         ms: m.median,
         msMin: m.min,
         ...(e.kind === 'flops' ? { gflops: rate } : { gbps: rate }),
         pctPeak: pct,
+        ...(along ? { pctCopyAlongside: along.pct, copyAlongsideGbps: median(along.copyGbps), gbpsAlongside: along.gbps } : {}),
         clock: m.method,
         runs: m.samples.length,
         reps: m.reps,
@@ -127,6 +139,7 @@ async function main(): Promise<void> {
           fmtNum(m.min),
           `${fmtNum(rate)} ${e.kind === 'flops' ? 'GFLOP/s' : 'GB/s'}`,
           fmtPct(pct),
+          along ? fmtPct(along.pct) : '-',
           fmtNum(m.recordMs, 2),
           String(m.dispatches),
         ]) + (m.note ? `  (${m.note})` : ''),
@@ -151,6 +164,8 @@ async function main(): Promise<void> {
   }
   const secs = (performance.now() - t0) / 1000;
   console.log(`\n${records.filter((r) => !r.error).length}/${records.length} entries in ${secs.toFixed(1)} s; clock: ${[...new Set(records.map((r) => r.clock))].join(', ')}; rate from the median; rec ms = JS recording time per run`);
+  if (records.some((r) => r.pctCopyAlongside !== undefined))
+    console.log('% along: median rate over a 64 MiB copy timed in the same moments (interleaved brackets, cold caches; bench/lib/alongside.ts)');
   const j = args.str('json');
   if (j) {
     mkdirSync(dirname(j), { recursive: true });

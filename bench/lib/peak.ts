@@ -130,7 +130,7 @@ export async function measurePeak(o: PeakOptions = {}): Promise<PeakResult> {
   const copyConfigs: [number, number][] = sw
     ? quick
       ? [[256, 16]]
-      : [[256, 0], [64, 16], [256, 16], [256, 64]]
+      : [[256, 0], [64, 16], [256, 16], [256, 64], [8, 64], [8, 512], [8, 4096]]
     : quick
       ? [[256, 0]]
       : [[256, 0], [256, 1024], [256, 4096], [128, 2048]];

@@ -84,17 +84,11 @@ fn mulhi(a: u32, b: u32) -> u32 {
   return ah * bh + (m1 >> 16u) + (m2 >> 16u);
 }
 fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
-  var c = ctr;
-  var k = key;
-  for (var r = 0; r < 10; r++) {
-    let hi0 = mulhi(${M0}u, c.x);
-    let lo0 = ${M0}u * c.x;
-    let hi1 = mulhi(${M1}u, c.z);
-    let lo1 = ${M1}u * c.z;
-    c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-    k = k + vec2<u32>(${W0}u, ${W1}u);
-  }
-  return c;
+  // the 10 rounds unrolled into lets: lavapipe keeps loop-carried values in memory
+  let c0 = ctr;
+${[...Array(10).keys()].map((r) => `  let k${r} = key + vec2<u32>(${Math.imul(r, W0) >>> 0}u, ${Math.imul(r, W1) >>> 0}u);
+  let c${r + 1} = vec4<u32>(mulhi(${M1}u, c${r}.z) ^ c${r}.y ^ k${r}.x, ${M1}u * c${r}.z, mulhi(${M0}u, c${r}.x) ^ c${r}.w ^ k${r}.y, ${M0}u * c${r}.x);`).join('\n')}
+  return c10;
 }`;
 
 /** The 16-bit random halves of one Philox result, in element order (lo/hi of x, y, z, w). */

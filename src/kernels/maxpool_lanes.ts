@@ -20,7 +20,7 @@ import { type MaxPoolParams, type PoolGeom, maxPoolKernel, maxPoolBackwardKernel
 /** Lanes per subgroup (= workgroup) this kernel is written for. */
 export const POOL_LANES = 8;
 /** Output rows per workgroup: consecutive rows of a plane share input rows. */
-const ROWS = 16;
+const ROWS = 32;
 /** Chunks of 8 lanes along a row, unrolled: at most this many (OW <= 32 * MAX_CHUNKS / sw). */
 const MAX_CHUNKS = 4;
 

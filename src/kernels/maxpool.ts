@@ -12,6 +12,9 @@
 // Window size, stride and padding are baked into the WGSL (constant loops the compiler unrolls; no
 // bounds checks at all without padding); the image sizes are uniforms. Launch layouts 'flat'
 // (hardware GPUs) and 'rows' (software adapters) are described in stream.ts.
+// On lavapipe (subgroups of exactly 8) the forward and backward that autograd/pool.ts picks are the
+// subgroup sliding-window kernels of maxpool_lanes.ts, ~2x faster there; these serve the
+// geometries those do not cover (stride 3 or > 4, wide windows, very wide rows) and GPUs.
 import type { KernelDef, NumArray } from './kernel.ts';
 import { type RowLayout, rowGroups, rowLayout, rowLayoutKey, rowsMain, streamGeom, streamGroups, streamLoop } from './stream.ts';
 

@@ -366,15 +366,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var plane = p0; plane < p1; plane++) {
     ${carriedReset}
     // step oy: load output row oy, then finish the input rows no later output row reaches,
-    // [sh oy - ph, sh (oy + 1) - ph); step OH finishes the rest
+    // [sh oy - ph, sh (oy + 1) - ph); step OH finishes the rest (at most kh - 1 rows). The rows
+    // are unrolled, not looped: as a loop (its carried values blended on every write, see above)
+    // this kernel ran at 37-39% of copy, unrolled at 56-57%.
     for (var oy = 0u; oy <= u.oh; oy++) {
 ${loadSlot0}
       ${carriedUse}
       let lo = max(i32(oy * ${p.sh}u) - ${p.ph}, 0);
       let hi = select(min(i32((oy + 1u) * ${p.sh}u) - ${p.ph}, i32(u.h)), i32(u.h), oy == u.oh);
-      for (var iy = lo; iy < hi; iy++) {
+${rng(Math.max(p.sh, p.kh - 1))
+  .map((r) => `      if (lo + ${r} < hi) {
+        let iy = lo + ${r};
 ${row.map((l) => `        ${l}`).join('\n')}
-      }
+      }`)
+  .join('\n')}
       ${carriedShift}
     }
   }

@@ -1,5 +1,5 @@
-// Max pooling forward for software adapters (lavapipe): one 8-lane subgroup slides along input rows
-// with aligned vec4 loads. Why: lavapipe turns every load whose address differs per lane into
+// Max pooling forward and backward (the backward's own comment is further down) for software
+// adapters (lavapipe): one 8-lane subgroup slides along input rows with aligned vec4 loads. Why: lavapipe turns every load whose address differs per lane into
 // per-lane scalar code with a bounds check (~15 instructions per lane and element; ~8 per element
 // of a vec4), so the per-output 3x3 window of scalar loads cost ~9 loads per output. Here each
 // lane loads ONE vec4 of each input row and takes the next 4-8 columns from its neighbours with

@@ -1,6 +1,7 @@
 // Kernels that measure an adapter's ceilings (bench only): FP32 FMA throughput and streaming copy
 // bandwidth. Same KernelDef contract as src/kernels, with trivial CPU twins for a correctness check.
-import { type KernelDef, type NumArray, linearIndex, linearGid } from '../../src/kernels/kernel.ts';
+import { type KernelDef, type NumArray } from '../../src/kernels/kernel.ts';
+import { LINEAR_PARAMS, linearGid } from '../../src/kernels/wgsl_lib.ts';
 
 export interface FmaParams {
   /** Invocations (each writes one vec4). */
@@ -42,7 +43,7 @@ export const fmaPeakKernel: KernelDef<FmaParams> = {
 struct U { n: u32, iters: u32, m: f32, c: f32 }
 @group(0) @binding(1) var<uniform> u: U;
 @compute @workgroup_size(${p.wg})
-fn main(${linearIndex(p.wg)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(p.wg)}
   if (gid >= u.n) { return; }
   let m = vec4<f32>(u.m);
@@ -93,7 +94,7 @@ export const copyKernel: KernelDef<CopyParams> = {
 struct U { n: u32, stride: u32 }
 @group(0) @binding(2) var<uniform> u: U;
 @compute @workgroup_size(${p.wg})
-fn main(${linearIndex(p.wg)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(p.wg)}
   ${p.groups ? 'for (var i = gid; i < u.n; i += u.stride) { dst[i] = src[i]; }' : 'if (gid < u.n) { dst[gid] = src[gid]; }'}
 }`,

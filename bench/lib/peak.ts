@@ -65,7 +65,7 @@ async function checkCopy(): Promise<void> {
     copyKernel.cpu(p, [await src.toArray(), want]);
     dst.dispose();
     for (let i = 0; i < want.length; i++)
-      if (got[i] !== want[i]) throw new Error(`peak: the copy kernel (${copyKernel.spec(p)}) disagrees with its CPU twin at ${i}`);
+      if (got[i] !== want[i]) throw new Error(`peak: the copy kernel (${copyKernel.name}) disagrees with its CPU twin at ${i}`);
   }
   src.dispose();
 }

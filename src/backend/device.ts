@@ -1,6 +1,7 @@
 // The one GPUDevice of the process: adapter choice, limits, error routing.
 // Nothing outside src/backend touches GPUDevice directly.
 import { create, globals } from 'webgpu';
+import type { Caps } from '../kernels/kernel.ts';
 
 export interface InitOptions {
   /** An adapter you already requested; otherwise one is requested here. */
@@ -28,6 +29,7 @@ interface DeviceState {
   adapter: GPUAdapter;
   device: GPUDevice;
   info: DeviceInfo;
+  caps: Caps;
   /** Errors seen asynchronously (uncaptured errors, device loss); thrown at the next call. */
   pendingErrors: Error[];
   lost: boolean;
@@ -96,7 +98,17 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
     features: [...device.features].map(String).sort(),
     limits,
   };
-  const st: DeviceState = { gpu, adapter, device, info, pendingErrors: [], lost: false, reported: false };
+  const caps: Caps = Object.freeze({
+    software: info.software,
+    subgroups: device.features.has('subgroups'),
+    subgroupMinSize: info.subgroupMinSize,
+    subgroupMaxSize: info.subgroupMaxSize,
+    f16: device.features.has('shader-f16'),
+    maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+    maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
+  });
+  const st: DeviceState = { gpu, adapter, device, info, caps, pendingErrors: [], lost: false, reported: false };
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;
     // follow-on errors (an invalid pipeline used later) add nothing: their root cause is reported
@@ -155,6 +167,12 @@ export function isInitialised(): boolean {
 export function deviceInfo(): DeviceInfo {
   if (!state) throw new Error('deviceInfo: the GPU is not initialised; call `await wt.init()` first');
   return state.info;
+}
+
+/** The adapter facts kernels are specialised on (see `Caps`). */
+export function deviceCaps(): Caps {
+  if (!state) throw new Error('deviceCaps: the GPU is not initialised; call `await wt.init()` first');
+  return state.caps;
 }
 
 /** For tests: a short adapter name, e.g. "llvmpipe (LLVM 19.1.7, 256 bits)". */

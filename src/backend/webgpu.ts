@@ -1,8 +1,8 @@
 // WebGPU runtime: pipeline cache, buffer pool, and the command recorder that batches many
 // dispatches into one encoder and submits on flush() (step end) or when a readback needs it.
-import { gpuDevice, deviceInfo, throwPendingErrors, noteErrorReported } from './device.ts';
+import { gpuDevice, deviceInfo, deviceCaps, throwPendingErrors, noteErrorReported } from './device.ts';
 import { BufferPool, GpuStorage } from './pool.ts';
-import { type KernelDef, packUniforms, split1D, MAX_WG_PER_DIM } from '../kernels/kernel.ts';
+import { type Caps, type KernelDef, packUniforms, split1D, MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 
 export { GpuStorage } from './pool.ts';
 
@@ -36,6 +36,7 @@ class Runtime {
   private stagingFree = new Map<number, GPUBuffer[]>();
   private readonly uniformAlign: number;
   readonly maxBinding: number;
+  readonly caps: Caps;
   stats = { submits: 0, dispatches: 0, pipelines: 0 };
 
   constructor(device: GPUDevice) {
@@ -43,11 +44,12 @@ class Runtime {
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
     this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
     this.maxBinding = device.limits.maxStorageBufferBindingSize;
+    this.caps = deviceCaps();
   }
 
   /** Compile (once per name + spec) inside error scopes that rethrow with the kernel's name. */
   pipeline<P>(k: KernelDef<P>, p: P): Pipeline {
-    const spec = k.spec(p);
+    const spec = k.spec(p, this.caps);
     const key = spec ? `${k.name}|${spec}` : k.name;
     let pl = this.pipelines.get(key);
     if (pl) return pl;
@@ -61,7 +63,7 @@ class Runtime {
     entries.push({ binding: access.length, visibility: 4, buffer: { type: 'uniform', hasDynamicOffset: true } });
     dev.pushErrorScope('validation');
     dev.pushErrorScope('out-of-memory');
-    const code = k.wgsl(p);
+    const code = k.wgsl(p, this.caps);
     const module = dev.createShaderModule({ code, label: key });
     const layout = dev.createBindGroupLayout({ entries, label: key });
     const pipeline = dev.createComputePipeline({
@@ -135,13 +137,13 @@ class Runtime {
             `${this.maxBinding}; use a smaller batch or resize`,
         );
     }
-    const d = k.dispatch(p);
+    const d = k.dispatch(p, this.caps);
     const [x, y, z] = typeof d === 'number' ? split1D(d) : d;
     if (x === 0 || y === 0 || z === 0) return;
     if (x > MAX_WG_PER_DIM || y > MAX_WG_PER_DIM || z > MAX_WG_PER_DIM)
       throw new Error(`kernel ${k.name}: dispatch [${x}, ${y}, ${z}] exceeds ${MAX_WG_PER_DIM} workgroups per dimension`);
     const pl = this.pipeline(k, p);
-    const u = this.uniformSlot(packUniforms(k.uniforms(p)));
+    const u = this.uniformSlot(packUniforms(k.uniforms(p, this.caps)));
     const entries: GPUBindGroupEntry[] = bufs.map((b, i) => ({
       binding: i,
       // rounded up to 16 bytes (inside the pooled buffer) so a kernel may read the tensor as vec4s

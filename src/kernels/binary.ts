@@ -1,7 +1,8 @@
 // Elementwise z = f(a, b) with NumPy broadcasting. Same-shape operands take a flat (vec4 when
 // n % 4 == 0) path; otherwise each output index is decomposed with the out shape and the operands'
 // broadcast strides (0 on broadcast dims), passed as uniforms (rank <= 6).
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import { type KernelDef, type NumArray } from './kernel.ts';
+import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 import { POWI_WGSL } from './unary.ts';
 
 export const BINARY_OPS = {
@@ -76,7 +77,7 @@ fn isNan(v: ${T}) -> ${vec4(p) ? 'vec4<bool>' : 'bool'} {
   return (bitcast<${vec4(p) ? 'vec4<u32>' : 'u32'}>(v) & ${vec4(p) ? 'vec4<u32>(0x7fffffffu)' : '0x7fffffffu'}) > ${vec4(p) ? 'vec4<u32>(0x7f800000u)' : '0x7f800000u'};
 }
 @compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
   if (gid >= u.n) { return; }
   ${index}

@@ -8,7 +8,8 @@
 // A label outside [0, C) cannot be checked on the host without a readback when the labels live on
 // the GPU: there the row's loss and gradient become NaN and the kernel atomically adds 1 to a flag
 // buffer (see `crossEntropyLabelErrors` in src/autograd/loss.ts). CPU labels are checked up front.
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import { type KernelDef, type NumArray } from './kernel.ts';
+import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 import { IS_NAN_WGSL } from './maxpool.ts';
 
 export interface CeParams {
@@ -119,7 +120,7 @@ export const ceBackwardKernel: KernelDef<CeBackwardParams> = {
 struct U { n: u32, c: u32, scale: f32, nanBits: u32 }
 @group(0) @binding(5) var<uniform> u: U;
 @compute @workgroup_size(${EWG})
-fn main(${linearIndex(EWG)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(EWG)}
   if (gid >= u.n) { return; }
   let row = gid / u.c;

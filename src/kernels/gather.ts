@@ -1,6 +1,7 @@
 // Strided copy: out[idx] = x[offset + sum_d coord_d(idx) * stride_d], on raw 32-bit words so it
 // serves every dtype. Materialises permute/transpose, broadcastTo (stride 0) and slices.
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import { type KernelDef, type NumArray } from './kernel.ts';
+import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 
 export interface GatherParams {
   /** Output shape (rank <= 6). */
@@ -32,7 +33,7 @@ export const gatherKernel: KernelDef<GatherParams> = {
 struct U { n: u32, offset: u32, p0: u32, p1: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> }
 @group(0) @binding(2) var<uniform> u: U;
 @compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
   if (gid >= u.n) { return; }
   var rem = gid;
@@ -81,7 +82,7 @@ export const fillKernel: KernelDef<FillParams> = {
 struct U { n: u32, start: f32, step: f32 }
 @group(0) @binding(1) var<uniform> u: U;
 @compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
   if (gid >= u.n) { return; }
   y[gid] = ${p.mode === 'fill' ? 'u.start' : 'u.start + f32(gid) * u.step'};

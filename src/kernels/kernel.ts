@@ -1,6 +1,8 @@
-// What every kernel file exports: its WGSL, bindings, uniform layout, dispatch, and CPU twin, in one
-// object (the TF.js "program" idea). Shapes travel as uniforms so one pipeline serves many shapes;
-// only what is baked into the WGSL (op, tile sizes, ...) goes into `spec`, the pipeline cache key.
+// The kernel core's types: what every kernel file exports (its WGSL, bindings, uniform words,
+// dispatch and CPU twin, in one object: the TF.js "program" idea), and `Caps`, the adapter facts a
+// kernel may depend on. A leaf module: it imports nothing from the project. Shapes travel as
+// uniforms so one pipeline serves many shapes; only what is baked into the WGSL (op, tile sizes,
+// ...) goes into `spec`, the pipeline cache key. Every method is a pure function of its arguments.
 
 export type FloatArray = Float32Array | Float64Array;
 export type NumArray = Float32Array | Float64Array | Int32Array | Uint32Array;
@@ -11,21 +13,48 @@ export type Access = 'read' | 'rw';
 /** One uniform word: a plain number is u32; wrap floats and signed ints. */
 export type UWord = number | { f: number } | { i: number };
 
+/** What the adapter offers, as far as kernels care. Built by the backend from the device. */
+export interface Caps {
+  /** A CPU implementation (lavapipe, SwiftShader, WARP). */
+  software: boolean;
+  /** The 'subgroups' feature is enabled, with these subgroup sizes (0 when absent). */
+  subgroups: boolean;
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
+  /** The 'shader-f16' feature is enabled. */
+  f16: boolean;
+  maxStorageBufferBindingSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupStorageSize: number;
+}
+
+/** Caps of a plain hardware GPU without optional features (used before a device exists). */
+export const BASELINE_CAPS: Caps = Object.freeze({
+  software: false,
+  subgroups: false,
+  subgroupMinSize: 0,
+  subgroupMaxSize: 0,
+  f16: false,
+  maxStorageBufferBindingSize: 128 * 2 ** 20,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupStorageSize: 16384,
+});
+
 export interface KernelDef<P> {
   /** Kernel name: labels every GPU object and prefixes every error. */
   name: string;
   /** Specialisation key (what the WGSL bakes in); '' when one pipeline serves all params. */
-  spec(p: P): string;
+  spec(p: P, caps: Caps): string;
   /** WGSL source for this specialisation. Bindings: 0..n-1 in `bindings` order, then the uniform
    * struct at binding n. Entry point `main`. */
-  wgsl(p: P): string;
+  wgsl(p: P, caps: Caps): string;
   /** Access of each storage binding, in order. */
   bindings(p: P): Access[];
-  /** Uniform words (u32 / f32 / i32), in the struct's field order. */
-  uniforms(p: P): UWord[];
-  /** Workgroups to launch: a number = 1-D (split over x/y past 65535, see `linearIndex`),
+  /** Uniform words (u32 / f32 / i32), packed in the struct's layout. */
+  uniforms(p: P, caps: Caps): UWord[];
+  /** Workgroups to launch: a number = 1-D (split over x/y past 65535, see `split1D`),
    * or [x, y, z]. */
-  dispatch(p: P): number | [number, number, number];
+  dispatch(p: P, caps: Caps): number | [number, number, number];
   /** The hand-written CPU twin: same params, same buffers in binding order. */
   cpu(p: P, bufs: NumArray[]): void;
 }
@@ -54,15 +83,6 @@ export function split1D(groups: number): [number, number, number] {
   const x = Math.ceil(groups / y);
   if (y > MAX_WG_PER_DIM) throw new Error(`dispatch: ${groups} workgroups exceed ${MAX_WG_PER_DIM}^2`);
   return [x, y, 1];
-}
-
-/** WGSL: the builtins for a 1-D kernel whose dispatch may be split over x and y. Declares `gid`,
- * the flat invocation index, from `wid`, `nwg` and `lid`. */
-export function linearIndex(wgSize: number): string {
-  return `@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32`;
-}
-export function linearGid(wgSize: number): string {
-  return `let gid = (wid.y * nwg.x + wid.x) * ${wgSize}u + lidx;`;
 }
 
 /** Typed-array constructor matching an existing array (float64 CPU runs stay float64). */

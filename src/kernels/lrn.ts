@@ -12,7 +12,8 @@
 // into the WGSL), so each channel costs one windowed load instead of `size` (per-invocation loads
 // dominate on lavapipe); the backward's ring holds t, computed as channels enter it, so t is never
 // stored. Neighbouring invocations take neighbouring columns (coalesced on GPUs).
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import { type KernelDef, type NumArray } from './kernel.ts';
+import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 import { streamGeom } from './stream.ts';
 
 export interface LrnParams {
@@ -139,7 +140,7 @@ struct U { n: u32, c: u32, s: u32, alphaN: f32, beta: f32, k: f32, coef: f32 }
 @group(0) @binding(${rd.length + wr.length}) var<uniform> u: U;
 ${tOf}
 @compute @workgroup_size(${wg})
-fn main(${linearIndex(wg)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(wg)}
   if (gid >= u.n) { return; }
   ${body}

@@ -2,7 +2,8 @@
 // of the C chunks covers `chunk` consecutive r (C = ceil(R / chunk)). A long reduction runs as two
 // passes (chunked, then over C) so no single invocation loops over millions of elements.
 // Also argmax (first maximum, int32 index in the reduced axis; single pass, chunk = R).
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import { type KernelDef, type NumArray } from './kernel.ts';
+import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax';
 
@@ -44,7 +45,7 @@ struct U { outer: u32, r: u32, inner: u32, chunk: u32, c: u32, scale: f32 }
 // NaN by bit pattern: lavapipe folds \`v != v\` to false
 fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 @compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
   if (gid >= u.outer * u.c * u.inner) { return; }
   let i = gid % u.inner;

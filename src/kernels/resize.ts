@@ -10,7 +10,8 @@
 // Augment (applied to the inH x inW image before the resize, like torchvision
 // RandomCrop(size, padding=pad) then RandomHorizontalFlip): aug(y, x) = img(y + dy - pad, x' + dx - pad)
 // with x' = inW - 1 - x when flipped, else x; 0 outside the image (zero padding).
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import { type KernelDef, type NumArray } from './kernel.ts';
+import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 
 export interface ResizeParams {
   /** Images in the batch. */
@@ -67,7 +68,7 @@ fn coord(d: u32, scale: f32, n: u32) -> vec3<f32> {
 }
 
 @compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
   if (gid >= u.total) { return; }
   let ox = gid % u.outW;

@@ -6,7 +6,7 @@
 // relu 3.3 -> 8-9 GB/s); per-workgroup and per-invocation overheads dominate there. Hardware GPUs
 // get the conventional 256 invocations with a short loop.
 import { deviceInfo, isInitialised } from '../backend/device.ts';
-import { linearIndex, linearGid } from './kernel.ts';
+import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 
 export interface Stream {
   /** invocations per workgroup */
@@ -66,7 +66,7 @@ export function rowGroups(l: RowLayout, rowCount: number, rowLen: number): numbe
 export function rowsMain(l: RowLayout, planes: string, rowsPerPlane: string, rowLen: string, item: string): string {
   if (l.mode === 'flat')
     return `@compute @workgroup_size(${l.wg})
-fn main(${linearIndex(l.wg)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(l.wg)}
   if (gid >= ${planes} * ${rowsPerPlane} * ${rowLen}) { return; }
   let o = gid;

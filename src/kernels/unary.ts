@@ -1,6 +1,7 @@
 // Elementwise y = f(x[, s]) over a contiguous f32 buffer; `s` is a scalar uniform.
 // vec4 path when n % 4 == 0 (one load per 4 elements: lavapipe emits per-lane scalar loads).
-import { type KernelDef, type NumArray, linearIndex, linearGid } from './kernel.ts';
+import { type KernelDef, type NumArray } from './kernel.ts';
+import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 
 export const UNARY_OPS = {
   neg: { wgsl: '-v', cpu: (v: number) => -v },
@@ -64,7 +65,7 @@ struct U { n: u32, s: f32, nanBits: u32 }
 fn splat(a: f32) -> ${T} { return ${T}(a); }
 ${POWI_WGSL(T)}
 @compute @workgroup_size(${WG})
-fn main(${linearIndex(WG)}) {
+fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
   if (gid >= u.n) { return; }
   let v = x[gid];

@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     await wt.noGrad(async () => {
       for (const b of testLoader.epoch(0)) {
         wt.tidy(() => {
-          wt.accuracyCount(net.forward(b.x), b.y, correct);
+          wt.metrics.accuracyCount(net.forward(b.x), b.y, correct);
         });
         b.x.dispose();
         b.y.dispose();
@@ -204,8 +204,8 @@ async function main(): Promise<void> {
         opt.zeroGrad();
         loss.backward();
         opt.step();
-        wt.accumulateSum(lossSum, loss.detach(), b.size);
-        wt.accuracyCount(logits.detach(), b.y, correct);
+        wt.metrics.accumulateSum(lossSum, loss.detach(), b.size);
+        wt.metrics.accuracyCount(logits.detach(), b.y, correct);
       });
       b.x.dispose();
       b.y.dispose();

@@ -1,27 +1,55 @@
-// webgpu-tensor's public API (PyTorch-shaped names).
+// webgpu-tensor's public API (PyTorch-shaped names), by name. Tensor methods are attached by
+// autograd/tensor_methods.ts, imported here for its effect.
+import './autograd/tensor_methods.ts';
+import { gradcheck } from './autograd/gradcheck.ts';
+import { accuracyCount, accumulateSum, crossEntropyLabelErrors, crossEntropySum } from './autograd/loss.ts';
+
+// device and memory
 export { init, deviceInfo, type InitOptions, type DeviceInfo } from './backend/device.ts';
 export { memory, type MemoryInfo } from './backend/webgpu.ts';
+export { sync, flush } from './backend/sync.ts';
+
+// tensors
 export { Tensor, isTensor, type DType, type Device } from './tensor/tensor.ts';
 export { tidy, keep } from './tensor/storage.ts';
 export { tensor, zeros, ones, full, fullLike, arange, rand, randn, type CreateOptions } from './tensor/creation.ts';
 export { manualSeed, getRngState, setRngState, Generator } from './tensor/random.ts';
+
+// ops: the pointwise table, then reductions, shapes, matmul
 export {
-  add, sub, mul, div, pow, maximum, neg, exp, log, sqrt, abs, relu, sum, mean, max, argmax,
-  reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, clone, matmul, mseLoss,
+  neg, exp, log, sqrt, abs, sign, square, reciprocal, sigmoid, tanh, gelu, leakyRelu,
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le,
+  type Operand,
+} from './autograd/pointwise.ts';
+export {
+  relu, sum, mean, max, min, argmax, reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, clone, matmul, mseLoss,
 } from './autograd/ops.ts';
+export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
+export { maxPool2d } from './autograd/pool.ts';
+export { dropout } from './autograd/dropout.ts';
+export { crossEntropy } from './autograd/loss.ts';
+export { localResponseNorm } from './autograd/lrn.ts';
+
+// autograd
 export { noGrad, isGradEnabled, Function } from './autograd/function.ts';
 export { type BackwardOptions } from './autograd/engine.ts';
-export { sync, flush } from './backend/sync.ts';
-
-import { gradcheck } from './autograd/gradcheck.ts';
 export const testing = { gradcheck };
 
-// Kernel-backed layers (GEMM issue: conv2d/linear; layer-kernel issue: pool, dropout, loss, LRN).
-export * from './autograd/conv.ts';
-export * from './autograd/layers.ts';
-// Modules, optimizers, checkpoints, data.
+/** Training metrics accumulated on the GPU (read back only for display). */
+export const metrics = {
+  /** Number of rows whose argmax equals the label, added into `into` (int32 scalar) when given. */
+  accuracyCount,
+  /** Sum of per-row cross-entropy losses, added into `into` when given. */
+  crossEntropySum,
+  /** into += scale * sum(x) (a scalar accumulator; created when `into` is null). */
+  accumulateSum,
+  /** Rows with a label outside [0, classes) seen by crossEntropy since the last call (reads back). */
+  labelErrors: crossEntropyLabelErrors,
+};
+
+// modules, optimizers, files, data
 export * as nn from './nn/index.ts';
 export * as optim from './nn/optim.ts';
-export * from './nn/safetensors.ts';
-export * from './nn/checkpoint.ts';
+export { save, load, loadSafetensors, type LoadOptions } from './nn/safetensors.ts';
+export { saveCheckpoint, loadCheckpoint, type CheckpointContents } from './nn/checkpoint.ts';
 export * as data from './data/index.ts';

@@ -10,7 +10,8 @@
 // (no transposed copy of w); backward uses the NN and TN variants.
 import type { Tensor } from '../tensor/tensor.ts';
 import { empty, launch, sameDevice } from '../tensor/launch.ts';
-import { binary, permute, reduce, requireFloat, unary } from '../tensor/raw.ts';
+import { permute, reduce, requireFloat } from '../tensor/raw.ts';
+import { binary, unary } from './pointwise.ts';
 import { checkShape, fmt, numel, type Shape } from '../tensor/shape.ts';
 import { deviceInfo } from '../backend/device.ts';
 import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';

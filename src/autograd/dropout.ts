@@ -7,7 +7,7 @@ import { requireFloat } from '../tensor/raw.ts';
 import { globalGenerator } from '../tensor/random.ts';
 import { dropoutKernel, dropThreshold, type DropoutParams } from '../kernels/dropout.ts';
 import { Function } from './function.ts';
-import { Reshape } from './reduce.ts';
+import { Reshape } from './shape_ops.ts';
 
 class Dropout extends Function {
   name = 'dropout';

@@ -4,7 +4,8 @@
 import type { Tensor } from '../tensor/tensor.ts';
 import { fmt, sameShape } from '../tensor/shape.ts';
 import { keep } from '../tensor/storage.ts';
-import { binary, full } from '../tensor/raw.ts';
+import { full } from '../tensor/raw.ts';
+import { binary } from './pointwise.ts';
 import type { Node } from './function.ts';
 import { noGrad } from './function.ts';
 

@@ -1,38 +1,26 @@
 // A differentiable op: forward and backward side by side (micrograd/teenygrad style). `apply` runs
 // forward without recording, then links the output to this node when any input needs a gradient.
-import type { Tensor } from '../tensor/tensor.ts';
+import type { Tensor, GraphNode } from '../tensor/tensor.ts';
+import { isGradEnabled, setGradEnabled } from '../tensor/grad_mode.ts';
 
-let gradEnabled = true;
-
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
+export { isGradEnabled } from '../tensor/grad_mode.ts';
 
 /** Run `fn` without recording a graph (inference, optimizer updates). Async functions supported. */
 export function noGrad<R>(fn: () => R): R {
-  const prev = gradEnabled;
-  gradEnabled = false;
+  const prev = setGradEnabled(false);
   let r: R;
   try {
     r = fn();
   } catch (e) {
-    gradEnabled = prev;
+    setGradEnabled(prev);
     throw e;
   }
-  if (r instanceof Promise) return r.finally(() => (gradEnabled = prev)) as R;
-  gradEnabled = prev;
+  if (r instanceof Promise) return r.finally(() => setGradEnabled(prev)) as R;
+  setGradEnabled(prev);
   return r;
 }
 
-export interface Node {
-  readonly name: string;
-  inputs: Tensor[];
-  needsGrad: boolean[];
-  freed: boolean;
-  backward(g: Tensor): (Tensor | null)[];
-  checkSaved(): void;
-  release(): void;
-}
+export type Node = GraphNode;
 
 export abstract class Function implements Node {
   abstract readonly name: string;
@@ -80,15 +68,15 @@ export abstract class Function implements Node {
 
   /** Run forward; link the output into the graph when grad mode is on and an input requires grad. */
   apply(...inputs: Tensor[]): Tensor {
-    const needs = inputs.map((t) => gradEnabled && t.requiresGrad);
+    const enabled = isGradEnabled();
+    const needs = inputs.map((t) => enabled && t.requiresGrad);
     this.recording = needs.some(Boolean);
-    const prev = gradEnabled;
-    gradEnabled = false;
+    const prev = setGradEnabled(false);
     let out: Tensor;
     try {
       out = this.forward(...inputs);
     } finally {
-      gradEnabled = prev;
+      setGradEnabled(prev);
     }
     if (this.recording) {
       this.inputs = inputs;

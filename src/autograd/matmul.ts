@@ -3,7 +3,8 @@
 // transposed-operand kernel variants, so no transpose copies are made.
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
-import { binary, full, requireFloat, reduce, unary } from '../tensor/raw.ts';
+import { full, requireFloat, reduce } from '../tensor/raw.ts';
+import { binary, unary } from './pointwise.ts';
 import { fmt, numel, type Shape } from '../tensor/shape.ts';
 import { deviceInfo } from '../backend/device.ts';
 import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';

@@ -1,88 +1,18 @@
-// The differentiable functional API that Tensor methods and `wt.*` call. Each op validates its
-// arguments (clear errors before any GPU work) and applies one Function.
+// The differentiable functional API beyond the pointwise table (pointwise.ts): reductions, shape
+// ops, matmul, relu. Each op validates its arguments (clear errors before any GPU work) and applies
+// one Function.
 import type { Tensor } from '../tensor/tensor.ts';
-import { argmax as rawArgmax, requireFloat, binary } from '../tensor/raw.ts';
-import { broadcastShapes, fmt, normAxis } from '../tensor/shape.ts';
-import { full } from '../tensor/raw.ts';
-import { sameDevice } from '../tensor/launch.ts';
-import { Add, Div, Maximum, Mul, Pow, Scalar, Sub, Unary } from './elementwise.ts';
-import { Expand, Max, Permute, Reshape, Sum } from './reduce.ts';
+import { argmax as rawArgmax, requireFloat } from '../tensor/raw.ts';
+import { fmt, normAxis } from '../tensor/shape.ts';
+import { Max, Sum } from './reductions.ts';
+import { Expand, Permute, Reshape } from './shape_ops.ts';
 import { matmul as matmulOp } from './matmul.ts';
 import { reluFast } from './activation.ts';
+import { BinaryFn, sub, mul } from './pointwise.ts';
 
-type Operand = Tensor | number;
-
-function checkScalar(op: string, b: number): void {
-  if (typeof b !== 'number') throw new Error(`${op}: expected a Tensor or a number, got ${typeof b}`);
-}
-
-function binaryOp(op: string, a: Tensor, b: Tensor): void {
-  requireFloat(op, a, b);
-  sameDevice(op, [a, b]);
-  broadcastShapes(op, a.shape, b.shape);
-}
-
-export function add(a: Tensor, b: Operand): Tensor {
-  if (typeof b !== 'object') {
-    checkScalar('add', b);
-    requireFloat('add', a);
-    return new Scalar('addS', b).apply(a);
-  }
-  binaryOp('add', a, b);
-  return new Add().apply(a, b);
-}
-export function sub(a: Tensor, b: Operand): Tensor {
-  if (typeof b !== 'object') {
-    checkScalar('sub', b);
-    requireFloat('sub', a);
-    return new Scalar('addS', -b).apply(a);
-  }
-  binaryOp('sub', a, b);
-  return new Sub().apply(a, b);
-}
-export function mul(a: Tensor, b: Operand): Tensor {
-  if (typeof b !== 'object') {
-    checkScalar('mul', b);
-    requireFloat('mul', a);
-    return new Scalar('mulS', b).apply(a);
-  }
-  binaryOp('mul', a, b);
-  return new Mul().apply(a, b);
-}
-export function div(a: Tensor, b: Operand): Tensor {
-  if (typeof b !== 'object') {
-    checkScalar('div', b);
-    requireFloat('div', a);
-    return new Scalar('mulS', 1 / b).apply(a);
-  }
-  binaryOp('div', a, b);
-  return new Div().apply(a, b);
-}
-export function pow(a: Tensor, b: Operand): Tensor {
-  if (typeof b !== 'object') {
-    checkScalar('pow', b);
-    requireFloat('pow', a);
-    return new Scalar('powS', b).apply(a);
-  }
-  binaryOp('pow', a, b);
-  return new Pow().apply(a, b);
-}
-export function maximum(a: Tensor, b: Tensor): Tensor {
-  binaryOp('maximum', a, b);
-  return new Maximum().apply(a, b);
-}
-
-function un(op: 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'relu', x: Tensor): Tensor {
-  requireFloat(op, x);
-  return new Unary(op).apply(x);
-}
-export const neg = (x: Tensor) => un('neg', x);
-export const exp = (x: Tensor) => un('exp', x);
-export const log = (x: Tensor) => un('log', x);
-export const sqrt = (x: Tensor) => un('sqrt', x);
-export const abs = (x: Tensor) => un('abs', x);
-/** The dedicated vec4 ReLU kernels (forward y = max(x, 0), backward g * (y > 0)). */
+/** ReLU on its dedicated vec4 kernels (forward y = max(x, 0), backward g * (y > 0)). */
 export const relu = (x: Tensor) => reluFast(x);
+
 
 export function sum(x: Tensor, axis?: number | number[], keepdim = false): Tensor {
   requireFloat('sum', x);
@@ -94,7 +24,11 @@ export function mean(x: Tensor, axis?: number | number[], keepdim = false): Tens
 }
 export function max(x: Tensor, axis?: number, keepdim = false): Tensor {
   requireFloat('max', x);
-  return new Max(axis, keepdim).apply(x);
+  return new Max(axis, keepdim, 'max').apply(x);
+}
+export function min(x: Tensor, axis?: number, keepdim = false): Tensor {
+  requireFloat('min', x);
+  return new Max(axis, keepdim, 'min').apply(x);
 }
 /** Not differentiable; int32 indices of the first maximum. */
 export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
@@ -150,9 +84,10 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   x.check('expand');
   return new Expand(shape).apply(x);
 }
+/** A copy with its own storage (differentiable). */
 export function clone(x: Tensor): Tensor {
   requireFloat('clone', x);
-  return new Scalar('mulS', 1).apply(x);
+  return new BinaryFn('mul', { side: 'b', value: 1 }).apply(x);
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -166,5 +101,3 @@ export function mseLoss(a: Tensor, b: Tensor): Tensor {
   const d = sub(a, b);
   return mean(mul(d, d));
 }
-
-export { binary, full };

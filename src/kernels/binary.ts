@@ -1,60 +1,65 @@
-// Elementwise z = f(a, b) with NumPy broadcasting. Same-shape operands take a flat (vec4 when
-// n % 4 == 0) path; otherwise each output index is decomposed with the out shape and the operands'
-// broadcast strides (0 on broadcast dims), passed as uniforms (rank <= 6).
-import { type KernelDef, type NumArray } from './kernel.ts';
-import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
-import { POWI_WGSL } from './unary.ts';
-
-export const BINARY_OPS = {
-  add: { wgsl: 'a + b', cpu: (a: number, b: number) => a + b },
-  sub: { wgsl: 'a - b', cpu: (a: number, b: number) => a - b },
-  mul: { wgsl: 'a * b', cpu: (a: number, b: number) => a * b },
-  div: { wgsl: 'a / b', cpu: (a: number, b: number) => a / b },
-  pow: { wgsl: 'powi(a, b)', cpu: (a: number, b: number) => Math.pow(a, b) },
-  maximum: { wgsl: 'select(max(a, b), a + b, isNan(a) | isNan(b))', cpu: (a: number, b: number) => (a !== a || b !== b ? NaN : Math.max(a, b)) },
-  minimum: { wgsl: 'select(min(a, b), a + b, isNan(a) | isNan(b))', cpu: (a: number, b: number) => (a !== a || b !== b ? NaN : Math.min(a, b)) },
-  eq: { wgsl: 'select(zero, one, a == b)', cpu: (a: number, b: number) => (a === b ? 1 : 0) },
-  gt: { wgsl: 'select(zero, one, a > b)', cpu: (a: number, b: number) => (a > b ? 1 : 0) },
-  lt: { wgsl: 'select(zero, one, a < b)', cpu: (a: number, b: number) => (a < b ? 1 : 0) },
-} as const;
-
-export type BinaryOp = keyof typeof BINARY_OPS;
+// Elementwise z = f(a, b) with NumPy broadcasting, for any expression from the pointwise op table
+// (src/autograd/pointwise_table.ts); the expression and its CPU twin arrive as params.
+// Layouts: same-shape operands take a flat path (vec4 when n % 4 == 0); otherwise each output index
+// is decomposed with the out shape and the operands' broadcast strides (0 on broadcast dims),
+// right-aligned into 6 slots (rank <= 6). One operand may be a scalar uniform `s` instead of a buffer
+// (`scalar: 'a' | 'b'`): then only the other operand is bound.
+import type { NumArray } from './kernel.ts';
+import { type StorageDecl, defineKernel, f32, read, rw, u32, u32x4s } from './shader.ts';
+import { LINEAR_PARAMS, NAN_BITS, linearGid } from './wgsl_lib.ts';
 
 export interface BinaryParams {
-  op: BinaryOp;
+  op: string;
+  /** WGSL expression in `a`, `b` (f32 or vec4<f32>), `zero`, `one`. */
+  expr: string;
+  helpers?: (T: string) => string;
+  f: (a: number, b: number) => number;
   /** Output shape (rank <= 6). */
   shape: readonly number[];
   /** Broadcast strides of a and b in elements, one per output dim (0 = broadcast). */
   aStrides: readonly number[];
   bStrides: readonly number[];
-  /** true when a, b and out are all the same contiguous shape. */
+  /** true when the tensor operands and out are all the same contiguous shape. */
   same: boolean;
+  /** Which operand is the scalar `s` (not bound), if any. */
+  scalar?: 'a' | 'b' | null;
+  s?: number;
 }
 
 const WG = 256;
 const numelOf = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
-const vec4 = (p: BinaryParams) => p.same && numelOf(p.shape) % 4 === 0;
+const isVec4 = (p: BinaryParams) => p.same && numelOf(p.shape) % 4 === 0;
+const units = (p: BinaryParams) => (isVec4(p) ? numelOf(p.shape) / 4 : numelOf(p.shape));
 
-function pad6(v: readonly number[]): number[] {
-  const r = new Array(8).fill(0);
+/** v right-aligned into 6 slots (leading slots `fill`), padded to 8 words (two vec4s). */
+function slots(v: readonly number[], fill: number): number[] {
+  const r = new Array<number>(8).fill(0);
   const off = 6 - v.length;
-  v.forEach((x, i) => (r[off + i] = x));
+  for (let i = 0; i < 6; i++) r[i] = i < off ? fill : v[i - off];
   return r;
 }
 
-export const binaryKernel: KernelDef<BinaryParams> = {
+export const binaryKernel = defineKernel<BinaryParams>({
   name: 'binary',
-  spec: (p) => `${p.op}:${p.same ? (vec4(p) ? 'v4' : 'flat') : 'bcast'}`,
-  bindings: () => ['read', 'read', 'rw'],
-  uniforms: (p) => {
-    const n = numelOf(p.shape);
-    // shape/strides are right-aligned into 6 slots, 8 words each (two vec4s); leading dims are 1/0.
-    const shape = pad6(p.shape).map((d, i) => (i < 6 - p.shape.length ? 1 : d));
-    return [vec4(p) ? n / 4 : n, 0x7fc00000, 0, 0, ...shape, ...pad6(p.aStrides), ...pad6(p.bStrides)];
+  spec: (p) => `${p.op}:${p.same ? (isVec4(p) ? 'v4' : 'flat') : 'bcast'}${p.scalar ? `:s${p.scalar}` : ''}`,
+  storage: (p) => {
+    const T = isVec4(p) ? 'vec4<f32>' : 'f32';
+    const ins: StorageDecl[] = [];
+    if (p.scalar !== 'a') ins.push(read('A', T));
+    if (p.scalar !== 'b') ins.push(read('B', T));
+    return [...ins, rw('Z', T)];
   },
-  dispatch: (p) => Math.ceil((vec4(p) ? numelOf(p.shape) / 4 : numelOf(p.shape)) / WG),
-  wgsl: (p) => {
-    const T = vec4(p) ? 'vec4<f32>' : 'f32';
+  uniforms: (p) => [
+    u32('n', units(p)),
+    u32('nanBits', NAN_BITS),
+    f32('s', p.s ?? 0),
+    u32x4s('shape', slots(p.shape, 1)),
+    u32x4s('as_', slots(p.aStrides, 0)),
+    u32x4s('bs', slots(p.bStrides, 0)),
+  ],
+  dispatch: (p) => Math.ceil(units(p) / WG),
+  body: (p) => {
+    const T = isVec4(p) ? 'vec4<f32>' : 'f32';
     const index = p.same
       ? 'let ia = gid; let ib = gid;'
       : `var rem = gid; var ia = 0u; var ib = 0u;
@@ -65,42 +70,32 @@ export const binaryKernel: KernelDef<BinaryParams> = {
     ia += c * u.as_[d / 4][d % 4];
     ib += c * u.bs[d / 4][d % 4];
   }`;
-    return `
-@group(0) @binding(0) var<storage, read> A: array<${T}>;
-@group(0) @binding(1) var<storage, read> B: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> Z: array<${T}>;
-struct U { n: u32, nanBits: u32, p0: u32, p1: u32, shape: array<vec4<u32>, 2>, as_: array<vec4<u32>, 2>, bs: array<vec4<u32>, 2> }
-@group(0) @binding(3) var<uniform> u: U;
-${POWI_WGSL(T)}
-// NaN by bit pattern: lavapipe folds \`v != v\` to false
-fn isNan(v: ${T}) -> ${vec4(p) ? 'vec4<bool>' : 'bool'} {
-  return (bitcast<${vec4(p) ? 'vec4<u32>' : 'u32'}>(v) & ${vec4(p) ? 'vec4<u32>(0x7fffffffu)' : '0x7fffffffu'}) > ${vec4(p) ? 'vec4<u32>(0x7f800000u)' : '0x7f800000u'};
-}
+    return `${p.helpers?.(T) ?? ''}
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
   if (gid >= u.n) { return; }
   ${index}
-  let a = A[ia];
-  let b = B[ib];
+  let a = ${p.scalar === 'a' ? `${T}(u.s)` : 'A[ia]'};
+  let b = ${p.scalar === 'b' ? `${T}(u.s)` : 'B[ib]'};
   let zero = ${T}(0.0);
   let one = ${T}(1.0);
-  Z[gid] = ${BINARY_OPS[p.op].wgsl};
+  Z[gid] = ${p.expr};
 }`;
   },
-  cpu: (p, [A, B, Z]: NumArray[]) => {
-    const f = BINARY_OPS[p.op].cpu;
+  cpu: (p, bufs: NumArray[]) => {
+    const s = p.s ?? 0;
+    const A = p.scalar === 'a' ? null : bufs[0];
+    const B = p.scalar === 'b' ? null : bufs[p.scalar === 'a' ? 0 : 1];
+    const Z = bufs[bufs.length - 1];
     const n = numelOf(p.shape);
-    if (p.same) {
-      for (let i = 0; i < n; i++) Z[i] = f(A[i], B[i]);
-      return;
-    }
     const r = p.shape.length;
     const coord = new Array<number>(r).fill(0);
     let ia = 0;
     let ib = 0;
     for (let i = 0; i < n; i++) {
-      Z[i] = f(A[ia], B[ib]);
+      Z[i] = p.f(A ? A[p.same ? i : ia] : s, B ? B[p.same ? i : ib] : s);
+      if (p.same) continue;
       // odometer increment over the output shape
       for (let d = r - 1; d >= 0; d--) {
         coord[d]++;
@@ -113,4 +108,4 @@ fn main(${LINEAR_PARAMS}) {
       }
     }
   },
-};
+});

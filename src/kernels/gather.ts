@@ -1,6 +1,7 @@
 // Strided copy: out[idx] = x[offset + sum_d coord_d(idx) * stride_d], on raw 32-bit words so it
 // serves every dtype. Materialises permute/transpose, broadcastTo (stride 0) and slices.
-import { type KernelDef, type NumArray } from './kernel.ts';
+import type { NumArray } from './kernel.ts';
+import { defineKernel, f32, read, rw, u32, u32x4s } from './shader.ts';
 import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 
 export interface GatherParams {
@@ -21,17 +22,13 @@ function pad8(v: readonly number[], fill: number): number[] {
   return r;
 }
 
-export const gatherKernel: KernelDef<GatherParams> = {
+export const gatherKernel = defineKernel<GatherParams>({
   name: 'gather',
   spec: () => '',
-  bindings: () => ['read', 'rw'],
-  uniforms: (p) => [numelOf(p.shape), p.offset, 0, 0, ...pad8(p.shape, 1), ...pad8(p.strides, 0)],
+  storage: () => [read('x', 'u32'), rw('y', 'u32')],
+  uniforms: (p) => [u32('n', numelOf(p.shape)), u32('offset', p.offset), u32x4s('shape', pad8(p.shape, 1)), u32x4s('st', pad8(p.strides, 0))],
   dispatch: (p) => Math.ceil(numelOf(p.shape) / WG),
-  wgsl: () => `
-@group(0) @binding(0) var<storage, read> x: array<u32>;
-@group(0) @binding(1) var<storage, read_write> y: array<u32>;
-struct U { n: u32, offset: u32, p0: u32, p1: u32, shape: array<vec4<u32>, 2>, st: array<vec4<u32>, 2> }
-@group(0) @binding(2) var<uniform> u: U;
+  body: () => `
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
@@ -61,7 +58,7 @@ fn main(${LINEAR_PARAMS}) {
       }
     }
   },
-};
+});
 
 export interface FillParams {
   n: number;
@@ -71,16 +68,13 @@ export interface FillParams {
   step: number;
 }
 
-export const fillKernel: KernelDef<FillParams> = {
+export const fillKernel = defineKernel<FillParams>({
   name: 'fill',
   spec: (p) => p.mode,
-  bindings: () => ['rw'],
-  uniforms: (p) => [p.n, { f: p.start }, { f: p.step }],
+  storage: () => [rw('y')],
+  uniforms: (p) => [u32('n', p.n), f32('start', p.start), f32('step', p.step)],
   dispatch: (p) => Math.ceil(p.n / WG),
-  wgsl: (p) => `
-@group(0) @binding(0) var<storage, read_write> y: array<f32>;
-struct U { n: u32, start: f32, step: f32 }
-@group(0) @binding(1) var<uniform> u: U;
+  body: (p) => `
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
@@ -90,4 +84,4 @@ fn main(${LINEAR_PARAMS}) {
   cpu: (p, [y]: NumArray[]) => {
     for (let i = 0; i < p.n; i++) y[i] = p.mode === 'fill' ? p.start : p.start + i * p.step;
   },
-};
+});

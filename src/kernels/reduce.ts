@@ -2,8 +2,9 @@
 // of the C chunks covers `chunk` consecutive r (C = ceil(R / chunk)). A long reduction runs as two
 // passes (chunked, then over C) so no single invocation loops over millions of elements.
 // Also argmax (first maximum, int32 index in the reduced axis; single pass, chunk = R).
-import { type KernelDef, type NumArray } from './kernel.ts';
-import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
+import type { NumArray } from './kernel.ts';
+import { defineKernel, f32, read, rw, u32 } from './shader.ts';
+import { LINEAR_PARAMS, isNanWgsl, linearGid } from './wgsl_lib.ts';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax';
 
@@ -20,13 +21,13 @@ export interface ReduceParams {
 const WG = 64;
 const chunks = (p: ReduceParams) => Math.ceil(p.r / p.chunk);
 
-export const reduceKernel: KernelDef<ReduceParams> = {
+export const reduceKernel = defineKernel<ReduceParams>({
   name: 'reduce',
   spec: (p) => p.op,
-  bindings: () => ['read', 'rw'],
-  uniforms: (p) => [p.outer, p.r, p.inner, p.chunk, chunks(p), { f: p.scale }],
+  storage: (p) => [read('x'), rw('y', p.op === 'argmax' ? 'i32' : 'f32')],
+  uniforms: (p) => [u32('outer', p.outer), u32('r', p.r), u32('inner', p.inner), u32('chunk', p.chunk), u32('c', chunks(p)), f32('scale', p.scale)],
   dispatch: (p) => Math.ceil((p.outer * chunks(p) * p.inner) / WG),
-  wgsl: (p) => {
+  body: (p) => {
     const isArg = p.op === 'argmax';
     const init = p.op === 'sum' ? '0.0' : p.op === 'min' ? '3.4028234e38' : '-3.4028234e38';
     const step =
@@ -38,12 +39,7 @@ export const reduceKernel: KernelDef<ReduceParams> = {
             ? 'if (v < acc || isNan(v)) { acc = v; }'
             : 'if (v > acc || (isNan(v) && !isNan(acc))) { acc = v; best = r; }';
     return `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<${isArg ? 'i32' : 'f32'}>;
-struct U { outer: u32, r: u32, inner: u32, chunk: u32, c: u32, scale: f32 }
-@group(0) @binding(2) var<uniform> u: U;
-// NaN by bit pattern: lavapipe folds \`v != v\` to false
-fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+${isNanWgsl()}
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_PARAMS}) {
   ${linearGid(WG)}
@@ -87,4 +83,4 @@ fn main(${LINEAR_PARAMS}) {
           y[(o * C + c) * p.inner + i] = p.op === 'argmax' ? best : acc * p.scale;
         }
   },
-};
+});

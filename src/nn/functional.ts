@@ -1,3 +1,8 @@
-// The kernel-backed functions the modules call, gathered in one place.
+// wt.nn.functional: the functions the modules call (PyTorch's torch.nn.functional), by name.
 export { conv2d, linear } from '../autograd/conv.ts';
-export { maxPool2d, reluFast, dropout, crossEntropy, localResponseNorm, sgdUpdate } from '../autograd/layers.ts';
+export { maxPool2d } from '../autograd/pool.ts';
+export { dropout } from '../autograd/dropout.ts';
+export { crossEntropy } from '../autograd/loss.ts';
+export { localResponseNorm } from '../autograd/lrn.ts';
+export { relu, mseLoss } from '../autograd/ops.ts';
+export { sigmoid, tanh, gelu, leakyRelu } from '../autograd/pointwise.ts';

@@ -4,3 +4,4 @@ export { Conv2d, Linear, MaxPool2d, ReLU, Dropout, Flatten, LocalResponseNorm, t
 export { Sequential } from './containers.ts';
 export { CrossEntropyLoss } from './loss.ts';
 export * as init from './init.ts';
+export * as functional from './functional.ts';

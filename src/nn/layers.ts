@@ -4,7 +4,7 @@ import { empty } from '../tensor/launch.ts';
 import { keep } from '../tensor/storage.ts';
 import { defaultDevice, type Tensor } from '../tensor/tensor.ts';
 import type { Device } from '../tensor/storage.ts';
-import { conv2d, dropout, linear, localResponseNorm, maxPool2d, reluFast } from './functional.ts';
+import { conv2d, dropout, linear, localResponseNorm, maxPool2d, relu } from './functional.ts';
 import { defaultLayerInit_ } from './init.ts';
 import { Module } from './module.ts';
 
@@ -135,7 +135,7 @@ export class MaxPool2d extends Module {
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
-    return reluFast(x);
+    return relu(x);
   }
 }
 

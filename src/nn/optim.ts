@@ -11,7 +11,7 @@ import { empty } from '../tensor/launch.ts';
 import { keep } from '../tensor/storage.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { copyTo } from './assign.ts';
-import { sgdUpdate } from './functional.ts';
+import { sgdUpdate } from '../autograd/optim_update.ts';
 
 export interface SGDOptions {
   lr: number;
@@ -201,3 +201,6 @@ export class SGD {
     });
   }
 }
+
+/** The fused updates behind the optimizers, one dispatch per parameter (torch.optim's functional form). */
+export const functional = { sgd: sgdUpdate };

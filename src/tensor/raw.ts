@@ -1,7 +1,6 @@
-// Non-differentiable ops on tensors: validate, then launch a kernel. Autograd Functions build their
-// forward and backward from these.
-import { unaryKernel, type UnaryOp } from '../kernels/unary.ts';
-import { binaryKernel, type BinaryOp } from '../kernels/binary.ts';
+// Non-differentiable ops on tensors that the tensor layer itself needs (reductions, strided copies,
+// fills): validate, then launch a kernel. Pointwise raw ops live with their table in
+// src/autograd/pointwise.ts.
 import { reduceKernel, type ReduceOp } from '../kernels/reduce.ts';
 import { gatherKernel, fillKernel } from '../kernels/gather.ts';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, normAxis, numel, sameShape, type Shape } from './shape.ts';
@@ -17,20 +16,6 @@ export function requireFloat(op: string, ...ts: Tensor[]): void {
     if (dt && t.dtype !== dt) throw new Error(`${op}: dtypes differ (${dt} and ${t.dtype})`);
     dt = t.dtype;
   }
-}
-
-export function unary(op: UnaryOp, x: Tensor, s?: number): Tensor {
-  requireFloat(op, x);
-  return launch(unaryKernel, { op, n: x.size, s }, [x, { shape: x.shape }])[0];
-}
-
-export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
-  requireFloat(op, a, b);
-  sameDevice(op, [a, b]);
-  const shape = broadcastShapes(op, a.shape, b.shape);
-  const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  const p = { op, shape, aStrides: broadcastStrides(a.shape, shape), bStrides: broadcastStrides(b.shape, shape), same };
-  return launch(binaryKernel, p, [a, b, { shape }])[0];
 }
 
 /** Elements per invocation beyond which a reduction runs in two passes. */

@@ -1,18 +1,28 @@
 // The Tensor: shape, device, dtype, storage, and autograd state. Tensors are always contiguous
 // (row-major): reshape/flatten/squeeze share storage (no copy); transpose/permute/expand copy.
+// Op methods (add, sum, reshape, backward, ...) are attached by the autograd layer
+// (src/autograd/tensor_methods.ts), so this module imports nothing above the tensor layer.
 import { runtime } from '../backend/webgpu.ts';
 import { isInitialised } from '../backend/device.ts';
 import type { GpuStorage } from '../backend/pool.ts';
 import type { NumArray } from '../kernels/kernel.ts';
 import { contiguousStrides, fmt, numel, type Shape } from './shape.ts';
 import { type DType, type Device, type Storage, finalizer, track, keep } from './storage.ts';
-import type { Node } from '../autograd/function.ts';
-import * as F from '../autograd/ops.ts';
-import { isGradEnabled } from '../autograd/function.ts';
-import { backward as runBackward, type BackwardOptions } from '../autograd/engine.ts';
+import { isGradEnabled } from './grad_mode.ts';
 import { fromArray } from './launch.ts';
 
 export type { DType, Device } from './storage.ts';
+
+/** A recorded op in the autograd graph (implemented by autograd's Function). */
+export interface GraphNode {
+  readonly name: string;
+  inputs: Tensor[];
+  needsGrad: boolean[];
+  freed: boolean;
+  backward(g: Tensor): (Tensor | null)[];
+  checkSaved(): void;
+  release(): void;
+}
 
 let nextId = 1;
 
@@ -23,7 +33,7 @@ export class Tensor {
   readonly device: Device;
   /** @internal */ _storage: Storage;
   /** @internal the Function node that produced this tensor (null for leaves). */
-  _node: Node | null = null;
+  _node: GraphNode | null = null;
   /** @internal */ _grad: Tensor | null = null;
   /** @internal bumped by in-place ops; saved tensors check it in backward. */
   _version = 0;
@@ -170,44 +180,11 @@ export class Tensor {
     return out;
   }
 
-  // ---- autograd ----
-  backward(gradient?: Tensor, opts?: BackwardOptions): void {
-    runBackward(this, gradient, opts);
-  }
   /** Same storage, cut from the graph. */
   detach(): Tensor {
     this.check('detach');
     return this._view(this.shape);
   }
-
-  // ---- ops (see src/autograd/ops.ts) ----
-  add(b: Tensor | number): Tensor { return F.add(this, b); }
-  sub(b: Tensor | number): Tensor { return F.sub(this, b); }
-  mul(b: Tensor | number): Tensor { return F.mul(this, b); }
-  div(b: Tensor | number): Tensor { return F.div(this, b); }
-  pow(b: Tensor | number): Tensor { return F.pow(this, b); }
-  maximum(b: Tensor): Tensor { return F.maximum(this, b); }
-  neg(): Tensor { return F.neg(this); }
-  exp(): Tensor { return F.exp(this); }
-  log(): Tensor { return F.log(this); }
-  sqrt(): Tensor { return F.sqrt(this); }
-  abs(): Tensor { return F.abs(this); }
-  relu(): Tensor { return F.relu(this); }
-  sum(axis?: number | number[], keepdim = false): Tensor { return F.sum(this, axis, keepdim); }
-  mean(axis?: number | number[], keepdim = false): Tensor { return F.mean(this, axis, keepdim); }
-  max(axis?: number, keepdim = false): Tensor { return F.max(this, axis, keepdim); }
-  argmax(axis?: number, keepdim = false): Tensor { return F.argmax(this, axis, keepdim); }
-  reshape(shape: readonly number[]): Tensor { return F.reshape(this, shape); }
-  view(shape: readonly number[]): Tensor { return F.reshape(this, shape); }
-  flatten(startDim = 0, endDim = -1): Tensor { return F.flatten(this, startDim, endDim); }
-  squeeze(axis?: number): Tensor { return F.squeeze(this, axis); }
-  unsqueeze(axis: number): Tensor { return F.unsqueeze(this, axis); }
-  permute(dims: readonly number[]): Tensor { return F.permute(this, dims); }
-  transpose(d0 = -2, d1 = -1): Tensor { return F.transpose(this, d0, d1); }
-  get T(): Tensor { return F.transpose(this, -2, -1); }
-  expand(shape: readonly number[]): Tensor { return F.expand(this, shape); }
-  matmul(b: Tensor): Tensor { return F.matmul(this, b); }
-  clone(): Tensor { return F.clone(this); }
 
   // ---- in-place (bump the version so a graph that saved this tensor refuses to backpropagate) ----
   /** Copy `src`'s values into this tensor (same shape and device). */

@@ -100,7 +100,7 @@ describe('crossEntropy', () => {
   });
 
   it('flags out-of-range GPU labels: NaN loss and a device-side counter', async () => {
-    await wt.crossEntropyLabelErrors(); // reset
+    await wt.metrics.labelErrors(); // reset
     const x = wt.tensor(randArray(12, 1), [3, 4], { requiresGrad: true });
     const loss = wt.crossEntropy(x, wt.tensor([0, 7, -2], [3], { dtype: 'int32' }));
     expect(Number.isNaN(await loss.item())).toBe(true);
@@ -108,8 +108,8 @@ describe('crossEntropy', () => {
     const g = await x.grad!.toArray();
     expect(g.slice(0, 4).every(Number.isFinite)).toBe(true);
     expect(g.slice(4).every(Number.isNaN)).toBe(true);
-    expect(await wt.crossEntropyLabelErrors()).toBe(2);
-    expect(await wt.crossEntropyLabelErrors()).toBe(0);
+    expect(await wt.metrics.labelErrors()).toBe(2);
+    expect(await wt.metrics.labelErrors()).toBe(0);
   });
 });
 
@@ -130,12 +130,12 @@ describe('accuracyCount / crossEntropySum / accumulateSum', () => {
     for (const device of ['gpu', 'cpu'] as const) {
       const x = wt.tensor(data, [b, c], { device });
       const y = wt.tensor(lab, [b], { device, dtype: 'int32' });
-      const n = wt.accuracyCount(x, y);
+      const n = wt.metrics.accuracyCount(x, y);
       expect(n.shape).toEqual([]);
       expect(await n.item()).toBe(hits);
       const acc = wt.zeros([1], { device });
-      expect(wt.accuracyCount(x, y, acc)).toBe(acc);
-      wt.accuracyCount(x, y, acc);
+      expect(wt.metrics.accuracyCount(x, y, acc)).toBe(acc);
+      wt.metrics.accuracyCount(x, y, acc);
       expect(await acc.item()).toBe(2 * hits);
     }
   });
@@ -147,25 +147,25 @@ describe('accuracyCount / crossEntropySum / accumulateSum', () => {
     for (const device of ['gpu', 'cpu'] as const) {
       const x = wt.tensor(data, [33, 12], { device });
       const y = wt.tensor(lab, [33], { device, dtype: 'int32' });
-      expectClose([await wt.crossEntropySum(x, y).item()], [ref], 1e-5, 1e-5, `${device} sum`);
+      expectClose([await wt.metrics.crossEntropySum(x, y).item()], [ref], 1e-5, 1e-5, `${device} sum`);
       const acc = wt.zeros([], { device });
-      wt.crossEntropySum(x, y, acc);
-      wt.crossEntropySum(x, y, acc);
+      wt.metrics.crossEntropySum(x, y, acc);
+      wt.metrics.crossEntropySum(x, y, acc);
       expectClose([await acc.item()], [2 * ref], 1e-5, 1e-5, `${device} accumulated`);
       const tot = wt.zeros([1], { device });
       const v = wt.tensor(randArray(1000, 3), [10, 100], { device });
       const vs = Array.from(randArray(1000, 3)).reduce((a, z) => a + z, 0);
-      wt.accumulateSum(tot, v, 0.5);
-      wt.accumulateSum(tot, v, 0.5);
+      wt.metrics.accumulateSum(tot, v, 0.5);
+      wt.metrics.accumulateSum(tot, v, 0.5);
       expectClose([await tot.item()], [vs], 1e-5, 1e-4, `${device} accumulateSum`);
-      expectClose([await wt.accumulateSum(null, v).item()], [vs], 1e-5, 1e-4, `${device} accumulateSum new`);
+      expectClose([await wt.metrics.accumulateSum(null, v).item()], [vs], 1e-5, 1e-4, `${device} accumulateSum new`);
     }
   });
 
   it('rejects a bad accumulator', () => {
     const x = wt.zeros([2, 3]);
     const y = wt.tensor([0, 1], [2], { dtype: 'int32' });
-    expect(() => wt.accuracyCount(x, y, wt.zeros([2]))).toThrow(/accuracyCount: expected a one-element accumulator/);
-    expect(() => wt.accuracyCount(x, y, wt.zeros([1], { device: 'cpu' }))).toThrow(/accumulator is on cpu/);
+    expect(() => wt.metrics.accuracyCount(x, y, wt.zeros([2]))).toThrow(/accuracyCount: expected a one-element accumulator/);
+    expect(() => wt.metrics.accuracyCount(x, y, wt.zeros([1], { device: 'cpu' }))).toThrow(/accumulator is on cpu/);
   });
 });

@@ -1,22 +1,22 @@
 // GPU kernels against their CPU twins: every unary/binary op, every broadcast pattern, awkward sizes.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as wt from 'webgpu-tensor';
-import { UNARY_OPS, unaryKernel, type UnaryOp } from '../../src/kernels/unary.ts';
-import { BINARY_OPS, type BinaryOp } from '../../src/kernels/binary.ts';
+import { unaryKernel } from '../../src/kernels/unary.ts';
+import { BINARY, UNARY, UNARY_INTERNAL, type BinaryName, type UnaryName } from '../../src/autograd/pointwise_table.ts';
+import { binary, unary } from '../../src/autograd/pointwise.ts';
 import { expectClose, gpuVsCpu, initGpu, randArray } from '../helpers.ts';
 
 beforeAll(initGpu);
 
-const positive = new Set(['log', 'sqrt', 'powS', 'rpowS']);
+const positive = new Set(['log', 'sqrt', 'powS', 'reciprocal']);
 
-describe('unary kernels', () => {
-  for (const op of Object.keys(UNARY_OPS) as UnaryOp[]) {
+describe('unary kernels (every entry of the pointwise table)', () => {
+  for (const op of [...Object.keys(UNARY), ...Object.keys(UNARY_INTERNAL)] as UnaryName[]) {
     for (const n of [1, 7, 1024, 4099]) {
       it(`${op} n=${n}`, async () => {
         const lo = positive.has(op) ? 0.1 : -3;
         const data = randArray(n, n + op.length, lo, 3);
-        const s = op === 'powS' ? 2.5 : op === 'rpowS' ? 1.7 : 0.75;
-        const { unary } = await import('../../src/tensor/raw.ts');
+        const s = op === 'powS' ? 2.5 : 0.75;
         await gpuVsCpu((device) => unary(op, wt.tensor(data, [n], { device }), s), 1e-5, 1e-6, `${op} n=${n}`);
       });
     }
@@ -33,7 +33,7 @@ describe('unary kernels', () => {
   it('kernel description has a CPU twin with the same signature', () => {
     const x = new Float64Array([1, -2, 3]);
     const y = new Float64Array(3);
-    unaryKernel.cpu({ op: 'neg', n: 3 }, [x, y]);
+    unaryKernel.cpu({ op: 'neg', expr: UNARY.neg.wgsl, f: UNARY.neg.cpu, n: 3 }, [x, y]);
     expect(Array.from(y)).toEqual([-1, 2, -3]);
   });
 });
@@ -54,7 +54,7 @@ describe('binary kernels with broadcasting', () => {
     [[3, 2], []],
     [[1, 7], [9, 1]],
   ];
-  for (const op of Object.keys(BINARY_OPS) as BinaryOp[]) {
+  for (const op of Object.keys(BINARY) as BinaryName[]) {
     for (const [sa, sb] of patterns) {
       it(`${op} ${JSON.stringify(sa)} x ${JSON.stringify(sb)}`, async () => {
         const na = sa.reduce((a, b) => a * b, 1);
@@ -62,8 +62,7 @@ describe('binary kernels with broadcasting', () => {
         const pos = op === 'pow';
         const da = randArray(na, 1 + na, pos ? 0.2 : -2, 2);
         const db = randArray(nb, 2 + nb, pos ? -2 : -2, 2).map((v) => (op === 'div' && Math.abs(v) < 0.1 ? 0.5 : v));
-        if (op === 'eq') da.set(db.slice(0, Math.min(na, nb)).subarray(0, Math.min(na, nb)));
-        const { binary } = await import('../../src/tensor/raw.ts');
+        if (op === 'eq' || op === 'ne' || op === 'ge' || op === 'le') da.set(db.slice(0, Math.min(na, nb)).subarray(0, Math.min(na, nb)));
         await gpuVsCpu(
           (device) => binary(op, wt.tensor(da, sa, { device }), wt.tensor(db, sb, { device })),
           1e-5,
@@ -71,6 +70,29 @@ describe('binary kernels with broadcasting', () => {
           `${op} ${sa} ${sb}`,
         );
       });
+    }
+  }
+});
+
+describe('binary kernels with a scalar operand', () => {
+  for (const op of Object.keys(BINARY) as BinaryName[]) {
+    for (const side of ['a', 'b'] as const) {
+      for (const n of [1, 6, 1028]) {
+        it(`${op} scalar ${side} n=${n}`, async () => {
+          const data = randArray(n, 7 + n, op === 'pow' ? 0.2 : -2, 2);
+          const s = op === 'pow' && side === 'a' ? 1.7 : 0.625;
+          if (op === 'eq' || op === 'ne') data[0] = s;
+          await gpuVsCpu(
+            (device) => {
+              const t = wt.tensor(data, [n], { device });
+              return side === 'a' ? binary(op, s, t) : binary(op, t, s);
+            },
+            1e-5,
+            1e-6,
+            `${op} ${side} ${n}`,
+          );
+        });
+      }
     }
   }
 });

@@ -38,7 +38,7 @@ async function run(device: 'cpu' | 'gpu', p0: Float32Array, grads: Float32Array[
   const buf = o.momentum !== 0 ? wt.zeros([n], { device }) : null;
   grads.forEach((g, step) => {
     const gt = wt.tensor(g, [n], { device });
-    wt.sgdUpdate(param, gt, buf, { ...o, firstStep: step === 0 });
+    wt.optim.functional.sgd(param, gt, buf, { ...o, firstStep: step === 0 });
     gt.dispose();
   });
   return { p: await param.toArray(), buf: buf ? await buf.toArray() : null };
@@ -85,7 +85,7 @@ describe('sgdUpdate', () => {
   it('updates in place and bumps the version (saved-tensor checks see it)', async () => {
     const p = wt.tensor([1, 2, 3], [3], { requiresGrad: true });
     const y = p.mul(p);
-    wt.sgdUpdate(p, wt.ones([3]), null, { lr: 1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
+    wt.optim.functional.sgd(p, wt.ones([3]), null, { lr: 1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
     expect(Array.from(await p.toArray())).toEqual([0, 1, 2]);
     expect(() => y.sum().backward()).toThrow(/modified in place/);
   });
@@ -94,11 +94,11 @@ describe('sgdUpdate', () => {
     const p = wt.zeros([4]);
     const g = wt.zeros([4]);
     const base = { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true };
-    expect(() => wt.sgdUpdate(p, g, null, base)).toThrow(/sgdUpdate: momentum 0.9 needs a momentum buffer/);
-    expect(() => wt.sgdUpdate(p, wt.zeros([5]), wt.zeros([4]), base)).toThrow(/sgdUpdate: gradient shape \[5\] does not match/);
-    expect(() => wt.sgdUpdate(p, g, wt.zeros([3]), base)).toThrow(/sgdUpdate: momentum buffer/);
-    expect(() => wt.sgdUpdate(p, g, wt.zeros([4]), { ...base, nesterov: true, dampening: 0.1 })).toThrow(/nesterov momentum requires/);
-    expect(() => wt.sgdUpdate(p, g, wt.zeros([4]), { ...base, lr: -1 })).toThrow(/sgdUpdate: expected lr >= 0, got -1/);
-    expect(() => wt.sgdUpdate(p, wt.zeros([4], { device: 'cpu' }), null, { ...base, momentum: 0 })).toThrow(/sgdUpdate: parameter is on gpu/);
+    expect(() => wt.optim.functional.sgd(p, g, null, base)).toThrow(/sgdUpdate: momentum 0.9 needs a momentum buffer/);
+    expect(() => wt.optim.functional.sgd(p, wt.zeros([5]), wt.zeros([4]), base)).toThrow(/sgdUpdate: gradient shape \[5\] does not match/);
+    expect(() => wt.optim.functional.sgd(p, g, wt.zeros([3]), base)).toThrow(/sgdUpdate: momentum buffer/);
+    expect(() => wt.optim.functional.sgd(p, g, wt.zeros([4]), { ...base, nesterov: true, dampening: 0.1 })).toThrow(/nesterov momentum requires/);
+    expect(() => wt.optim.functional.sgd(p, g, wt.zeros([4]), { ...base, lr: -1 })).toThrow(/sgdUpdate: expected lr >= 0, got -1/);
+    expect(() => wt.optim.functional.sgd(p, wt.zeros([4], { device: 'cpu' }), null, { ...base, momentum: 0 })).toThrow(/sgdUpdate: parameter is on gpu/);
   });
 });

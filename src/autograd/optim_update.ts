@@ -1,16 +1,9 @@
-// Kernel-backed layer ops (pooling, activation, dropout, loss, normalisation) and the fused SGD
-// update the optimizers use. Each op's kernel lives in src/kernels/, its Function in the file below.
+// The fused optimizer updates (one dispatch per parameter, in place, not recorded).
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { requireFloat } from '../tensor/raw.ts';
 import { fmt, sameShape } from '../tensor/shape.ts';
 import { sgdKernel, type SgdParams } from '../kernels/sgd.ts';
-
-export { maxPool2d } from './pool.ts';
-export { reluFast } from './activation.ts';
-export { dropout } from './dropout.ts';
-export { crossEntropy, crossEntropySum, accuracyCount, accumulateSum, crossEntropyLabelErrors } from './loss.ts';
-export { localResponseNorm } from './lrn.ts';
 
 /** torch.optim.SGD's hyperparameters, plus `firstStep` (the momentum buffer is set to the gradient). */
 export type SgdOptions = Omit<SgdParams, 'n' | 'withBuf' | 'stream'>;

@@ -1,0 +1,182 @@
+// Everything generated from the pointwise op table (pointwise_table.ts): raw launchers, one
+// autograd Function class for unary and one for binary entries, the functional API.
+import type { Tensor } from '../tensor/tensor.ts';
+import { launch, sameDevice } from '../tensor/launch.ts';
+import { requireFloat, sumTo } from '../tensor/raw.ts';
+import { broadcastShapes, broadcastStrides, sameShape } from '../tensor/shape.ts';
+import { tidy } from '../tensor/storage.ts';
+import { unaryKernel } from '../kernels/unary.ts';
+import { binaryKernel } from '../kernels/binary.ts';
+import { Function } from './function.ts';
+import {
+  BINARY, UNARY, UNARY_INTERNAL, type BinaryEntry, type BinaryName, type GradOps, type UnaryEntry, type UnaryName,
+} from './pointwise_table.ts';
+
+export type { UnaryName, BinaryName } from './pointwise_table.ts';
+export type Operand = Tensor | number;
+
+function unaryEntry(op: string): UnaryEntry {
+  const e = (UNARY as Record<string, UnaryEntry>)[op] ?? (UNARY_INTERNAL as Record<string, UnaryEntry>)[op];
+  if (!e) throw new Error(`pointwise: no unary op '${op}' in the table`);
+  return e;
+}
+function binaryEntry(op: string): BinaryEntry {
+  const e = (BINARY as Record<string, BinaryEntry>)[op];
+  if (!e) throw new Error(`pointwise: no binary op '${op}' in the table`);
+  return e;
+}
+
+/** y = op(x, s): one dispatch of the unary kernel, not recorded. */
+export function unary(op: UnaryName, x: Tensor, s?: number): Tensor {
+  const e = unaryEntry(op);
+  requireFloat(op, x);
+  return launch(unaryKernel, { op, expr: e.wgsl, helpers: e.helpers, f: e.cpu, n: x.size, s }, [x, { shape: x.shape }])[0];
+}
+
+/** z = op(a, b) with broadcasting; one operand may be a number. One dispatch, not recorded. */
+export function binary(op: BinaryName, a: Operand, b: Operand): Tensor {
+  const e = binaryEntry(op);
+  const k = { op, expr: e.wgsl, helpers: e.helpers, f: e.cpu };
+  if (typeof a === 'number' || typeof b === 'number') {
+    if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: expected at least one Tensor, got two numbers`);
+    const t = (typeof a === 'number' ? b : a) as Tensor;
+    requireFloat(op, t);
+    const scalar = typeof a === 'number' ? ('a' as const) : ('b' as const);
+    const s = (typeof a === 'number' ? a : b) as number;
+    return launch(binaryKernel, { ...k, shape: t.shape, aStrides: [], bStrides: [], same: true, scalar, s }, [t, { shape: t.shape }])[0];
+  }
+  requireFloat(op, a, b);
+  sameDevice(op, [a, b]);
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
+  const p = { ...k, shape, aStrides: broadcastStrides(a.shape, shape), bStrides: broadcastStrides(b.shape, shape), same };
+  return launch(binaryKernel, p, [a, b, { shape }])[0];
+}
+
+/** The raw ops that backward rules are written with. */
+const asT = (o: unknown) => o as Operand;
+export const R: GradOps = {
+  add: (a, b) => binary('add', asT(a), asT(b)),
+  sub: (a, b) => binary('sub', asT(a), asT(b)),
+  mul: (a, b) => binary('mul', asT(a), asT(b)),
+  div: (a, b) => binary('div', asT(a), asT(b)),
+  un: (op, x, s) => unary(op as UnaryName, x as Tensor, s),
+  bin: (op, a, b) => binary(op as BinaryName, asT(a), asT(b)),
+};
+
+export class UnaryFn extends Function {
+  private y: Tensor | null = null;
+  constructor(
+    readonly op: UnaryName,
+    readonly s: number,
+  ) {
+    super();
+  }
+  get name() {
+    return this.op;
+  }
+  forward(x: Tensor) {
+    const y = unary(this.op, x, this.s);
+    this.save(x);
+    if (unaryEntry(this.op).usesOutput) {
+      this.y = y;
+      this.save(y);
+    }
+    return y;
+  }
+  backward(g: Tensor) {
+    const grad = unaryEntry(this.op).grad!;
+    const [x] = this.inputs;
+    return [tidy(() => grad({ g, x, y: this.y!, s: this.s }, R) as Tensor)];
+  }
+  override release() {
+    super.release();
+    this.y = null;
+  }
+}
+
+/** A binary op over two tensors, or a tensor and a number on side `scalar`. */
+export class BinaryFn extends Function {
+  private y: Tensor | null = null;
+  constructor(
+    readonly op: BinaryName,
+    readonly scalar: { side: 'a' | 'b'; value: number } | null,
+  ) {
+    super();
+  }
+  get name() {
+    return this.op;
+  }
+  private operands(ts: Tensor[]): [Operand, Operand] {
+    if (!this.scalar) return [ts[0], ts[1]];
+    return this.scalar.side === 'a' ? [this.scalar.value, ts[0]] : [ts[0], this.scalar.value];
+  }
+  forward(...ts: Tensor[]) {
+    const [a, b] = this.operands(ts);
+    const y = binary(this.op, a, b);
+    this.save(...ts);
+    if (binaryEntry(this.op).usesOutput) {
+      this.y = y;
+      this.save(y);
+    }
+    return y;
+  }
+  backward(g: Tensor) {
+    const grad = binaryEntry(this.op).grad!;
+    const [a, b] = this.operands(this.inputs);
+    const side = this.scalar?.side;
+    const need: [boolean, boolean] = side === 'a' ? [false, this.needsGrad[0]] : side === 'b' ? [this.needsGrad[0], false] : [this.needsGrad[0], this.needsGrad[1]];
+    const [ga, gb] = tidy(() => {
+      const [da, db] = grad({ g, a, b, y: this.y!, need }, R) as [Tensor | null, Tensor | null];
+      return [need[0] && da ? sumTo(da, (a as Tensor).shape) : null, need[1] && db ? sumTo(db, (b as Tensor).shape) : null];
+    });
+    if (side === 'a') return [gb];
+    if (side === 'b') return [ga];
+    return [ga, gb];
+  }
+  override release() {
+    super.release();
+    this.y = null;
+  }
+}
+
+export type UnaryFunction = (x: Tensor, arg?: number) => Tensor;
+export type BinaryFunction = (a: Tensor, b: Operand) => Tensor;
+
+function makeUnary(op: UnaryName): UnaryFunction {
+  const e = unaryEntry(op);
+  return (x, arg) => {
+    requireFloat(op, x);
+    if (arg !== undefined && !e.arg) throw new Error(`${op}: takes no scalar argument, got ${String(arg)}`);
+    const s = arg ?? e.arg?.default ?? 0;
+    if (typeof s !== 'number' || !Number.isFinite(s)) throw new Error(`${op}: expected ${e.arg?.name} to be a finite number, got ${String(s)}`);
+    return new UnaryFn(op, s).apply(x);
+  };
+}
+
+function makeBinary(op: BinaryName): BinaryFunction {
+  const e = binaryEntry(op);
+  return (a, b) => {
+    if (typeof b === 'number') {
+      requireFloat(op, a);
+      return e.grad ? new BinaryFn(op, { side: 'b', value: b }).apply(a) : binary(op, a, b);
+    }
+    if (typeof b !== 'object' || b === null) throw new Error(`${op}: expected a Tensor or a number, got ${typeof b}`);
+    requireFloat(op, a, b);
+    sameDevice(op, [a, b]);
+    broadcastShapes(op, a.shape, b.shape);
+    return e.grad ? new BinaryFn(op, null).apply(a, b) : binary(op, a, b);
+  };
+}
+
+const publicUnary = Object.keys(UNARY) as UnaryName[];
+const publicBinary = Object.keys(BINARY) as BinaryName[];
+
+/** Every public table op as a function, by name (the Tensor methods are attached from these). */
+export const unaryFunctions: Record<string, UnaryFunction> = Object.fromEntries(publicUnary.map((k) => [k, makeUnary(k)]));
+export const binaryFunctions: Record<string, BinaryFunction> = Object.fromEntries(publicBinary.map((k) => [k, makeBinary(k)]));
+
+// The functional exports (`wt.<name>`); test/autograd/pointwise.test.ts checks that every public
+// table entry is listed here and on Tensor.
+export const { neg, exp, log, sqrt, abs, sign, square, reciprocal, sigmoid, tanh, gelu, leakyRelu } = unaryFunctions;
+export const { add, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le } = binaryFunctions;

@@ -1,5 +1,6 @@
 // Training checkpoints: one safetensors file holding
-//   tensors   "model.<name>"                    every model parameter (torch-style names)
+//   tensors   "model.<name>"                    every model parameter and persistent buffer
+//                                               (torch-style names; int32 buffers written as I64)
 //             "optim.<i>.momentum_buffer"       SGD momentum buffer of parameter i (if it has one)
 //   metadata  format   "webgpu-tensor-checkpoint/1"
 //             epoch    JSON number
@@ -46,7 +47,7 @@ export async function saveCheckpoint(path: string, c: CheckpointContents): Promi
     metadata.extra = s;
   }
   try {
-    await save(tensors, path, metadata);
+    await save(tensors, path, metadata, { int32As: 'I64' });
   } finally {
     for (const t of Object.values(views)) t.dispose();
   }
@@ -63,11 +64,11 @@ function parseJson(path: string, key: string, s: string | undefined): unknown {
 
 /**
  * Restore a checkpoint into `model` (and `optimizer`, when given) and the global RNG.
- * The model must have the same parameter names and shapes (strict).
+ * The model must have the same parameter and buffer names and shapes (strict).
  */
 export async function loadCheckpoint(path: string, c: { model: Module; optimizer?: SGD }): Promise<{ epoch: number; extra: unknown }> {
   if (!c || typeof c !== 'object' || !c.model) throw new Error('loadCheckpoint: expected { model, optimizer? }');
-  const device = c.model.parameters()[0]?.device ?? defaultDevice();
+  const device = c.model.parameters()[0]?.device ?? c.model.buffers()[0]?.device ?? defaultDevice();
   const { tensors, metadata } = await loadSafetensors(path, { device });
   try {
     if (metadata.format !== FORMAT)

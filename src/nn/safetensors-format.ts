@@ -6,15 +6,49 @@
 //   bytes 8+N..       the byte buffer: each tensor row-major little-endian at [b, e) relative to it
 // On load every byte of the buffer must belong to exactly one tensor (no gaps, no overlaps), as the
 // reference implementation requires.
+// I64 (torch's default integer dtype, e.g. BatchNorm's num_batches_tracked) has no dtype of its
+// own here: it is read into int32 when every value fits, and int32 may be written as I64.
 import type { DType } from '../tensor/storage.ts';
 
-/** safetensors dtype code <-> our dtype, with the element size in bytes. */
+/** safetensors dtype code -> the dtype it is read as, with the element size in bytes in the file. */
 export const CODES: Record<string, { dtype: DType; bytes: number }> = {
   F32: { dtype: 'float32', bytes: 4 },
   F64: { dtype: 'float64', bytes: 8 },
   I32: { dtype: 'int32', bytes: 4 },
+  I64: { dtype: 'int32', bytes: 8 },
 };
+/** The code each dtype is written as by default. */
 export const CODE_OF: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32' };
+/** Codes read as another dtype than their own (the values are narrowed, range-checked). */
+const NARROWED: readonly string[] = ['I64'];
+
+/** int32 values as I64 bytes (little-endian: low word, then the sign extension). */
+export function int32ToI64Bytes(a: Int32Array): Uint8Array {
+  const w = new Int32Array(a.length * 2);
+  for (let i = 0; i < a.length; i++) {
+    w[2 * i] = a[i];
+    w[2 * i + 1] = a[i] >> 31;
+  }
+  return new Uint8Array(w.buffer);
+}
+
+/** I64 bytes (a copy, 4-byte aligned) as int32; throws naming the tensor if a value is outside int32. */
+export function i64BytesToInt32(bytes: ArrayBuffer, what: string): Int32Array {
+  const w = new Int32Array(bytes);
+  const out = new Int32Array(w.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    const lo = w[2 * i];
+    if (w[2 * i + 1] !== lo >> 31) {
+      const v = new BigInt64Array(bytes, 8 * i, 1)[0];
+      throw new Error(
+        `${what}: I64 value ${v} at element ${i} does not fit in int32 [-2147483648, 2147483647]; ` +
+          'I64 tensors are read as int32, so only int32-range values can be loaded',
+      );
+    }
+    out[i] = lo;
+  }
+  return out;
+}
 /** The reference reader refuses headers above 100 MB. */
 const MAX_HEADER = 100_000_000;
 
@@ -32,17 +66,22 @@ export function checkMetadata(op: string, metadata: unknown): Record<string, str
   return metadata as Record<string, string>;
 }
 
-/** Build the padded header for tensors in the given order; returns it and the buffer size. */
+/**
+ * Build the padded header for tensors in the given order; returns it and the buffer size. `code`
+ * overrides the dtype's default code (only I64 for int32).
+ */
 export function encodeHeader(
-  entries: { name: string; dtype: DType; shape: readonly number[] }[],
+  entries: { name: string; dtype: DType; shape: readonly number[]; code?: string }[],
   metadata: Record<string, string> = {},
 ): { header: Buffer; dataBytes: number } {
   const h: Record<string, unknown> = {};
   if (Object.keys(metadata).length) h.__metadata__ = metadata;
   let off = 0;
   for (const e of entries) {
-    const bytes = CODES[CODE_OF[e.dtype]].bytes * e.shape.reduce((a, b) => a * b, 1);
-    setKey(h, e.name, { dtype: CODE_OF[e.dtype], shape: [...e.shape], data_offsets: [off, off + bytes] });
+    const code = e.code ?? CODE_OF[e.dtype];
+    if (CODES[code]?.dtype !== e.dtype) throw new Error(`save: tensor '${e.name}' is ${e.dtype} and cannot be written as ${code}`);
+    const bytes = CODES[code].bytes * e.shape.reduce((a, b) => a * b, 1);
+    setKey(h, e.name, { dtype: code, shape: [...e.shape], data_offsets: [off, off + bytes] });
     off += bytes;
   }
   const json = Buffer.from(JSON.stringify(h), 'utf8');
@@ -91,7 +130,10 @@ export function parseSafetensors(buf: Uint8Array, what = 'safetensors'): { entri
     if (!info || typeof info !== 'object') throw bad('entry must be an object { dtype, shape, data_offsets }');
     const { dtype, shape, data_offsets: offs } = info as Record<string, unknown>;
     if (typeof dtype !== 'string' || !(dtype in CODES))
-      throw bad(`unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(CODES).join(', ')})`);
+      throw bad(
+        `unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(CODES).filter((c) => !NARROWED.includes(c)).join(', ')}), ` +
+          `and ${NARROWED.join(', ')} read as int32`,
+      );
     if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0))
       throw bad(`shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
     if (!Array.isArray(offs) || offs.length !== 2 || offs.some((o) => !Number.isSafeInteger(o) || o < 0))

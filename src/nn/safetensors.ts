@@ -1,6 +1,7 @@
 // wt.save / wt.load: state dicts as safetensors files (format and validation in
 // safetensors-format.ts), readable by Python's safetensors.torch.load_file. We write tensors
-// contiguously in sorted-name order.
+// contiguously in sorted-name order. I64 tensors load as int32 (range-checked); int32 tensors may
+// be written as I64 (SaveOptions.int32As) to match torch's integer buffers.
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -9,10 +10,18 @@ import type { NumArray } from '../kernels/kernel.ts';
 import { fromArray } from '../tensor/launch.ts';
 import { defaultDevice, Tensor } from '../tensor/tensor.ts';
 import type { DType, Device } from '../tensor/storage.ts';
-import { CODES, checkMetadata, encodeHeader, parseSafetensors, setKey } from './safetensors-format.ts';
+import { CODES, checkMetadata, encodeHeader, i64BytesToInt32, int32ToI64Bytes, parseSafetensors, setKey } from './safetensors-format.ts';
 
 function requireLittleEndian(op: string): void {
   if (endianness() !== 'LE') throw new Error(`${op}: safetensors I/O needs a little-endian host`);
+}
+
+export interface SaveOptions {
+  /**
+   * The code int32 tensors are written as: 'I32' (default) or 'I64', torch's integer dtype (BatchNorm's
+   * num_batches_tracked is I64 in torch's files). load() reads either back as int32.
+   */
+  int32As?: 'I32' | 'I64';
 }
 
 /**
@@ -20,11 +29,18 @@ function requireLittleEndian(op: string): void {
  * written, fsynced and renamed over `path`, so readers never see a partial file. GPU tensors are
  * read back first. `metadata` values must be strings.
  */
-export async function save(tensors: Record<string, Tensor>, path: string, metadata?: Record<string, string>): Promise<void> {
+export async function save(
+  tensors: Record<string, Tensor>,
+  path: string,
+  metadata?: Record<string, string>,
+  opts: SaveOptions = {},
+): Promise<void> {
   requireLittleEndian('save');
   if (typeof path !== 'string' || !path) throw new Error(`save: path must be a non-empty string, got ${String(path)}`);
   if (!tensors || typeof tensors !== 'object') throw new Error(`save: expected a name -> Tensor record, got ${String(tensors)}`);
   const meta = checkMetadata('save', metadata);
+  const int32As = opts.int32As ?? 'I32';
+  if (int32As !== 'I32' && int32As !== 'I64') throw new Error(`save: int32As must be 'I32' or 'I64', got ${String(int32As)}`);
   const names = Object.keys(tensors).sort();
   for (const name of names) {
     const t = tensors[name];
@@ -32,7 +48,11 @@ export async function save(tensors: Record<string, Tensor>, path: string, metada
     if (!(t instanceof Tensor)) throw new Error(`save: '${name}' must be a Tensor, got ${typeof t}`);
     t.check(`save '${name}'`);
   }
-  const { header } = encodeHeader(names.map((name) => ({ name, dtype: tensors[name].dtype, shape: tensors[name].shape })), meta);
+  const codeOf = (t: Tensor) => (t.dtype === 'int32' ? int32As : undefined);
+  const { header } = encodeHeader(
+    names.map((name) => ({ name, dtype: tensors[name].dtype, shape: tensors[name].shape, code: codeOf(tensors[name]) })),
+    meta,
+  );
 
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w');
@@ -40,7 +60,8 @@ export async function save(tensors: Record<string, Tensor>, path: string, metada
     await fh.write(header);
     for (const name of names) {
       const a: NumArray = await tensors[name].toArray();
-      if (a.byteLength) await fh.write(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+      const bytes = codeOf(tensors[name]) === 'I64' ? int32ToI64Bytes(a as Int32Array) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      if (bytes.byteLength) await fh.write(bytes);
     }
     await fh.sync();
     await fh.close();
@@ -73,7 +94,11 @@ export async function loadSafetensors(path: string, o: LoadOptions = {}): Promis
     const { dtype } = CODES[e.code];
     // copy out: the slice may not be aligned for a typed-array view
     const bytes = buf.buffer.slice(buf.byteOffset + dataStart + e.begin, buf.byteOffset + dataStart + e.end);
-    const arr: NumArray = dtype === 'float32' ? new Float32Array(bytes) : dtype === 'int32' ? new Int32Array(bytes) : new Float64Array(bytes);
+    const arr: NumArray =
+      e.code === 'I64' ? i64BytesToInt32(bytes, `load ${path}: tensor '${e.name}'`)
+      : dtype === 'float32' ? new Float32Array(bytes)
+      : dtype === 'int32' ? new Int32Array(bytes)
+      : new Float64Array(bytes);
     const dt: DType = dtype === 'float64' && device === 'gpu' ? 'float32' : dtype;
     setKey(tensors, e.name, fromArray(arr, e.shape, dt, device));
   }

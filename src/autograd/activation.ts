@@ -1,5 +1,5 @@
-// ReLU on its own vec4 kernels: forward y = max(x, 0), backward g * (y > 0) in one dispatch each
-// (ops.ts's relu is maxS forward and step + mul backward: three dispatches).
+// ReLU on its own vec4 kernels (src/kernels/relu.ts): forward y = max(x, 0), backward
+// g * (y > 0), one dispatch each; `relu` in ops.ts is this op.
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { requireFloat } from '../tensor/raw.ts';
@@ -24,7 +24,7 @@ class ReluFast extends Function {
   }
 }
 
-/** ReLU with dedicated forward/backward kernels (same values as `relu`; NaN propagates). */
+/** ReLU with dedicated forward/backward kernels (NaN propagates through the forward). */
 export function reluFast(x: Tensor): Tensor {
   requireFloat('reluFast', x);
   return new ReluFast().apply(x);

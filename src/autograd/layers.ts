@@ -6,7 +6,7 @@ import { requireFloat } from '../tensor/raw.ts';
 import { fmt, sameShape } from '../tensor/shape.ts';
 import { sgdKernel, type SgdParams } from '../kernels/sgd.ts';
 
-export { maxPool2d } from './pool.ts';
+export { maxPool2d } from './max_pool.ts';
 export { reluFast } from './activation.ts';
 export { dropout } from './dropout.ts';
 export { crossEntropy, crossEntropySum, accuracyCount, accumulateSum, crossEntropyLabelErrors } from './loss.ts';

@@ -404,7 +404,7 @@ function unaryRow(op: 'relu' | 'dropout', shape: number[], p = 0.5): Row {
     outBytes: 4 * n,
     input: X,
     ours: () => {
-      const name = op === 'relu' ? (api.reluFast ? 'reluFast' : 'relu') : 'dropout';
+      const name = op === 'relu' ? 'relu' : 'dropout';
       const f = api[name];
       if (!f) return missing(name);
       const x = ourTensor(X, shape);

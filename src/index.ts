@@ -25,7 +25,7 @@ export {
   relu, sum, mean, max, min, argmax, reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, clone, matmul, mseLoss,
 } from './autograd/ops.ts';
 export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
-export { maxPool2d } from './autograd/pool.ts';
+export { maxPool2d } from './autograd/max_pool.ts';
 export { dropout } from './autograd/dropout.ts';
 export { crossEntropy } from './autograd/loss.ts';
 export { localResponseNorm } from './autograd/lrn.ts';

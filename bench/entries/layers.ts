@@ -6,7 +6,9 @@ import type { BenchEntry } from '../harness.ts';
 import { launch } from '../../src/tensor/launch.ts';
 import { reluKernel } from '../../src/kernels/relu.ts';
 import { maxPoolKernel, poolOut } from '../../src/kernels/maxpool.ts';
-import { maxPoolBackward, maxPoolForwardKernel } from '../../src/autograd/pool.ts';
+import { maxPoolBackward } from '../../src/autograd/max_pool.ts';
+import { maxPoolForwardKernel } from '../../src/policy/pool_choice.ts';
+import { deviceCaps } from '../../src/backend/device.ts';
 import { dropoutKernel, dropThreshold } from '../../src/kernels/dropout.ts';
 import { ceForwardKernel, ceBackwardKernel, scalarSumKernel } from '../../src/kernels/cross_entropy.ts';
 import { lrnKernel } from '../../src/kernels/lrn.ts';
@@ -56,7 +58,7 @@ export function entries(small: boolean): BenchEntry[] {
       const y = wt.zeros([batch, c, oh, ow]);
       const idx = wt.zeros([batch, c, oh, ow], { dtype: 'int32' });
       // the library's forward for this adapter
-      const k = maxPoolForwardKernel(geom);
+      const k = maxPoolForwardKernel(geom, deviceCaps());
       return { run: () => launch(k, { ...geom, withIdx: true }, [x, y, idx]), tensors: [x, y, idx] };
     }),
     entry('maxpool.bwd', `${actShape} k3s2 <- ${oh}x${ow}`, (act + 2 * pooled) * F, () => {

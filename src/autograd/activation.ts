@@ -1,12 +1,12 @@
-// ReLU on its own vec4 kernels: forward y = max(x, 0), backward g * (y > 0) in one dispatch each
-// (ops.ts's relu is maxS forward and step + mul backward: three dispatches).
+// ReLU on its own vec4 kernels (src/kernels/relu.ts): forward y = max(x, 0), backward
+// g * (y > 0), one dispatch each; `relu` in ops.ts is this op.
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { requireFloat } from '../tensor/raw.ts';
 import { reluKernel } from '../kernels/relu.ts';
 import { Function } from './function.ts';
 
-class ReluFast extends Function {
+class Relu extends Function {
   name = 'relu';
   private y: Tensor | null = null;
   forward(x: Tensor) {
@@ -24,8 +24,8 @@ class ReluFast extends Function {
   }
 }
 
-/** ReLU with dedicated forward/backward kernels (same values as `relu`; NaN propagates). */
-export function reluFast(x: Tensor): Tensor {
-  requireFloat('reluFast', x);
-  return new ReluFast().apply(x);
+/** ReLU with dedicated forward/backward kernels (NaN propagates through the forward). */
+export function relu(x: Tensor): Tensor {
+  requireFloat('relu', x);
+  return new Relu().apply(x);
 }

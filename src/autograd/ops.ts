@@ -7,11 +7,10 @@ import { fmt, normAxis } from '../tensor/shape.ts';
 import { Max, Sum } from './reductions.ts';
 import { Expand, Permute, Reshape } from './shape_ops.ts';
 import { matmul as matmulOp } from './matmul.ts';
-import { reluFast } from './activation.ts';
+
 import { BinaryFn, sub, mul } from './pointwise.ts';
 
-/** ReLU on its dedicated vec4 kernels (forward y = max(x, 0), backward g * (y > 0)). */
-export const relu = (x: Tensor) => reluFast(x);
+export { relu } from './activation.ts';
 
 
 export function sum(x: Tensor, axis?: number | number[], keepdim = false): Tensor {

@@ -8,9 +8,9 @@
 // A label outside [0, C) cannot be checked on the host without a readback when the labels live on
 // the GPU: there the row's loss and gradient become NaN and the kernel atomically adds 1 to a flag
 // buffer (see `crossEntropyLabelErrors` in src/autograd/loss.ts). CPU labels are checked up front.
-import { type KernelDef, type NumArray } from './kernel.ts';
-import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
-import { IS_NAN_WGSL } from './maxpool.ts';
+import type { NumArray } from './kernel.ts';
+import { defineKernel, f32, read, rw, u32 } from './shader.ts';
+import { LINEAR_PARAMS, NAN_BITS, isNanWgsl, linearGid } from './wgsl_lib.ts';
 
 export interface CeParams {
   b: number;
@@ -19,21 +19,14 @@ export interface CeParams {
 
 const RWG = 64;
 
-export const ceForwardKernel: KernelDef<CeParams> = {
+export const ceForwardKernel = defineKernel<CeParams>({
   name: 'cross_entropy',
   spec: () => '',
   // logits [B,C], labels [B] i32, lse [B], loss [B], flag [1] i32 (bad-label count, atomic)
-  bindings: () => ['read', 'read', 'rw', 'rw', 'rw'],
-  uniforms: (p) => [p.b, p.c, 0x7fc00000],
+  storage: () => [read('x'), read('labels', 'i32'), rw('lse'), rw('loss'), rw('flag', 'atomic<i32>')],
+  uniforms: (p) => [u32('b', p.b), u32('c', p.c), u32('nanBits', NAN_BITS)],
   dispatch: (p) => p.b,
-  wgsl: () => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> flag: array<atomic<i32>>;
-struct U { b: u32, c: u32, nanBits: u32 }
-@group(0) @binding(5) var<uniform> u: U;
+  body: () => `
 var<workgroup> sm: array<f32, ${RWG}>;
 var<workgroup> ss: array<f32, ${RWG}>;
 // merge two (max, sum exp(x - max)) pairs; an empty pair has s == 0
@@ -95,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       } else loss[r] = l - x[base + t];
     }
   },
-};
+});
 
 export interface CeBackwardParams extends CeParams {
   /** 1/B for the mean */
@@ -104,21 +97,14 @@ export interface CeBackwardParams extends CeParams {
 
 const EWG = 256;
 
-export const ceBackwardKernel: KernelDef<CeBackwardParams> = {
+export const ceBackwardKernel = defineKernel<CeBackwardParams>({
   name: 'cross_entropy_bwd',
   spec: () => '',
   // logits [B,C], labels [B] i32, lse [B], g [1] (upstream gradient of the scalar loss), gx [B,C]
-  bindings: () => ['read', 'read', 'read', 'read', 'rw'],
-  uniforms: (p) => [p.b * p.c, p.c, { f: p.scale }, 0x7fc00000],
+  storage: () => [read('x'), read('labels', 'i32'), read('lse'), read('g'), rw('gx')],
+  uniforms: (p) => [u32('n', p.b * p.c), u32('c', p.c), f32('scale', p.scale), u32('nanBits', NAN_BITS)],
   dispatch: (p) => Math.ceil((p.b * p.c) / EWG),
-  wgsl: () => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read> lse: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> gx: array<f32>;
-struct U { n: u32, c: u32, scale: f32, nanBits: u32 }
-@group(0) @binding(5) var<uniform> u: U;
+  body: () => `
 @compute @workgroup_size(${EWG})
 fn main(${LINEAR_PARAMS}) {
   ${linearGid(EWG)}
@@ -143,7 +129,7 @@ fn main(${LINEAR_PARAMS}) {
       }
     }
   },
-};
+});
 
 export interface ScalarSumParams {
   n: number;
@@ -155,17 +141,14 @@ export interface ScalarSumParams {
 const SWG = 64;
 
 /** out[0] = (accumulate ? out[0] : 0) + scale * sum(x[0..n)); one workgroup (n is a batch size). */
-export const scalarSumKernel: KernelDef<ScalarSumParams> = {
+export const scalarSumKernel = defineKernel<ScalarSumParams>({
   name: 'scalar_sum',
   spec: (p) => (p.accumulate ? 'acc' : ''),
-  bindings: () => ['read', 'rw'],
-  uniforms: (p) => [p.n, { f: p.scale }],
+  // x [n], out [1]
+  storage: () => [read('x'), rw('out')],
+  uniforms: (p) => [u32('n', p.n), f32('scale', p.scale)],
   dispatch: () => 1,
-  wgsl: (p) => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct U { n: u32, scale: f32 }
-@group(0) @binding(2) var<uniform> u: U;
+  body: (p) => `
 var<workgroup> part: array<f32, ${SWG}>;
 @compute @workgroup_size(${SWG})
 fn main(@builtin(local_invocation_index) lid: u32) {
@@ -183,7 +166,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     for (let i = 0; i < p.n; i++) s += x[i];
     out[0] = (p.accumulate ? out[0] : 0) + p.scale * s;
   },
-};
+});
 
 export interface AccuracyParams extends CeParams {
   accumulate: boolean;
@@ -191,21 +174,16 @@ export interface AccuracyParams extends CeParams {
 
 /** out[0] = (accumulate ? out[0] : 0) + #{b : argmax_c x[b, c] == label[b]} (first maximum wins,
  * as in argmax). One workgroup; each invocation scans whole rows. */
-export const accuracyKernel: KernelDef<AccuracyParams> = {
+export const accuracyKernel = defineKernel<AccuracyParams>({
   name: 'accuracy_count',
   spec: (p) => (p.accumulate ? 'acc' : ''),
   // logits [B,C], labels [B] i32, out [1] f32
-  bindings: () => ['read', 'read', 'rw'],
-  uniforms: (p) => [p.b, p.c],
+  storage: () => [read('x'), read('labels', 'i32'), rw('out')],
+  uniforms: (p) => [u32('b', p.b), u32('c', p.c)],
   dispatch: () => 1,
-  wgsl: (p) => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-struct U { b: u32, c: u32 }
-@group(0) @binding(3) var<uniform> u: U;
+  body: (p) => `
 var<workgroup> part: array<u32, ${SWG}>;
-${IS_NAN_WGSL}
+${isNanWgsl('f32')}
 @compute @workgroup_size(${SWG})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var hits = 0u;
@@ -243,4 +221,4 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     }
     out[0] = (p.accumulate ? out[0] : 0) + hits;
   },
-};
+});

@@ -9,7 +9,8 @@
 // so 8 elements per call instead of 4 nearly halves its cost.
 // One invocation handles 8 consecutive elements (one Philox call): two vec4 loads when n % 4 == 0,
 // else scalar loads with bounds checks. The backward is the same kernel applied to the gradient.
-import type { KernelDef, NumArray } from './kernel.ts';
+import type { Caps, NumArray } from './kernel.ts';
+import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
 export interface DropoutParams {
@@ -24,7 +25,8 @@ export interface DropoutParams {
   stream?: Stream;
 }
 
-const geo = (p: DropoutParams) => p.stream ?? streamGeom();
+const geo = (p: DropoutParams, caps: Caps) => p.stream ?? streamGeom(caps);
+const elem = (p: DropoutParams) => (p.n % 4 === 0 ? 'vec4<f32>' : 'f32');
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
@@ -94,14 +96,14 @@ ${[...Array(10).keys()].map((r) => `  let k${r} = key + vec2<u32>(${Math.imul(r,
 /** The 16-bit random halves of one Philox result, in element order (lo/hi of x, y, z, w). */
 const HALVES = ['r.x & 0xffffu', 'r.x >> 16u', 'r.y & 0xffffu', 'r.y >> 16u', 'r.z & 0xffffu', 'r.z >> 16u', 'r.w & 0xffffu', 'r.w >> 16u'];
 
-export const dropoutKernel: KernelDef<DropoutParams> = {
+export const dropoutKernel = defineKernel<DropoutParams>({
   name: 'dropout',
-  spec: (p) => `h16:${p.n % 4 === 0 ? 'v4' : 's'}:${geo(p).wg}x${geo(p).per}`,
+  spec: (p, caps) => `h16:${p.n % 4 === 0 ? 'v4' : 's'}:${geo(p, caps).wg}x${geo(p, caps).per}`,
   // x [n] (input, or the output gradient in the backward), y [n]
-  bindings: () => ['read', 'rw'],
-  uniforms: (p) => [p.n, p.seedLo, p.seedHi, p.threshold, { f: p.scale }],
-  dispatch: (p) => streamGroups(Math.ceil(p.n / 8), geo(p)),
-  wgsl: (p) => {
+  storage: (p) => [read('x', elem(p)), rw('y', elem(p))],
+  uniforms: (p) => [u32('n', p.n), u32('seedLo', p.seedLo), u32('seedHi', p.seedHi), u32('threshold', p.threshold), f32('scale', p.scale)],
+  dispatch: (p, caps) => streamGroups(Math.ceil(p.n / 8), geo(p, caps)),
+  body: (p, caps) => {
     const v4 = p.n % 4 === 0;
     // v4: vec4 j of unit i is x[2i + j]; the second may lie past the end when n % 8 == 4
     const body = v4
@@ -117,13 +119,9 @@ export const dropoutKernel: KernelDef<DropoutParams> = {
           (h, e) => `{ let k = i * 8u + ${e}u;
       if (k < u.n) { y[k] = select(0.0, x[k] * u.scale, (${h}) >= u.threshold); } }`,
         ).join('\n    ');
-    const s = geo(p);
+    const s = geo(p, caps);
     const loop = streamLoop(s, 'units');
     return `
-@group(0) @binding(0) var<storage, read> x: array<${v4 ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(1) var<storage, read_write> y: array<${v4 ? 'vec4<f32>' : 'f32'}>;
-struct U { n: u32, seedLo: u32, seedHi: u32, threshold: u32, scale: f32 }
-@group(0) @binding(2) var<uniform> u: U;
 ${PHILOX_WGSL}
 @compute @workgroup_size(${s.wg})
 fn main(${loop.params}) {
@@ -150,4 +148,4 @@ fn main(${loop.params}) {
       }
     }
   },
-};
+});

@@ -12,7 +12,8 @@
 // into the WGSL), so each channel costs one windowed load instead of `size` (per-invocation loads
 // dominate on lavapipe); the backward's ring holds t, computed as channels enter it, so t is never
 // stored. Neighbouring invocations take neighbouring columns (coalesced on GPUs).
-import { type KernelDef, type NumArray } from './kernel.ts';
+import type { Caps, NumArray } from './kernel.ts';
+import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 import { streamGeom } from './stream.ts';
 
@@ -31,7 +32,8 @@ export interface LrnParams {
 }
 
 const vw = (p: LrnParams) => (p.s % 4 === 0 ? 4 : 1);
-const wgOf = (p: LrnParams) => p.wg ?? (streamGeom().wg <= 8 ? 8 : 64);
+const elem = (p: LrnParams) => (vw(p) === 4 ? 'vec4<f32>' : 'f32');
+const wgOf = (p: LrnParams, caps: Caps) => p.wg ?? (streamGeom(caps).wg <= 8 ? 8 : 64);
 /** Work items: (b, s) columns (of vw elements). */
 const items = (p: LrnParams) => (p.b * p.s) / vw(p);
 
@@ -81,29 +83,25 @@ function bwdWalk(size: number, before: number, T: string): string {
   }`;
 }
 
-export const lrnKernel: KernelDef<LrnParams> = {
+export const lrnKernel = defineKernel<LrnParams>({
   name: 'lrn',
-  spec: (p) => `${p.mode}${vw(p) === 4 ? ':v4' : ''}:n${p.size}:wg${wgOf(p)}`,
-  bindings: (p) => [...NAMES[p.mode][0].map(() => 'read' as const), ...NAMES[p.mode][1].map(() => 'rw' as const)],
+  spec: (p, caps) => `${p.mode}${vw(p) === 4 ? ':v4' : ''}:n${p.size}:wg${wgOf(p, caps)}`,
+  storage: (p) => [...NAMES[p.mode][0].map((n) => read(n, elem(p))), ...NAMES[p.mode][1].map((n) => rw(n, elem(p)))],
   uniforms: (p) => [
-    items(p),
-    p.c,
-    p.s / vw(p),
-    { f: p.alpha / p.size },
-    { f: p.beta },
-    { f: p.k },
-    { f: (2 * p.alpha * p.beta) / p.size },
+    u32('n', items(p)),
+    u32('c', p.c),
+    u32('s', p.s / vw(p)),
+    f32('alphaN', p.alpha / p.size),
+    f32('beta', p.beta),
+    f32('k', p.k),
+    f32('coef', (2 * p.alpha * p.beta) / p.size),
   ],
-  dispatch: (p) => Math.ceil(items(p) / wgOf(p)),
-  wgsl: (p) => {
-    const T = vw(p) === 4 ? 'vec4<f32>' : 'f32';
-    const wg = wgOf(p);
-    const [rd, wr] = NAMES[p.mode];
+  dispatch: (p, caps) => Math.ceil(items(p) / wgOf(p, caps)),
+  body: (p, caps) => {
+    const T = elem(p);
+    const wg = wgOf(p, caps);
     const lo = Math.floor(p.size / 2);
     const hi = Math.floor((p.size - 1) / 2);
-    const decl = [...rd, ...wr]
-      .map((n, i) => `@group(0) @binding(${i}) var<storage, ${i < rd.length ? 'read' : 'read_write'}> ${n}: array<${T}>;`)
-      .join('\n');
     // column gid = (b, si): element (b, c, si) sits at col + c * S
     const head = `let col = (gid / u.s) * u.c * u.s + gid % u.s;`;
     const body =
@@ -135,9 +133,6 @@ fn enter(col: u32, ch: i32) -> E {
 }`
         : '';
     return `
-${decl}
-struct U { n: u32, c: u32, s: u32, alphaN: f32, beta: f32, k: f32, coef: f32 }
-@group(0) @binding(${rd.length + wr.length}) var<uniform> u: U;
 ${tOf}
 @compute @workgroup_size(${wg})
 fn main(${LINEAR_PARAMS}) {
@@ -178,4 +173,4 @@ fn main(${LINEAR_PARAMS}) {
       for (let i = 0; i < n; i++) gx[i] = g[i] * Math.pow(scale[i], -p.beta) - coef * x[i] * win(t, i, hi, lo, false);
     }
   },
-};
+});

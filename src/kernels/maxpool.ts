@@ -12,11 +12,13 @@
 // Window size, stride and padding are baked into the WGSL (constant loops the compiler unrolls; no
 // bounds checks at all without padding); the image sizes are uniforms. Launch layouts 'flat'
 // (hardware GPUs) and 'rows' (software adapters) are described in stream.ts.
-// On lavapipe (subgroups of exactly 8) the forward and backward that autograd/pool.ts picks are the
-// subgroup sliding-window kernels of maxpool_lanes.ts, ~2x faster there; these serve the
-// geometries those do not cover (stride 3 or > 4, wide windows, very wide rows) and GPUs.
-import type { KernelDef, NumArray } from './kernel.ts';
+// On lavapipe (subgroups of exactly 8) src/policy/pool_choice.ts picks the subgroup sliding-window
+// kernels of maxpool_lanes.ts instead, ~2x faster there; these serve the geometries those do not
+// cover (stride 3 or > 4, wide windows, very wide rows) and GPUs.
+import type { Caps, NumArray } from './kernel.ts';
+import { type StorageDecl, type UField, defineKernel, read, rw, u32 } from './shader.ts';
 import { type RowLayout, rowGroups, rowLayout, rowLayoutKey, rowsMain, streamGeom, streamGroups, streamLoop } from './stream.ts';
+import { isNanWgsl } from './wgsl_lib.ts';
 
 export interface PoolGeom {
   /** planes (batch * channels) */
@@ -42,15 +44,15 @@ export interface MaxPoolParams extends PoolGeom {
   withIdx: boolean;
 }
 
-/** NaN test on the bits: the shader compiler may assume `v != v` is false (fast math). */
-export const IS_NAN_WGSL = 'fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }';
-
-const layoutOf = (p: PoolGeom): RowLayout => p.layout ?? rowLayout();
+/** The launch layout: the caller's, else the adapter's (see stream.ts). */
+export const poolLayout = (p: PoolGeom, caps: Caps): RowLayout => p.layout ?? rowLayout(caps);
 const layoutKey = rowLayoutKey;
 const geomKey = (p: PoolGeom) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}`;
 
-const U_STRUCT = 'struct U { n: u32, h: u32, w: u32, oh: u32, ow: u32 }';
-const uWords = (p: PoolGeom) => [p.n, p.h, p.w, p.oh, p.ow];
+/** The image sizes, the uniforms shared by the forward and the gather backward. */
+const sizeFields = (p: PoolGeom): UField[] => [u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow)];
+/** g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W]: the bindings of both backwards. */
+const bwdStorage = (): StorageDecl[] => [read('g'), read('idx', 'i32'), rw('gx')];
 
 const groups = rowGroups;
 /** main() over N planes of `rowsPerPlane` rows (see stream.ts). */
@@ -61,14 +63,14 @@ export function poolOut(size: number, k: number, s: number, pad: number): number
   return Math.floor((size + 2 * pad - k) / s) + 1;
 }
 
-export const maxPoolKernel: KernelDef<MaxPoolParams> = {
+export const maxPoolKernel = defineKernel<MaxPoolParams>({
   name: 'maxpool',
-  spec: (p) => `${geomKey(p)}:${layoutKey(layoutOf(p))}${p.withIdx ? ':idx' : ''}`,
+  spec: (p, caps) => `${geomKey(p)}:${layoutKey(poolLayout(p, caps))}${p.withIdx ? ':idx' : ''}`,
   // x [N,H,W], y [N,OH,OW], idx [N,OH,OW] (int32, optional)
-  bindings: (p) => (p.withIdx ? ['read', 'rw', 'rw'] : ['read', 'rw']),
-  uniforms: uWords,
-  dispatch: (p) => groups(layoutOf(p), p.n * p.oh, p.ow),
-  wgsl: (p) => {
+  storage: (p) => [read('x'), rw('y'), ...(p.withIdx ? [rw('idx', 'i32')] : [])],
+  uniforms: sizeFields,
+  dispatch: (p, caps) => groups(poolLayout(p, caps), p.n * p.oh, p.ow),
+  body: (p, caps) => {
     const padded = p.ph > 0 || p.pw > 0;
     // the clipped window start is always inside the image (padding <= kernel / 2) and seeds the
     // maximum; re-visiting it in the loop changes nothing (a NaN start stays the argmax until a
@@ -93,13 +95,8 @@ export const maxPoolKernel: KernelDef<MaxPoolParams> = {
       y[o] = best;
       ${p.withIdx ? 'idx[o] = i32(bi);' : ''}`;
     return `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-${p.withIdx ? '@group(0) @binding(2) var<storage, read_write> idx: array<i32>;' : ''}
-${U_STRUCT}
-@group(0) @binding(${p.withIdx ? 3 : 2}) var<uniform> u: U;
-${IS_NAN_WGSL}
-${mainFor(layoutOf(p), 'u.oh', 'u.ow', item)}`;
+${isNanWgsl('f32')}
+${mainFor(poolLayout(p, caps), 'u.oh', 'u.ow', item)}`;
   },
   cpu: (p, bufs: NumArray[]) => {
     const [x, y, idx] = bufs;
@@ -131,7 +128,7 @@ ${mainFor(layoutOf(p), 'u.oh', 'u.ow', item)}`;
           if (p.withIdx) idx[o] = bi;
         }
   },
-};
+});
 
 export interface ScatterParams extends PoolGeom {
   /** the residue class (oy mod my, ox mod mx) handled by this pass */
@@ -147,32 +144,27 @@ const classSize = (p: ScatterParams): [number, number] => {
 };
 
 /** One scatter pass: gx[plane, idx[o]] += g[o] for the outputs o of class (cy, cx). */
-export const maxPoolScatterKernel: KernelDef<ScatterParams> = {
+export const maxPoolScatterKernel = defineKernel<ScatterParams>({
   name: 'maxpool_scatter',
-  spec: (p) => `${geomKey(p)}:${layoutKey(layoutOf(p))}`,
+  spec: (p, caps) => `${geomKey(p)}:${layoutKey(poolLayout(p, caps))}`,
   // g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W] (accumulated in place)
-  bindings: () => ['read', 'read', 'rw'],
+  storage: bwdStorage,
   uniforms: (p) => {
     const [ny, nx] = classSize(p);
-    return [p.n, p.h, p.w, p.oh, p.ow, ny, nx, p.cy, p.cx];
+    return [...sizeFields(p), u32('ny', ny), u32('nx', nx), u32('cy', p.cy), u32('cx', p.cx)];
   },
-  dispatch: (p) => {
+  dispatch: (p, caps) => {
     const [ny, nx] = classSize(p);
-    return ny > 0 && nx > 0 ? groups(layoutOf(p), p.n * ny, nx) : 0;
+    return ny > 0 && nx > 0 ? groups(poolLayout(p, caps), p.n * ny, nx) : 0;
   },
-  wgsl: (p) => {
+  body: (p, caps) => {
     const [my, mx] = scatterClasses(p);
     const item = `
       let k = (plane * u.oh + u.cy + ry * ${my}u) * u.ow + u.cx + rx * ${mx}u;
       let t = plane * u.h * u.w + u32(idx[k]);
       gx[t] = gx[t] + g[k];`;
     return `
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read> idx: array<i32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-struct U { n: u32, h: u32, w: u32, oh: u32, ow: u32, ny: u32, nx: u32, cy: u32, cx: u32 }
-@group(0) @binding(3) var<uniform> u: U;
-${mainFor(layoutOf(p), 'u.ny', 'u.nx', item)}`;
+${mainFor(poolLayout(p, caps), 'u.ny', 'u.nx', item)}`;
   },
   cpu: (p, [g, idx, gx]: NumArray[]) => {
     const [my, mx] = scatterClasses(p);
@@ -183,41 +175,36 @@ ${mainFor(layoutOf(p), 'u.ny', 'u.nx', item)}`;
           gx[n * p.h * p.w + idx[k]] += g[k];
         }
   },
-};
+});
 
 export interface ZeroParams {
   n: number;
 }
 
+const zeroElem = (p: ZeroParams) => (p.n % 4 === 0 ? 'vec4<f32>' : 'f32');
+const zeroUnits = (p: ZeroParams) => (p.n % 4 === 0 ? p.n / 4 : p.n);
+
 /** gx = 0 (vec4 stores when n % 4 == 0) before the scatter passes. */
-export const zeroKernel: KernelDef<ZeroParams> = {
+export const zeroKernel = defineKernel<ZeroParams>({
   name: 'zero_fill',
-  spec: (p) => `${p.n % 4 === 0 ? 'v4' : 's'}:${streamGeom().wg}x${streamGeom().per}`,
-  bindings: () => ['rw'],
-  uniforms: (p) => [p.n % 4 === 0 ? p.n / 4 : p.n],
-  dispatch: (p) => streamGroups(p.n % 4 === 0 ? p.n / 4 : p.n, streamGeom()),
-  wgsl: (p) => {
-    const s = streamGeom();
+  spec: (p, caps) => `${p.n % 4 === 0 ? 'v4' : 's'}:${streamGeom(caps).wg}x${streamGeom(caps).per}`,
+  // y [n]
+  storage: (p) => [rw('y', zeroElem(p))],
+  uniforms: (p) => [u32('n', zeroUnits(p))],
+  dispatch: (p, caps) => streamGroups(zeroUnits(p), streamGeom(caps)),
+  body: (p, caps) => {
+    const s = streamGeom(caps);
     const loop = streamLoop(s, 'u.n');
-    const T = p.n % 4 === 0 ? 'vec4<f32>' : 'f32';
     return `
-@group(0) @binding(0) var<storage, read_write> y: array<${T}>;
-struct U { n: u32 }
-@group(0) @binding(1) var<uniform> u: U;
 @compute @workgroup_size(${s.wg})
 fn main(${loop.params}) {
   ${loop.open}
-    y[i] = ${T}(0.0);
+    y[i] = ${zeroElem(p)}(0.0);
   }
 }`;
   },
   cpu: (p, [y]: NumArray[]) => y.fill(0),
-};
-
-/** Which backward suits the layout: 'scatter' for 'rows' (software adapters), else 'gather'. */
-export function maxPoolBackwardMode(p: PoolGeom): 'gather' | 'scatter' {
-  return layoutOf(p).mode === 'rows' ? 'scatter' : 'gather';
-}
+});
 
 /** The range [lo, hi) of output positions along one axis whose window covers input position i. */
 function coveringRange(i: number, k: number, s: number, pad: number, outSize: number): [number, number] {
@@ -226,14 +213,14 @@ function coveringRange(i: number, k: number, s: number, pad: number, outSize: nu
   return [lo, hi];
 }
 
-export const maxPoolBackwardKernel: KernelDef<PoolGeom> = {
+export const maxPoolBackwardKernel = defineKernel<PoolGeom>({
   name: 'maxpool_bwd',
-  spec: (p) => `${geomKey(p)}:${layoutKey(layoutOf(p))}`,
+  spec: (p, caps) => `${geomKey(p)}:${layoutKey(poolLayout(p, caps))}`,
   // g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W]
-  bindings: () => ['read', 'read', 'rw'],
-  uniforms: uWords,
-  dispatch: (p) => groups(layoutOf(p), p.n * p.h, p.w),
-  wgsl: (p) => {
+  storage: bwdStorage,
+  uniforms: sizeFields,
+  dispatch: (p, caps) => groups(poolLayout(p, caps), p.n * p.h, p.w),
+  body: (p, caps) => {
     // at most ceil(k / s) outputs cover an input along each axis
     const my = Math.ceil(p.kh / p.sh);
     const mx = Math.ceil(p.kw / p.sw);
@@ -261,12 +248,7 @@ export const maxPoolBackwardKernel: KernelDef<PoolGeom> = {
       }
       gx[o] = acc;`;
     return `
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read> idx: array<i32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-${U_STRUCT}
-@group(0) @binding(3) var<uniform> u: U;
-${mainFor(layoutOf(p), 'u.h', 'u.w', item)}`;
+${mainFor(poolLayout(p, caps), 'u.h', 'u.w', item)}`;
   },
   cpu: (p, [g, idx, gx]: NumArray[]) => {
     let i = 0;
@@ -285,4 +267,4 @@ ${mainFor(layoutOf(p), 'u.h', 'u.w', item)}`;
           gx[i] = acc;
         }
   },
-};
+});

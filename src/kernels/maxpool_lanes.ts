@@ -1,5 +1,9 @@
-// Max pooling forward and backward (the backward's own comment is further down) for software
-// adapters (lavapipe): one 8-lane subgroup slides along input rows with aligned vec4 loads. Why: lavapipe turns every load whose address differs per lane into
+// Max pooling forward and backward for software adapters whose subgroups are exactly 8 lanes
+// (lavapipe): src/policy/pool_choice.ts runs these only there (`software`, the 'subgroups'
+// feature, subgroupMinSize == subgroupMaxSize == 8) and only for the geometries `poolLanesFits` /
+// `poolLanesBackwardFits` accept; every other adapter and geometry runs maxpool.ts.
+// Forward (the backward's own comment is further down): one 8-lane subgroup slides along input
+// rows with aligned vec4 loads. Why: lavapipe turns every load whose address differs per lane into
 // per-lane scalar code with a bounds check (~15 instructions per lane and element; ~8 per element
 // of a vec4), so the per-output 3x3 window of scalar loads cost ~9 loads per output. Here each
 // lane loads ONE vec4 of each input row and takes the next 4-8 columns from its neighbours with
@@ -14,8 +18,9 @@
 // misalignment r = (rowStart - pw) mod 4, which is uniform along a row).
 // Supported: sw in {1, 2, 4}, kw <= 5 + sw (so S + 3 <= 12), subgroups of exactly 8 = the
 // workgroup. Same results as maxPoolKernel (ties: first maximum; NaN wins; padding never wins).
-import type { KernelDef } from './kernel.ts';
-import { type MaxPoolParams, type PoolGeom, maxPoolKernel, maxPoolBackwardKernel, IS_NAN_WGSL } from './maxpool.ts';
+import { defineKernel, read, rw, u32 } from './shader.ts';
+import { type MaxPoolParams, type PoolGeom, maxPoolKernel, maxPoolBackwardKernel } from './maxpool.ts';
+import { isNanWgsl } from './wgsl_lib.ts';
 
 /** Lanes per subgroup (= workgroup) this kernel is written for. */
 export const POOL_LANES = 8;
@@ -45,18 +50,25 @@ const vecsPerRow = (p: { kw: number; sw: number }) => Math.ceil((4 - p.sw + p.kw
 const needNext = (p: MaxPoolParams) => perLane(p) * (POOL_LANES * chunksOf(p) - vecsPerRow(p) + 1) < p.ow;
 
 /** Outputs stored per lane and chunk as one vector (P when OW is a multiple of P, else 1). */
-const storeWidth = (p: MaxPoolParams) => (p.ow % perLane(p) === 0 ? perLane(p) : 1);
+const storeWidth = (p: PoolGeom) => (p.ow % perLane(p) === 0 ? perLane(p) : 1);
+/** The element type of y / idx / g (`t` = 'f32' or 'i32'), vectors of the store width. */
+const vecOf = (p: PoolGeom, t: string) => (storeWidth(p) === 1 ? t : `vec${storeWidth(p)}<${t}>`);
+/** The bits of -infinity (WGSL constant expressions may not be infinite). */
+const NEG_INF_BITS = 0xff800000;
 
-export const maxPoolLanesKernel: KernelDef<MaxPoolParams> = {
+export const maxPoolLanesKernel = defineKernel<MaxPoolParams>({
   name: 'maxpool_lanes',
   spec: (p) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}c${chunksOf(p)}v${storeWidth(p)}w${p.w % 4}${needNext(p) ? 'n' : ''}${p.withIdx ? ':idx' : ''}`,
   // x [N,H,W] (as vec4s), y [N,OH,OW], idx [N,OH,OW] int32 (optional)
-  bindings: (p) => (p.withIdx ? ['read', 'rw', 'rw'] : ['read', 'rw']),
-  // negInf: the bits of -infinity (WGSL constant expressions may not be infinite)
-  uniforms: (p) => [p.n, p.h, p.w, p.oh, p.ow, Math.ceil(p.oh / ROWS), 0xff800000],
+  storage: (p) => [read('x', 'vec4<f32>'), rw('y', vecOf(p, 'f32')), ...(p.withIdx ? [rw('idx', vecOf(p, 'i32'))] : [])],
+  uniforms: (p) => [
+    u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow),
+    u32('blocks', Math.ceil(p.oh / ROWS)), u32('negInf', NEG_INF_BITS),
+  ],
+  enables: () => ['subgroups'],
   // one workgroup per block of ROWS output rows of one plane
   dispatch: (p) => p.n * Math.ceil(p.oh / ROWS),
-  wgsl: (p) => {
+  body: (p) => {
     const L = POOL_LANES;
     const P = perLane(p);
     const C = chunksOf(p);
@@ -132,7 +144,7 @@ export const maxPoolLanesKernel: KernelDef<MaxPoolParams> = {
       .flatMap((a) => rng(C).flatMap((c) => rng(S).map((k) => `    ${kv(a, c, k)} = ${sv(a + p.sh, c, k)};`)))
       .join('\n');
 
-    const vt = (t: string) => (V === 1 ? t : `vec${V}<${t}>`);
+    const vt = (t: string) => vecOf(p, t);
     const outputs = rng(C)
       .map((c) => {
         const parts = rng(P).map((j) => {
@@ -174,13 +186,8 @@ export const maxPoolLanesKernel: KernelDef<MaxPoolParams> = {
       })
       .join('\n');
 
-    return `enable subgroups;
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> y: array<${vt('f32')}>;
-${p.withIdx ? `@group(0) @binding(2) var<storage, read_write> idx: array<${vt('i32')}>;` : ''}
-struct U { n: u32, h: u32, w: u32, oh: u32, ow: u32, blocks: u32, negInf: u32 }
-@group(0) @binding(${p.withIdx ? 3 : 2}) var<uniform> u: U;
-${IS_NAN_WGSL}
+    return `
+${isNanWgsl('f32')}
 
 @compute @workgroup_size(${L})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -208,7 +215,7 @@ ${carryOut}
 }`;
   },
   cpu: (p, bufs) => maxPoolKernel.cpu(p, bufs),
-};
+});
 
 // ---- backward ----
 // gx [N, H, W] from g, idx [N, OH, OW]. One subgroup walks the input rows of G whole planes in
@@ -232,23 +239,23 @@ export function poolLanesBackwardFits(p: PoolGeom): boolean {
 /** Planes per workgroup: the fewest whose element count is a multiple of 4. */
 const planeGroup = (p: PoolGeom) => [1, 4, 2, 4][(p.h * p.w) % 4];
 
-export const maxPoolLanesBackwardKernel: KernelDef<PoolGeom> = {
+export const maxPoolLanesBackwardKernel = defineKernel<PoolGeom>({
   name: 'maxpool_lanes_bwd',
-  spec: (p) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}c${bwdChunks(p)}v${p.ow % perLane(p) === 0 ? perLane(p) : 1}w${p.w % 4}`,
+  spec: (p) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}c${bwdChunks(p)}v${storeWidth(p)}w${p.w % 4}`,
   // g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W] (as vec4s)
-  bindings: () => ['read', 'read', 'rw'],
-  uniforms: (p) => [p.n, p.h, p.w, p.oh, p.ow, planeGroup(p)],
+  storage: (p) => [read('g', vecOf(p, 'f32')), read('idx', vecOf(p, 'i32')), rw('gx', 'vec4<f32>')],
+  uniforms: (p) => [u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow), u32('planes', planeGroup(p))],
+  enables: () => ['subgroups'],
   dispatch: (p) => Math.ceil(p.n / planeGroup(p)),
-  wgsl: (p) => {
+  body: (p) => {
     const L = POOL_LANES;
     const P = perLane(p);
     const C = bwdChunks(p);
-    const V = p.ow % P === 0 ? P : 1;
+    const V = storeWidth(p);
     const Q = Math.ceil(p.kh / p.sh); // output rows covering one input row, at most
     const S = 4 - p.sw + p.kw; // columns a lane's outputs reach: its own 4, then its neighbour's
     const rng = (n: number) => [...Array(n).keys()];
     const comp = ['x', 'y', 'z', 'w'];
-    const vt = (t: string) => (V === 1 ? t : `vec${V}<${t}>`);
     const el = (v: string, j: number) => (V === 1 ? v : `${v}.${comp[j]}`);
     // ring slot q (output row oy - q) of chunk c: g<q>_<c>_<j>, i<q>_<c>_<j>, outputs j < P.
     // Slot 0 is loaded each step; slots >= 1 are carried (vars: lavapipe keeps carried values in
@@ -346,13 +353,7 @@ export const maxPoolLanesBackwardKernel: KernelDef<PoolGeom> = {
       `pending = straddle;`,
     );
 
-    return `enable subgroups;
-@group(0) @binding(0) var<storage, read> g: array<${vt('f32')}>;
-@group(0) @binding(1) var<storage, read> idx: array<${vt('i32')}>;
-@group(0) @binding(2) var<storage, read_write> gx: array<vec4<f32>>;
-struct U { n: u32, h: u32, w: u32, oh: u32, ow: u32, planes: u32 }
-@group(0) @binding(3) var<uniform> u: U;
-
+    return `
 @compute @workgroup_size(${L})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(subgroup_invocation_id) lane: u32) {
@@ -368,7 +369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // step oy: load output row oy, then finish the input rows no later output row reaches,
     // [sh oy - ph, sh (oy + 1) - ph); step OH finishes the rest (at most kh - 1 rows). The rows
     // are unrolled, not looped: as a loop (its carried values blended on every write, see above)
-    // this kernel ran at 37-39% of copy, unrolled at 56-57%.
+    // this kernel reaches 37-39% of a copy's bandwidth on lavapipe, unrolled 56-57%.
     for (var oy = 0u; oy <= u.oh; oy++) {
 ${loadSlot0}
       ${carriedUse}
@@ -388,4 +389,4 @@ ${row.map((l) => `        ${l}`).join('\n')}
 }`;
   },
   cpu: (p, bufs) => maxPoolBackwardKernel.cpu(p, bufs),
-};
+});

@@ -2,7 +2,8 @@
 // vec4 path when n % 4 == 0 (lavapipe turns per-invocation addresses into per-lane scalar loads, so
 // one vec4 load per invocation moves 4x the data per address computation); scalar path otherwise.
 // NaN stays NaN in the forward (like torch.relu); the backward passes no gradient through NaN.
-import type { KernelDef, NumArray } from './kernel.ts';
+import type { Caps, NumArray } from './kernel.ts';
+import { defineKernel, read, rw, u32 } from './shader.ts';
 import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
 export interface ReluParams {
@@ -12,38 +13,27 @@ export interface ReluParams {
   stream?: Stream;
 }
 
-const geo = (p: ReluParams) => p.stream ?? streamGeom();
+const geo = (p: ReluParams, caps: Caps) => p.stream ?? streamGeom(caps);
 const isVec4 = (p: ReluParams) => p.n % 4 === 0;
 const units = (p: ReluParams) => (isVec4(p) ? p.n / 4 : p.n);
+const elem = (p: ReluParams) => (isVec4(p) ? 'vec4<f32>' : 'f32');
 
-export const reluKernel: KernelDef<ReluParams> = {
+export const reluKernel = defineKernel<ReluParams>({
   name: 'relu',
-  spec: (p) => `${p.mode}${isVec4(p) ? ':v4' : ''}:${geo(p).wg}x${geo(p).per}`,
+  spec: (p, caps) => `${p.mode}${isVec4(p) ? ':v4' : ''}:${geo(p, caps).wg}x${geo(p, caps).per}`,
   // fwd: x, y.  bwd: g, y (forward output), gx.
-  bindings: (p) => (p.mode === 'fwd' ? ['read', 'rw'] : ['read', 'read', 'rw']),
-  uniforms: (p) => [units(p)],
-  dispatch: (p) => streamGroups(units(p), geo(p)),
-  wgsl: (p) => {
-    const T = isVec4(p) ? 'vec4<f32>' : 'f32';
-    const bufs =
-      p.mode === 'fwd'
-        ? `@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> y: array<${T}>;
-@group(0) @binding(2) var<uniform> u: U;`
-        : `@group(0) @binding(0) var<storage, read> g: array<${T}>;
-@group(0) @binding(1) var<storage, read> y: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> gx: array<${T}>;
-@group(0) @binding(3) var<uniform> u: U;`;
+  storage: (p) => (p.mode === 'fwd' ? [read('x', elem(p)), rw('y', elem(p))] : [read('g', elem(p)), read('y', elem(p)), rw('gx', elem(p))]),
+  uniforms: (p) => [u32('n', units(p))],
+  dispatch: (p, caps) => streamGroups(units(p), geo(p, caps)),
+  body: (p, caps) => {
     // select(f, t, cond): keep v unless v < 0, so NaN passes through the forward
     const body = p.mode === 'fwd' ? 'let v = x[i]; y[i] = select(v, zero, v < zero);' : 'gx[i] = select(zero, g[i], y[i] > zero);';
-    const s = geo(p);
+    const s = geo(p, caps);
     const loop = streamLoop(s, 'u.n');
     return `
-struct U { n: u32 }
-${bufs}
 @compute @workgroup_size(${s.wg})
 fn main(${loop.params}) {
-  let zero = ${T}(0.0);
+  let zero = ${elem(p)}(0.0);
   ${loop.open}
     ${body}
   }
@@ -61,4 +51,4 @@ fn main(${loop.params}) {
       for (let i = 0; i < p.n; i++) gx[i] = y[i] > 0 ? g[i] : 0;
     }
   },
-};
+});

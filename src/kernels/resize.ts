@@ -10,7 +10,8 @@
 // Augment (applied to the inH x inW image before the resize, like torchvision
 // RandomCrop(size, padding=pad) then RandomHorizontalFlip): aug(y, x) = img(y + dy - pad, x' + dx - pad)
 // with x' = inW - 1 - x when flipped, else x; 0 outside the image (zero padding).
-import { type KernelDef, type NumArray } from './kernel.ts';
+import type { NumArray } from './kernel.ts';
+import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 
 export interface ResizeParams {
@@ -29,24 +30,19 @@ const WG = 256;
 /** in / out rounded to f32, as the WGSL sees it (the CPU twin uses the same value). */
 const scale = (i: number, o: number) => Math.fround(i / o);
 
-export const resizeKernel: KernelDef<ResizeParams> = {
+export const resizeKernel = defineKernel<ResizeParams>({
   name: 'resize',
   spec: (p) => (p.pad !== undefined ? 'aug' : ''),
-  bindings: (p) => (p.pad !== undefined ? ['read', 'read', 'rw'] : ['read', 'rw']),
+  // src [n * inH * inW bytes] as u32, aug [n] (augment only), y [n, outH, outW]
+  storage: (p) => [read('src', 'u32'), ...(p.pad !== undefined ? [read('aug', 'u32')] : []), rw('y')],
   uniforms: (p) => [
-    p.n * p.outH * p.outW, p.inH, p.inW, p.outH, p.outW,
-    { f: scale(p.inH, p.outH) }, { f: scale(p.inW, p.outW) }, p.pad ?? 0,
+    u32('total', p.n * p.outH * p.outW), u32('inH', p.inH), u32('inW', p.inW), u32('outH', p.outH), u32('outW', p.outW),
+    f32('scaleY', scale(p.inH, p.outH)), f32('scaleX', scale(p.inW, p.outW)), u32('pad', p.pad ?? 0),
   ],
   dispatch: (p) => Math.ceil((p.n * p.outH * p.outW) / WG),
-  wgsl: (p) => {
+  body: (p) => {
     const aug = p.pad !== undefined;
     return `
-@group(0) @binding(0) var<storage, read> src: array<u32>;
-${aug ? '@group(0) @binding(1) var<storage, read> aug: array<u32>;' : ''}
-@group(0) @binding(${aug ? 2 : 1}) var<storage, read_write> y: array<f32>;
-struct U { total: u32, inH: u32, inW: u32, outH: u32, outW: u32, scaleY: f32, scaleX: f32, pad: u32 }
-@group(0) @binding(${aug ? 3 : 2}) var<uniform> u: U;
-
 // Pixel (py, px) of image img after augmentation (a = its aug word), as 0..255.
 fn pixel(img: u32, py: u32, px: u32, a: u32) -> f32 {
   var sy = i32(py);
@@ -123,7 +119,7 @@ fn main(${LINEAR_PARAMS}) {
       }
     }
   },
-};
+});
 
 /** Pack the per-image augmentation word (see the layout above). */
 export function packAug(dx: number, dy: number, flip: boolean): number {

@@ -6,7 +6,8 @@
 // param and buf are bound read_write and updated in place; vec4 path when n % 4 == 0.
 // Every coefficient is a uniform (no recompiles when a scheduler changes lr); only the presence of
 // the momentum buffer changes the bindings.
-import type { KernelDef, NumArray } from './kernel.ts';
+import type { Caps, NumArray } from './kernel.ts';
+import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
 export interface SgdParams {
@@ -23,41 +24,36 @@ export interface SgdParams {
   stream?: Stream;
 }
 
-const geo = (p: SgdParams) => p.stream ?? streamGeom();
+const geo = (p: SgdParams, caps: Caps) => p.stream ?? streamGeom(caps);
 const isVec4 = (p: SgdParams) => p.n % 4 === 0;
 const units = (p: SgdParams) => (isVec4(p) ? p.n / 4 : p.n);
+const elem = (p: SgdParams) => (isVec4(p) ? 'vec4<f32>' : 'f32');
 
-export const sgdKernel: KernelDef<SgdParams> = {
+export const sgdKernel = defineKernel<SgdParams>({
   name: 'sgd',
-  spec: (p) => `${p.withBuf ? 'mom' : 'plain'}${isVec4(p) ? ':v4' : ''}:${geo(p).wg}x${geo(p).per}`,
+  spec: (p, caps) => `${p.withBuf ? 'mom' : 'plain'}${isVec4(p) ? ':v4' : ''}:${geo(p, caps).wg}x${geo(p, caps).per}`,
   // param [n] (rw), grad [n], momentum buffer [n] (rw, only when withBuf)
-  bindings: (p) => (p.withBuf ? ['rw', 'read', 'rw'] : ['rw', 'read']),
+  storage: (p) => [rw('param', elem(p)), read('grad', elem(p)), ...(p.withBuf ? [rw('buf', elem(p))] : [])],
   uniforms: (p) => [
-    units(p),
-    { f: p.lr },
-    { f: p.momentum },
-    { f: 1 - p.dampening },
-    { f: p.weightDecay },
-    p.nesterov ? 1 : 0,
-    p.firstStep ? 1 : 0,
+    u32('n', units(p)),
+    f32('lr', p.lr),
+    f32('momentum', p.momentum),
+    f32('oneMinusDamp', 1 - p.dampening),
+    f32('weightDecay', p.weightDecay),
+    u32('nesterov', p.nesterov ? 1 : 0),
+    u32('firstStep', p.firstStep ? 1 : 0),
   ],
-  dispatch: (p) => streamGroups(units(p), geo(p)),
-  wgsl: (p) => {
-    const T = isVec4(p) ? 'vec4<f32>' : 'f32';
+  dispatch: (p, caps) => streamGroups(units(p), geo(p, caps)),
+  body: (p, caps) => {
     const mom = p.withBuf
       ? `var b = d;
     if (u.firstStep == 0u) { b = buf[i] * u.momentum + u.oneMinusDamp * d; }
     buf[i] = b;
     if (u.nesterov != 0u) { d = d + u.momentum * b; } else { d = b; }`
       : '';
-    const s = geo(p);
+    const s = geo(p, caps);
     const loop = streamLoop(s, 'u.n');
     return `
-@group(0) @binding(0) var<storage, read_write> param: array<${T}>;
-@group(0) @binding(1) var<storage, read> grad: array<${T}>;
-${p.withBuf ? `@group(0) @binding(2) var<storage, read_write> buf: array<${T}>;` : ''}
-struct U { n: u32, lr: f32, momentum: f32, oneMinusDamp: f32, weightDecay: f32, nesterov: u32, firstStep: u32 }
-@group(0) @binding(${p.withBuf ? 3 : 2}) var<uniform> u: U;
 @compute @workgroup_size(${s.wg})
 fn main(${loop.params}) {
   ${loop.open}
@@ -89,4 +85,4 @@ fn main(${loop.params}) {
       param[i] = r(w - r(lr * d));
     }
   },
-};
+});

@@ -5,7 +5,7 @@
 // ~2.5x the bytes per second of 256 invocations x 1 unit (measured on the 2-core dev machine:
 // relu 3.3 -> 8-9 GB/s); per-workgroup and per-invocation overheads dominate there. Hardware GPUs
 // get the conventional 256 invocations with a short loop.
-import { deviceInfo, isInitialised } from '../backend/device.ts';
+import type { Caps } from './kernel.ts';
 import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 
 export interface Stream {
@@ -18,9 +18,9 @@ export interface Stream {
 const SOFTWARE: Stream = { wg: 8, per: 64 };
 const HARDWARE: Stream = { wg: 256, per: 4 };
 
-/** The geometry for the current adapter (hardware defaults before init). */
-export function streamGeom(): Stream {
-  return isInitialised() && deviceInfo().software ? SOFTWARE : HARDWARE;
+/** The geometry for an adapter with these caps. */
+export function streamGeom(caps: Caps): Stream {
+  return caps.software ? SOFTWARE : HARDWARE;
 }
 
 /** Workgroups to cover `units` (a 1-D count; the runtime splits it over x/y past 65535). */
@@ -32,7 +32,7 @@ export function streamGroups(units: number, s: Stream): number {
  * (already bounds-checked against `n`, a u32 expression). Close the loop with `}`. */
 export function streamLoop(s: Stream, n: string): { params: string; open: string } {
   return {
-    params: '@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32',
+    params: LINEAR_PARAMS,
     open: `let base = (wid.y * nwg.x + wid.x) * ${s.wg * s.per}u + lidx;
   for (var j = 0u; j < ${s.per}u; j++) {
     let i = base + j * ${s.wg}u;
@@ -48,9 +48,9 @@ export function streamLoop(s: Stream, n: string): { params: string; open: string
 
 export type RowLayout = { mode: 'flat'; wg: number } | { mode: 'rows'; wg: number; rows: number };
 
-/** The layout for the current adapter. */
-export function rowLayout(): RowLayout {
-  return streamGeom().wg <= 8 ? { mode: 'rows', wg: 8, rows: 8 } : { mode: 'flat', wg: 128 };
+/** The layout for an adapter with these caps. */
+export function rowLayout(caps: Caps): RowLayout {
+  return streamGeom(caps).wg <= 8 ? { mode: 'rows', wg: 8, rows: 8 } : { mode: 'flat', wg: 128 };
 }
 
 export const rowLayoutKey = (l: RowLayout) => (l.mode === 'flat' ? `flat${l.wg}` : `rows${l.wg}x${l.rows}`);
@@ -77,8 +77,7 @@ fn main(${LINEAR_PARAMS}) {
   ${item}
 }`;
   return `@compute @workgroup_size(${l.wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lidx: u32) {
+fn main(${LINEAR_PARAMS}) {
   let r0 = (wid.y * nwg.x + wid.x) * ${l.rows}u;
   let r1 = min(r0 + ${l.rows}u, ${planes} * ${rowsPerPlane});
   for (var r = r0; r < r1; r++) {

@@ -1,6 +1,6 @@
 // wt.nn.functional: the functions the modules call (PyTorch's torch.nn.functional), by name.
 export { conv2d, linear } from '../autograd/conv.ts';
-export { maxPool2d } from '../autograd/pool.ts';
+export { maxPool2d } from '../autograd/max_pool.ts';
 export { dropout } from '../autograd/dropout.ts';
 export { crossEntropy } from '../autograd/loss.ts';
 export { localResponseNorm } from '../autograd/lrn.ts';

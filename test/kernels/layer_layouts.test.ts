@@ -13,7 +13,8 @@ import { sgdKernel } from '../../src/kernels/sgd.ts';
 import { maxPoolKernel, maxPoolBackwardKernel, maxPoolScatterKernel, poolOut, scatterClasses, zeroKernel } from '../../src/kernels/maxpool.ts';
 import { lrnKernel } from '../../src/kernels/lrn.ts';
 import { maxPoolLanesKernel, maxPoolLanesBackwardKernel, poolLanesFits, poolLanesBackwardFits } from '../../src/kernels/maxpool_lanes.ts';
-import { maxPoolForwardKernel } from '../../src/autograd/pool.ts';
+import { maxPoolForwardKernel } from '../../src/policy/pool_choice.ts';
+import { deviceCaps } from '../../src/backend/device.ts';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
 
 beforeAll(async () => {
@@ -156,7 +157,7 @@ describe('every launch geometry matches the CPU twin', () => {
     expect(ran).toBe(2 * cases.length);
     // lavapipe (subgroups of 8) picks the lanes forward for AlexNet's pool
     const alex = { n: 4, h: 54, w: 54, oh: 26, ow: 26, kh: 3, kw: 3, sh: 2, sw: 2, ph: 0, pw: 0 };
-    if (wt.deviceInfo().software && wt.deviceInfo().subgroupMaxSize === 8) expect(maxPoolForwardKernel(alex)).toBe(maxPoolLanesKernel);
+    if (wt.deviceInfo().software && wt.deviceInfo().subgroupMaxSize === 8) expect(maxPoolForwardKernel(alex, deviceCaps())).toBe(maxPoolLanesKernel);
   });
 
   it('lrn forward and backward', async () => {

@@ -4,20 +4,10 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { requireFloat } from '../tensor/raw.ts';
 import { fmt } from '../tensor/shape.ts';
-import {
-  maxPoolKernel,
-  maxPoolBackwardKernel,
-  maxPoolScatterKernel,
-  maxPoolBackwardMode,
-  scatterClasses,
-  zeroKernel,
-  poolOut,
-  type PoolGeom,
-  type MaxPoolParams,
-} from '../kernels/maxpool.ts';
-import { maxPoolLanesKernel, maxPoolLanesBackwardKernel, poolLanesFits, poolLanesBackwardFits, POOL_LANES } from '../kernels/maxpool_lanes.ts';
-import type { KernelDef } from '../kernels/kernel.ts';
-import { deviceInfo, isInitialised } from '../backend/device.ts';
+import { maxPoolKernel, maxPoolBackwardKernel, maxPoolScatterKernel, scatterClasses, zeroKernel, poolOut, type PoolGeom } from '../kernels/maxpool.ts';
+import { maxPoolLanesBackwardKernel } from '../kernels/maxpool_lanes.ts';
+import { maxPoolBackwardChoice, maxPoolForwardKernel } from '../policy/pool_choice.ts';
+import { deviceCaps } from '../backend/device.ts';
 import { Function, isGradEnabled } from './function.ts';
 
 /** A number or [h, w] pair of positive (or non-negative) integers. */
@@ -28,27 +18,12 @@ function pair(op: string, what: string, v: number | readonly number[], min: numb
   return [p[0], p[1]];
 }
 
-/** The subgroup kernels of maxpool_lanes.ts: software adapters whose subgroups are exactly 8 lanes
- * (lavapipe), when the caller did not ask for a particular launch layout. */
-function lanesUsable(geom: PoolGeom): boolean {
-  if (geom.layout !== undefined || !isInitialised()) return false;
-  const i = deviceInfo();
-  return i.software && i.features.includes('subgroups') && i.subgroupMinSize === POOL_LANES && i.subgroupMaxSize === POOL_LANES;
-}
-
-/** The forward kernel for this geometry on the current adapter (both have the same CPU twin). */
-export function maxPoolForwardKernel(geom: PoolGeom): KernelDef<MaxPoolParams> {
-  return lanesUsable(geom) && poolLanesFits(geom) ? maxPoolLanesKernel : maxPoolKernel;
-}
-
 /** dL/dx from dL/dy and the forward's argmax: CPU tensors use the gather twin; GPU tensors the
- * backward that suits the adapter (lanes on lavapipe, gather on GPUs, zero + scatter passes for
- * software adapters where the lanes kernel does not fit; see maxpool.ts, maxpool_lanes.ts). */
+ * backward src/policy/pool_choice.ts picks for the adapter. */
 export function maxPoolBackward(g: Tensor, idx: Tensor, geom: PoolGeom, xShape: readonly number[]): Tensor {
-  if (g.device !== 'cpu' && lanesUsable(geom) && poolLanesBackwardFits(geom))
-    return launch(maxPoolLanesBackwardKernel, geom, [g, idx, { shape: xShape }])[0];
-  if (g.device === 'cpu' || maxPoolBackwardMode(geom) === 'gather')
-    return launch(maxPoolBackwardKernel, geom, [g, idx, { shape: xShape }])[0];
+  const choice = g.device === 'cpu' ? 'gather' : maxPoolBackwardChoice(geom, deviceCaps());
+  if (choice === 'lanes') return launch(maxPoolLanesBackwardKernel, geom, [g, idx, { shape: xShape }])[0];
+  if (choice === 'gather') return launch(maxPoolBackwardKernel, geom, [g, idx, { shape: xShape }])[0];
   const gx = launch(zeroKernel, { n: geom.n * geom.h * geom.w }, [{ shape: xShape }], g.device, g.dtype)[0];
   const [my, mx] = scatterClasses(geom);
   for (let cy = 0; cy < my; cy++) for (let cx = 0; cx < mx; cx++) launch(maxPoolScatterKernel, { ...geom, cy, cx }, [g, idx, gx]);
@@ -67,7 +42,9 @@ class MaxPool2d extends Function {
   }
   forward(x: Tensor) {
     const p = { ...this.geom, withIdx: this.record };
-    const outs = launch(maxPoolForwardKernel(this.geom), p, [x, { shape: this.outShape }, ...(this.record ? [{ shape: this.outShape, dtype: 'int32' as const }] : [])]);
+    // CPU tensors run the twin both kernels share
+    const k = x.device === 'cpu' ? maxPoolKernel : maxPoolForwardKernel(this.geom, deviceCaps());
+    const outs = launch(k, p, [x, { shape: this.outShape }, ...(this.record ? [{ shape: this.outShape, dtype: 'int32' as const }] : [])]);
     if (this.record) {
       this.idx = outs[1];
       this.save(this.idx);

@@ -1,0 +1,50 @@
+// Which max-pooling kernels run on a GPU with these caps. Two families compute the same values
+// (same CPU twins): maxpool.ts (one invocation per output, or per input in the gather backward;
+// any geometry, any adapter) and maxpool_lanes.ts (one 8-lane subgroup sliding along rows with
+// vec4 loads and shuffles; software adapters with subgroups of exactly 8, some geometries).
+// CPU tensors need no choice: they run the twins of maxpool.ts.
+import type { Caps, KernelDef } from '../kernels/kernel.ts';
+import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
+import { POOL_LANES, maxPoolLanesKernel, poolLanesBackwardFits, poolLanesFits } from '../kernels/maxpool_lanes.ts';
+
+/** The subgroup size the lanes kernels need, as both the adapter's minimum and maximum: their
+ * shuffles take neighbours' columns assuming one subgroup = one workgroup of POOL_LANES (8)
+ * lanes, lavapipe's SIMD width. */
+export const LANES_SUBGROUP_SIZE = POOL_LANES;
+
+/** The lanes kernels run only on software adapters. Measured on lavapipe (the 2-core dev
+ * machine): ~2x as fast as the maxpool.ts kernels, because lavapipe turns every load whose
+ * address differs per lane into per-lane scalar code with a bounds check, and the lanes kernels
+ * issue ~sh / (4 / sw) vec4 loads per output instead of kh * kw scalar loads. Hardware GPUs
+ * coalesce per-lane loads, and the lanes kernels have not been timed there. */
+export const LANES_SOFTWARE_ONLY = true;
+
+/** Can the lanes kernels run on this adapter? Not when the caller fixed a launch layout (that asks
+ * for maxpool.ts in that layout, as the layout tests do). */
+export function lanesUsable(geom: PoolGeom, caps: Caps): boolean {
+  if (geom.layout !== undefined) return false;
+  if (LANES_SOFTWARE_ONLY && !caps.software) return false;
+  return caps.subgroups && caps.subgroupMinSize === LANES_SUBGROUP_SIZE && caps.subgroupMaxSize === LANES_SUBGROUP_SIZE;
+}
+
+/** The forward kernel for this geometry on an adapter with these caps (both share a CPU twin). */
+export function maxPoolForwardKernel(geom: PoolGeom, caps: Caps): KernelDef<MaxPoolParams> {
+  return lanesUsable(geom, caps) && poolLanesFits(geom) ? maxPoolLanesKernel : maxPoolKernel;
+}
+
+/** The backward's algorithm on the GPU (the layout is the caller's or stream.ts's `rowLayout`):
+ *  'lanes'   maxPoolLanesBackwardKernel (where the lanes forward would run and the geometry fits);
+ *  'gather'  maxPoolBackwardKernel: one invocation per input element reads the <= ceil(kh/sh) *
+ *            ceil(kw/sw) outputs covering it (race-free without atomics, PyTorch's CUDA scheme);
+ *            for the 'flat' layout (hardware GPUs), where neighbouring lanes read neighbouring
+ *            addresses;
+ *  'scatter' zeroKernel, then one maxPoolScatterKernel pass per residue class: for the 'rows'
+ *            layout (software adapters), since lavapipe pays per load and scattering costs 4 memory
+ *            operations per output where gathering costs up to 8 loads per input (an operation
+ *            count; no timing of the two on lavapipe is recorded). */
+export type MaxPoolBackwardChoice = 'lanes' | 'gather' | 'scatter';
+
+export function maxPoolBackwardChoice(geom: PoolGeom, caps: Caps): MaxPoolBackwardChoice {
+  if (lanesUsable(geom, caps) && poolLanesBackwardFits(geom)) return 'lanes';
+  return poolLayout(geom, caps).mode === 'rows' ? 'scatter' : 'gather';
+}

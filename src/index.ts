@@ -12,6 +12,10 @@ export {
 export { noGrad, isGradEnabled, Function } from './autograd/function.ts';
 export { type BackwardOptions } from './autograd/engine.ts';
 export { sync, flush } from './backend/sync.ts';
+// GPU timing (timestamp brackets) and runtime counters.
+export * as profiler from './backend/profiler.ts';
+// Custom kernels (defineKernel, runKernel) and the built-in kernel descriptions, for benchmarking.
+export * as kernels from './kernel_api.ts';
 
 import { gradcheck } from './autograd/gradcheck.ts';
 export const testing = { gradcheck };

@@ -4,3 +4,6 @@ export { Conv2d, Linear, MaxPool2d, ReLU, Dropout, Flatten, LocalResponseNorm, t
 export { Sequential } from './containers.ts';
 export { CrossEntropyLoss } from './loss.ts';
 export * as init from './init.ts';
+import { conv2dInputGrad, conv2dWeightGrad } from '../autograd/conv.ts';
+/** torch.nn.grad: conv2d's gradients with respect to its input and its weight, from dL/dy. */
+export const grad = { conv2dInput: conv2dInputGrad, conv2dWeight: conv2dWeightGrad };

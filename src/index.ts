@@ -33,6 +33,10 @@ export { localResponseNorm } from './autograd/lrn.ts';
 // autograd
 export { noGrad, isGradEnabled, Function } from './autograd/function.ts';
 export { type BackwardOptions } from './autograd/engine.ts';
+// GPU timing (timestamp brackets) and runtime counters.
+export * as profiler from './backend/profiler.ts';
+// Custom kernels (defineKernel, runKernel) and the built-in kernel descriptions, for benchmarking.
+export * as kernels from './kernel_api.ts';
 export const testing = { gradcheck };
 
 /** Training metrics accumulated on the GPU (read back only for display). */

@@ -2,12 +2,11 @@
 // fc layer 128x6400x4096 (forward and both backward GEMMs), and every AlexNet conv layer forward /
 // input gradient / weight gradient at batch 128 (nominal FLOPs 2*B*Cout*OH*OW*Cin*KH*KW each).
 // On a software adapter (small) the matmuls stop at 1024, the fc batch is 32 and the convs run at
-// batch 4 so each entry stays under a few seconds. Each run() records raw kernel launches (no
-// autograd) and disposes its output.
+// batch 4 so each entry stays under a few seconds. Each run() records the op's kernel launches
+// (no input requires grad, so no graph) and disposes its output; the backward GEMM of fc reads
+// its transposed operand in place (wt.kernels.gemm), as linear's backward does.
 import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
-import { mm } from '../../src/autograd/matmul.ts';
-import { conv2dInputGrad, conv2dWeightGrad } from '../../src/autograd/conv.ts';
 
 type T = wt.Tensor;
 
@@ -56,22 +55,22 @@ function convEntries(l: ConvLayer, batch: number): BenchEntry[] {
   const opt = { stride: l.stride, padding: l.pad };
   return [
     entry(`${l.name}.fwd`, shape, flops, [xs, ws, [l.cout]], ([x, w, b]) => wt.conv2d(x, w, b, opt)),
-    entry(`${l.name}.bwd-input`, shape, flops, [ws, ys], ([w, gy]) => conv2dInputGrad(xs, w, gy, opt)),
-    entry(`${l.name}.bwd-weight`, shape, flops, [xs, ys], ([x, gy]) => conv2dWeightGrad(x, ws, gy, opt)),
+    entry(`${l.name}.bwd-input`, shape, flops, [ws, ys], ([w, gy]) => wt.nn.grad.conv2dInput(xs, w, gy, opt)),
+    entry(`${l.name}.bwd-weight`, shape, flops, [xs, ys], ([x, gy]) => wt.nn.grad.conv2dWeight(x, ws, gy, opt)),
   ];
 }
 
 export function entries(small: boolean): BenchEntry[] {
   const out: BenchEntry[] = [];
   for (const n of small ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096])
-    out.push(entry('matmul', `${n}x${n}x${n}`, 2 * n ** 3, [[n, n], [n, n]], ([a, b]) => mm(a, b)));
+    out.push(entry('matmul', `${n}x${n}x${n}`, 2 * n ** 3, [[n, n], [n, n]], ([a, b]) => wt.matmul(a, b)));
   // fc: x [B, 6400] @ W^T (W [4096, 6400]) and its two backward GEMMs
   const [fb, fi, fo] = [small ? 32 : 128, 6400, 4096];
   const fflops = 2 * fb * fi * fo;
   out.push(
-    entry('fc.fwd', `${fb}x${fi}x${fo}`, fflops, [[fb, fi], [fo, fi], [fo]], ([x, w, b]) => mm(x, w, false, true, 1, b)),
-    entry('fc.bwd-input', `${fb}x${fo}x${fi}`, fflops, [[fb, fo], [fo, fi]], ([g, w]) => mm(g, w)),
-    entry('fc.bwd-weight', `${fo}x${fi}x${fb}`, fflops, [[fb, fo], [fb, fi]], ([g, x]) => mm(g, x, true, false)),
+    entry('fc.fwd', `${fb}x${fi}x${fo}`, fflops, [[fb, fi], [fo, fi], [fo]], ([x, w, b]) => wt.linear(x, w, b)),
+    entry('fc.bwd-input', `${fb}x${fo}x${fi}`, fflops, [[fb, fo], [fo, fi]], ([g, w]) => wt.matmul(g, w)),
+    entry('fc.bwd-weight', `${fo}x${fi}x${fb}`, fflops, [[fb, fo], [fb, fi]], ([g, x]) => wt.kernels.gemm(g, x, { transA: true })),
   );
   for (const l of CONVS) out.push(...convEntries(l, small ? 4 : 128));
   return out;

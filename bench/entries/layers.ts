@@ -3,16 +3,11 @@
 // shrinks on a software adapter so each entry stays well under a few seconds there.
 import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
-import { launch } from '../../src/tensor/launch.ts';
-import { reluKernel } from '../../src/kernels/relu.ts';
-import { maxPoolKernel, poolOut } from '../../src/kernels/maxpool.ts';
-import { maxPoolBackward } from '../../src/autograd/max_pool.ts';
-import { maxPoolForwardKernel } from '../../src/policy/pool_choice.ts';
-import { deviceCaps } from '../../src/backend/device.ts';
-import { dropoutKernel, dropThreshold } from '../../src/kernels/dropout.ts';
-import { ceForwardKernel, ceBackwardKernel, scalarSumKernel } from '../../src/kernels/cross_entropy.ts';
-import { lrnKernel } from '../../src/kernels/lrn.ts';
-import { sgdKernel } from '../../src/kernels/sgd.ts';
+
+const {
+  runKernel, reluKernel, maxPoolKernel, poolOut, maxPoolBackward, maxPoolForwardKernel, dropoutKernel,
+  dropThreshold, ceForwardKernel, ceBackwardKernel, scalarSumKernel, lrnKernel, sgdKernel,
+} = wt.kernels;
 
 const F = 4; // bytes per f32 / i32
 
@@ -45,27 +40,27 @@ export function entries(small: boolean): BenchEntry[] {
     entry('relu.fwd', actShape, 2 * act * F, () => {
       const x = wt.randn([act]);
       const y = wt.zeros([act]);
-      return { run: () => launch(reluKernel, { mode: 'fwd', n: act }, [x, y]), tensors: [x, y] };
+      return { run: () => runKernel(reluKernel, { mode: 'fwd', n: act }, [x, y]), tensors: [x, y] };
     }),
     entry('relu.bwd', actShape, 3 * act * F, () => {
       const g = wt.randn([act]);
       const y = wt.randn([act]);
       const gx = wt.zeros([act]);
-      return { run: () => launch(reluKernel, { mode: 'bwd', n: act }, [g, y, gx]), tensors: [g, y, gx] };
+      return { run: () => runKernel(reluKernel, { mode: 'bwd', n: act }, [g, y, gx]), tensors: [g, y, gx] };
     }),
     entry('maxpool.fwd', `${actShape} k3s2 -> ${oh}x${ow} +argmax`, (act + 2 * pooled) * F, () => {
       const x = wt.randn([batch, c, h, w]);
       const y = wt.zeros([batch, c, oh, ow]);
       const idx = wt.zeros([batch, c, oh, ow], { dtype: 'int32' });
       // the library's forward for this adapter
-      const k = maxPoolForwardKernel(geom, deviceCaps());
-      return { run: () => launch(k, { ...geom, withIdx: true }, [x, y, idx]), tensors: [x, y, idx] };
+      const k = maxPoolForwardKernel(geom);
+      return { run: () => runKernel(k, { ...geom, withIdx: true }, [x, y, idx]), tensors: [x, y, idx] };
     }),
     entry('maxpool.bwd', `${actShape} k3s2 <- ${oh}x${ow}`, (act + 2 * pooled) * F, () => {
       const x = wt.randn([batch, c, h, w]);
       const y = wt.zeros([batch, c, oh, ow]);
       const idx = wt.zeros([batch, c, oh, ow], { dtype: 'int32' });
-      launch(maxPoolKernel, { ...geom, withIdx: true }, [x, y, idx]);
+      runKernel(maxPoolKernel, { ...geom, withIdx: true }, [x, y, idx]);
       // the library's backward for this adapter (gather, or zero + 4 scatter passes), new gx each run
       return { run: () => maxPoolBackward(y, idx, geom, [batch, c, h, w]).dispose(), tensors: [x, y, idx] };
     }),
@@ -73,7 +68,7 @@ export function entries(small: boolean): BenchEntry[] {
       const x = wt.randn([dn]);
       const y = wt.zeros([dn]);
       const p = { n: dn, seedLo: 1, seedHi: 2, threshold: dropThreshold(0.5), scale: 2 };
-      return { run: () => launch(dropoutKernel, p, [x, y]), tensors: [x, y] };
+      return { run: () => runKernel(dropoutKernel, p, [x, y]), tensors: [x, y] };
     }),
     entry('crossEntropy.fwd+bwd', `${cb}x${cc}`, (3 * cb * cc + 6 * cb) * F, () => {
       const x = wt.randn([cb, cc]);
@@ -82,9 +77,9 @@ export function entries(small: boolean): BenchEntry[] {
       const flag = wt.zeros([1], { dtype: 'int32' });
       return {
         run: () => {
-          launch(ceForwardKernel, { b: cb, c: cc }, [x, labels, lse, loss, flag]);
-          launch(scalarSumKernel, { n: cb, scale: 1 / cb, accumulate: false }, [loss, out]);
-          launch(ceBackwardKernel, { b: cb, c: cc, scale: 1 / cb }, [x, labels, lse, out, gx]);
+          runKernel(ceForwardKernel, { b: cb, c: cc }, [x, labels, lse, loss, flag]);
+          runKernel(scalarSumKernel, { n: cb, scale: 1 / cb, accumulate: false }, [loss, out]);
+          runKernel(ceBackwardKernel, { b: cb, c: cc, scale: 1 / cb }, [x, labels, lse, out, gx]);
         },
         tensors: [x, labels, lse, loss, out, gx, flag],
       };
@@ -94,17 +89,17 @@ export function entries(small: boolean): BenchEntry[] {
       const y = wt.zeros([act]);
       const s = wt.zeros([act]);
       const p = { mode: 'fwdScale' as const, b: batch, c, s: h * w, size: 5, alpha: 1e-4, beta: 0.75, k: 2 };
-      return { run: () => launch(lrnKernel, p, [x, y, s]), tensors: [x, y, s] };
+      return { run: () => runKernel(lrnKernel, p, [x, y, s]), tensors: [x, y, s] };
     }),
     entry('lrn.bwd', `${actShape} size5`, 4 * act * F, () => {
       const [g, x, s, gx] = [wt.randn([act]), wt.randn([act]), wt.rand([act], { low: 1, high: 2 }), wt.zeros([act])];
       const p = { mode: 'bwd' as const, b: batch, c, s: h * w, size: 5, alpha: 1e-4, beta: 0.75, k: 2 };
-      return { run: () => launch(lrnKernel, p, [g, x, s, gx]), tensors: [g, x, s, gx] };
+      return { run: () => runKernel(lrnKernel, p, [g, x, s, gx]), tensors: [g, x, s, gx] };
     }),
     entry('sgd.momentum', `${sn}`, 5 * sn * F, () => {
       const [p, g, b] = [wt.randn([sn]), wt.randn([sn]), wt.zeros([sn])];
       const o = { n: sn, lr: 0.01, momentum: 0.9, dampening: 0, weightDecay: 5e-4, nesterov: false, firstStep: false, withBuf: true };
-      return { run: () => launch(sgdKernel, o, [p, g, b]), tensors: [p, g, b] };
+      return { run: () => runKernel(sgdKernel, o, [p, g, b]), tensors: [p, g, b] };
     }),
   ];
 }

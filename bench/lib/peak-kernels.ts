@@ -1,7 +1,10 @@
 // Kernels that measure an adapter's ceilings (bench only): FP32 FMA throughput and streaming copy
-// bandwidth. Same KernelDef contract as src/kernels, with trivial CPU twins for a correctness check.
-import { type KernelDef, type NumArray } from '../../src/kernels/kernel.ts';
-import { LINEAR_PARAMS, linearGid } from '../../src/kernels/wgsl_lib.ts';
+// bandwidth. Built with the public custom-kernel API (wt.kernels.defineKernel), with trivial CPU
+// twins for a correctness check.
+import * as wt from '../../src/index.ts';
+
+const { defineKernel, read, rw, u32, f32, LINEAR_PARAMS, linearGid } = wt.kernels;
+type NumArray = wt.kernels.NumArray;
 
 export interface FmaParams {
   /** Invocations (each writes one vec4). */
@@ -25,13 +28,13 @@ export const fmaFlops = (p: FmaParams) => p.n * p.iters * p.accs * p.unroll * 4 
 /** Starting value of lane `l` of accumulator `j` of invocation `g`. */
 const start = (g: number, j: number, l: number) => Math.fround(Math.fround((g % 97) + j * 4 + l) * Math.fround(0.01));
 
-export const fmaPeakKernel: KernelDef<FmaParams> = {
+export const fmaPeakKernel = defineKernel<FmaParams>({
   name: 'bench-fma-peak',
   spec: (p) => `${p.accs}x${p.unroll}:wg${p.wg}`,
-  bindings: () => ['rw'],
-  uniforms: (p) => [p.n, p.iters, { f: p.m }, { f: p.c }],
+  storage: () => [rw('out', 'vec4<f32>')],
+  uniforms: (p) => [u32('n', p.n), u32('iters', p.iters), f32('m', p.m), f32('c', p.c)],
   dispatch: (p) => Math.ceil(p.n / p.wg),
-  wgsl: (p) => {
+  body: (p) => {
     const decl: string[] = [];
     const body: string[] = [];
     for (let j = 0; j < p.accs; j++)
@@ -39,9 +42,6 @@ export const fmaPeakKernel: KernelDef<FmaParams> = {
     for (let k = 0; k < p.unroll; k++) for (let j = 0; j < p.accs; j++) body.push(`    a${j} = fma(a${j}, m, c);`);
     const sum = Array.from({ length: p.accs }, (_, j) => `a${j}`).join(' + ');
     return `
-@group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;
-struct U { n: u32, iters: u32, m: f32, c: f32 }
-@group(0) @binding(1) var<uniform> u: U;
 @compute @workgroup_size(${p.wg})
 fn main(${LINEAR_PARAMS}) {
   ${linearGid(p.wg)}
@@ -71,7 +71,7 @@ ${body.join('\n')}
         out[g * 4 + l] = s;
       }
   },
-};
+});
 
 export interface CopyParams {
   /** vec4 elements to copy. */
@@ -82,17 +82,13 @@ export interface CopyParams {
   groups: number;
 }
 
-export const copyKernel: KernelDef<CopyParams> = {
+export const copyKernel = defineKernel<CopyParams>({
   name: 'bench-copy',
   spec: (p) => `wg${p.wg}:${p.groups ? 'stride' : 'one'}`,
-  bindings: () => ['read', 'rw'],
-  uniforms: (p) => [p.n4, (p.groups || 1) * p.wg],
+  storage: () => [read('src', 'vec4<f32>'), rw('dst', 'vec4<f32>')],
+  uniforms: (p) => [u32('n', p.n4), u32('stride', (p.groups || 1) * p.wg)],
   dispatch: (p) => p.groups || Math.ceil(p.n4 / p.wg),
-  wgsl: (p) => `
-@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
-struct U { n: u32, stride: u32 }
-@group(0) @binding(2) var<uniform> u: U;
+  body: (p) => `
 @compute @workgroup_size(${p.wg})
 fn main(${LINEAR_PARAMS}) {
   ${linearGid(p.wg)}
@@ -101,4 +97,4 @@ fn main(${LINEAR_PARAMS}) {
   cpu: (p, [src, dst]: NumArray[]) => {
     dst.set(src.subarray(0, p.n4 * 4));
   },
-};
+});

@@ -4,8 +4,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as wt from '../../src/index.ts';
-import { deviceInfo, type DeviceInfo } from '../../src/backend/device.ts';
-import { launch } from '../../src/tensor/launch.ts';
 import { copyKernel, fmaFlops, fmaPeakKernel, type CopyParams, type FmaParams } from './peak-kernels.ts';
 import { measure } from './timer.ts';
 
@@ -31,7 +29,7 @@ export interface PeakResult {
   measuredAt: string;
 }
 
-export function adapterKey(info: DeviceInfo = deviceInfo()): string {
+export function adapterKey(info: wt.DeviceInfo = wt.deviceInfo()): string {
   return [info.vendor, info.architecture, info.device, info.description].join(' | ');
 }
 
@@ -45,7 +43,7 @@ export interface PeakOptions {
 
 async function checkFma(): Promise<void> {
   const p: FmaParams = { n: 70, iters: 3, accs: 4, unroll: 2, wg: 64, m: 0.999, c: 0.001 };
-  const t = launch(fmaPeakKernel, p, [{ shape: [p.n * 4] }], 'gpu')[0];
+  const t = wt.kernels.runKernel(fmaPeakKernel, p, [{ shape: [p.n * 4] }], { device: 'gpu' })[0];
   const got = (await t.toArray()) as Float32Array;
   t.dispose();
   const want = new Float32Array(p.n * 4);
@@ -60,7 +58,7 @@ async function checkCopy(): Promise<void> {
   const src = wt.arange(0, n4 * 4);
   const want = new Float32Array(n4 * 4);
   for (const p of [{ n4, wg: 64, groups: 0 }, { n4, wg: 64, groups: 3 }] as CopyParams[]) {
-    const dst = launch(copyKernel, p, [src, { shape: [n4 * 4] }])[0];
+    const dst = wt.kernels.runKernel(copyKernel, p, [src, { shape: [n4 * 4] }])[0];
     const got = await dst.toArray();
     copyKernel.cpu(p, [await src.toArray(), want]);
     dst.dispose();
@@ -73,7 +71,7 @@ async function checkCopy(): Promise<void> {
 /** Measure FMA peak and copy bandwidth on the initialised device. */
 export async function measurePeak(o: PeakOptions = {}): Promise<PeakResult> {
   const log = o.log ?? (() => {});
-  const info = deviceInfo();
+  const info = wt.deviceInfo();
   const sw = info.software;
   const quick = !!o.quick;
   const runs = o.runs ?? (quick ? 3 : 5);
@@ -98,7 +96,7 @@ export async function measurePeak(o: PeakOptions = {}): Promise<PeakResult> {
   for (const [accs, unroll, wg0] of configs) {
     const wg = Math.min(wg0, maxWg);
     const base: FmaParams = { n: invocations, iters: 16, accs, unroll, wg, m: 0.999, c: 0.001 };
-    const run = (p: FmaParams) => () => void wt.tidy(() => launch(fmaPeakKernel, p, [{ shape: [p.n * 4] }], 'gpu'));
+    const run = (p: FmaParams) => () => void wt.tidy(() => wt.kernels.runKernel(fmaPeakKernel, p, [{ shape: [p.n * 4] }], { device: 'gpu' }));
     // calibrate the loop length to the target time: grow until a run is long enough to scale from
     let iters = base.iters;
     for (let step = 0; step < 6; step++) {
@@ -137,7 +135,7 @@ export async function measurePeak(o: PeakOptions = {}): Promise<PeakResult> {
   for (const [wg0, groups] of copyConfigs) {
     const wg = Math.min(wg0, maxWg);
     const p: CopyParams = { n4, wg, groups };
-    const m = await measure(() => void wt.tidy(() => launch(copyKernel, p, [src, { shape: [n4 * 4] }])), {
+    const m = await measure(() => void wt.tidy(() => wt.kernels.runKernel(copyKernel, p, [src, { shape: [n4 * 4] }])), {
       runs: Math.max(runs, 5),
       warmup: 1,
       minSampleMs: sw ? 0 : 10,

@@ -1,7 +1,7 @@
 // TF.js (tfjs-core + tfjs-backend-webgpu 4.22) on the same Dawn instance, in this process, as a
 // `Target` for `measure`. TF.js creates its own GPUDevice from the adapter.
 import type * as TF from '@tensorflow/tfjs-core';
-import { GpuTimer, type Target } from './timer.ts';
+import { benchTimer, type GpuTimer, type Target } from './timer.ts';
 
 export type Tf = typeof TF;
 
@@ -63,8 +63,7 @@ export async function loadTfjs(gpu: GPU): Promise<TfHandle> {
     submits: () => submits,
     dispatches: () => dispatches,
     timer: () => {
-      if (timer === undefined)
-        timer = GpuTimer.available(be.device) && process.env.WT_BENCH_WALL !== '1' ? new GpuTimer(be.device, 64) : null;
+      if (timer === undefined) timer = benchTimer(be.device);
       return timer;
     },
     maxBatchDispatches: TF_BATCH - 4,

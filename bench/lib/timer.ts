@@ -1,110 +1,35 @@
 // Timing of recorded GPU work with a real sync.
 //
-// GPU time comes from timestamp queries where the device has 'timestamp-query': the runtime's
-// recorded batch is submitted between two extra command buffers, each holding one empty compute
-// pass whose timestampWrites mark "begin" and "end" (queue order is submission order, and the
-// end-of-pass timestamp is written after all earlier work on the queue has finished). This needs
-// no hook in the runtime: the work is recorded first, then the begin marker is submitted, then the
-// runtime is flushed, then the end marker. Where timestamps are missing (or look wrong) the wall
-// clock from flush to `onSubmittedWorkDone` is used instead.
+// GPU time comes from timestamp queries where the device has 'timestamp-query': the recorded batch
+// is submitted between the begin and end markers of a `wt.profiler` timer bracket (queue order is
+// submission order, and the end-of-pass timestamp is written after all earlier work on the queue
+// has finished). The work is recorded first, then the begin marker is submitted, then the runtime
+// is flushed, then the end marker. Where timestamps are missing (or look wrong) the wall clock
+// from flush to `onSubmittedWorkDone` is used instead.
 //
 // Dawn in Node busy-polls a core while awaiting the queue; on a software adapter that core is
 // taken from the rasteriser threads. So there, before awaiting, we sleep for most of the time the
 // previous sample took.
 import * as wt from '../../src/index.ts';
-import { gpuDevice } from '../../src/backend/device.ts';
-import { runtime } from '../../src/backend/webgpu.ts';
 import { median, min, sleep } from './stats.ts';
 
-const QU = { QUERY_RESOLVE: 0x0200, COPY_SRC: 0x0004, COPY_DST: 0x0008, MAP_READ: 0x0001 };
+export type GpuTimer = wt.profiler.GpuTimer;
 
-/** Timestamp brackets around queue submissions. One instance per device; reuse it. */
-export class GpuTimer {
-  readonly device: GPUDevice;
-  readonly capacity: number;
-  private qs: GPUQuerySet;
-  private resolveBuf: GPUBuffer;
-  private readBuf: GPUBuffer;
-  private next = 0;
+/** Brackets per timer: `measure` falls back to wall clock for more runs than this. */
+const PAIRS = 64;
 
-  constructor(device: GPUDevice, pairs = 64) {
-    this.device = device;
-    this.capacity = pairs;
-    this.qs = device.createQuerySet({ type: 'timestamp', count: pairs * 2, label: 'bench-timer' });
-    this.resolveBuf = device.createBuffer({ size: pairs * 16, usage: QU.QUERY_RESOLVE | QU.COPY_SRC, label: 'bench-timer-resolve' });
-    this.readBuf = device.createBuffer({ size: pairs * 16, usage: QU.MAP_READ | QU.COPY_DST, label: 'bench-timer-read' });
-  }
-
-  /** True when the device can write timestamps. */
-  static available(device: GPUDevice): boolean {
-    return device.features.has('timestamp-query');
-  }
-
-  /** Start a new set of brackets (forget the previous ones). */
-  reset(): void {
-    this.next = 0;
-  }
-
-  get full(): boolean {
-    return this.next >= this.capacity;
-  }
-
-  private marker(index: number, begin: boolean): void {
-    const enc = this.device.createCommandEncoder({ label: 'bench-timer-marker' });
-    const tw: GPUComputePassTimestampWrites = begin
-      ? { querySet: this.qs, beginningOfPassWriteIndex: index }
-      : { querySet: this.qs, endOfPassWriteIndex: index };
-    enc.beginComputePass({ label: 'bench-timer-marker', timestampWrites: tw }).end();
-    this.device.queue.submit([enc.finish()]);
-  }
-
-  /** Submit the begin marker of bracket `next`; returns the bracket index. */
-  begin(): number {
-    if (this.full) throw new Error('GpuTimer: out of brackets; call reset() after read()');
-    const i = this.next++;
-    this.marker(2 * i, true);
-    return i;
-  }
-
-  /** Submit the end marker of bracket `i`. */
-  end(i: number): void {
-    this.marker(2 * i + 1, false);
-  }
-
-  /** Resolve every bracket so far and return their durations in ms (NaN where unusable). */
-  async read(): Promise<number[]> {
-    const n = this.next;
-    if (!n) return [];
-    const enc = this.device.createCommandEncoder({ label: 'bench-timer-resolve' });
-    enc.resolveQuerySet(this.qs, 0, 2 * n, this.resolveBuf, 0);
-    enc.copyBufferToBuffer(this.resolveBuf, 0, this.readBuf, 0, 16 * n);
-    this.device.queue.submit([enc.finish()]);
-    await this.readBuf.mapAsync(1 /* READ */, 0, 16 * n);
-    const v = new BigUint64Array(this.readBuf.getMappedRange(0, 16 * n).slice(0));
-    this.readBuf.unmap();
-    const out: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const d = Number(v[2 * i + 1] - v[2 * i]) / 1e6;
-      out.push(v[2 * i] === 0n || v[2 * i + 1] === 0n || !(d > 0) ? NaN : d);
-    }
-    return out;
-  }
-
-  destroy(): void {
-    this.qs.destroy();
-    this.resolveBuf.destroy();
-    this.readBuf.destroy();
-  }
+/** A timer on `device` (default webgpu-tensor's), or null where it has no timestamp queries
+ * (or WT_BENCH_WALL=1). */
+export function benchTimer(device?: GPUDevice): GpuTimer | null {
+  if (process.env.WT_BENCH_WALL === '1' || !wt.profiler.timestampsAvailable(device)) return null;
+  return wt.profiler.createTimer(PAIRS, { device });
 }
 
 let sharedTimer: GpuTimer | null | undefined;
 
 /** The process's timer, or null where the device has no timestamp queries (or WT_BENCH_WALL=1). */
 export function gpuTimer(): GpuTimer | null {
-  if (sharedTimer === undefined) {
-    const dev = gpuDevice('bench');
-    sharedTimer = GpuTimer.available(dev) && process.env.WT_BENCH_WALL !== '1' ? new GpuTimer(dev, 64) : null;
-  }
+  if (sharedTimer === undefined) sharedTimer = benchTimer();
   return sharedTimer;
 }
 
@@ -163,12 +88,11 @@ export interface Target {
 
 /** webgpu-tensor's runtime. */
 export function ownTarget(): Target {
-  const rt = runtime('bench');
   return {
     flush: () => wt.flush(),
     sync: () => wt.sync(),
-    submits: () => rt.stats.submits,
-    dispatches: () => rt.stats.dispatches,
+    submits: () => wt.profiler.stats().submits,
+    dispatches: () => wt.profiler.stats().dispatches,
     timer: () => gpuTimer(),
     maxBatchDispatches: 2000, // the runtime auto-flushes at 2048
   };

@@ -1,7 +1,10 @@
 // wt.nn: modules, layers, losses and initialisers (PyTorch-shaped).
-export { Module, type StateDict, type LoadResult } from './module.ts';
+export { Module, type StateDict, type LoadResult, type BufferOptions } from './module.ts';
 export { Conv2d, Linear, MaxPool2d, ReLU, Dropout, Flatten, LocalResponseNorm, type LayerOptions } from './layers.ts';
 export { Sequential } from './containers.ts';
 export { CrossEntropyLoss } from './loss.ts';
 export * as init from './init.ts';
 export * as functional from './functional.ts';
+import { conv2dInputGrad, conv2dWeightGrad } from '../autograd/conv.ts';
+/** torch.nn.grad: conv2d's gradients with respect to its input and its weight, from dL/dy. */
+export const grad = { conv2dInput: conv2dInputGrad, conv2dWeight: conv2dWeightGrad };

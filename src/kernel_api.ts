@@ -1,0 +1,119 @@
+// wt.kernels: the custom-kernel API, for benchmarking and custom launches.
+//
+// A kernel is a `KernelDef`: its WGSL, storage bindings, uniform words, dispatch size and a CPU
+// twin, all pure functions of (params, caps). `defineKernel` builds one from storage and uniform
+// fields declared by name (it writes the binding lines and `struct U` and packs the uniforms);
+// `runKernel` launches one on the tensors' device (the WGSL on the GPU, the twin on the CPU).
+// The built-in kernel descriptions below are the ones the library's ops launch, exposed so a
+// benchmark can time one kernel alone on preallocated tensors; their params are the kernels' own
+// (no argument checks beyond the runtime's), so prefer the public ops for anything else.
+import { launch } from './tensor/launch.ts';
+import { Tensor } from './tensor/tensor.ts';
+import type { DType, Device } from './tensor/storage.ts';
+import { fmt } from './tensor/shape.ts';
+import type { KernelDef } from './kernels/kernel.ts';
+import { mm } from './autograd/matmul.ts';
+import { deviceCaps } from './backend/device.ts';
+import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choice.ts';
+import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';
+
+// ---- defining kernels ----
+export {
+  defineKernel, read, rw, u32, f32, i32, u32x4s,
+  type KernelSource, type StorageDecl, type UField,
+} from './kernels/shader.ts';
+export type { KernelDef, Caps, NumArray, Access, UWord } from './kernels/kernel.ts';
+// Entry-point parameters and flat index of a 1-D kernel: the runtime splits a 1-D dispatch of
+// more than 65535 workgroups over x and y, so a 1-D kernel takes `fn main(${LINEAR_PARAMS})` and
+// starts with `${linearGid(wgSize)}` to get its flat invocation index `gid`.
+export { LINEAR_PARAMS, linearGid } from './kernels/wgsl_lib.ts';
+
+// ---- launching ----
+
+/** A new output tensor for `runKernel` to allocate (uninitialised on the GPU, zeros on the CPU). */
+export interface OutputSpec {
+  shape: readonly number[];
+  /** Default: the float dtype of the tensor arguments, else float32. */
+  dtype?: DType;
+}
+
+export interface RunKernelOptions {
+  /** Device when no argument is a tensor (every argument an `OutputSpec`). Default 'cpu'. */
+  device?: Device;
+}
+
+/**
+ * Launch `def` with `params` on `args`, one per storage binding in binding order: a Tensor binds
+ * its storage (read, or written in place where the binding is 'rw'); an `OutputSpec` allocates a
+ * new tensor, which must sit at an 'rw' binding. All tensors share one device; on the GPU the
+ * dispatch is recorded (submitted at `wt.flush()` / `wt.sync()` or a readback), on the CPU the
+ * kernel's `cpu` twin runs at once. Returns the new tensors, in argument order.
+ */
+export function runKernel<P>(def: KernelDef<P>, params: P, args: readonly (Tensor | OutputSpec)[], o: RunKernelOptions = {}): Tensor[] {
+  const access = def.bindings(params);
+  if (args.length !== access.length)
+    throw new Error(`runKernel ${def.name}: the kernel has ${access.length} storage bindings, got ${args.length} arguments`);
+  args.forEach((a, i) => {
+    if (a instanceof Tensor) return;
+    if (!Array.isArray(a.shape) || !a.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new Error(`runKernel ${def.name}: argument ${i} is neither a Tensor nor an output { shape } of non-negative integers`);
+    if (access[i] !== 'rw')
+      throw new Error(`runKernel ${def.name}: argument ${i} is a new output ${fmt(a.shape)} but binding ${i} is read-only`);
+  });
+  return launch(def, params, args.map((a) => (a instanceof Tensor ? a : { shape: [...a.shape], dtype: a.dtype })), o.device);
+}
+
+export interface GemmOptions {
+  /** Read `a` as [K, M] (its transpose) in place. */
+  transA?: boolean;
+  /** Read `b` as [N, K] (its transpose) in place. */
+  transB?: boolean;
+  /** Added to every row: [N]. */
+  bias?: Tensor | null;
+  /** Apply ReLU to the result. */
+  relu?: boolean;
+}
+
+/**
+ * The raw 2-D GEMM that `matmul`, `linear` and their backward passes run: op(a) @ op(b) (+ bias)
+ * (ReLU), with op an optional transpose read in place (no transpose copy). No autograd, no
+ * broadcasting: a [M, K] (or [K, M] with transA), b [K, N] (or [N, K] with transB) -> [M, N].
+ * For the common cases use `wt.matmul` / `wt.linear`.
+ */
+export function gemm(a: Tensor, b: Tensor, o: GemmOptions = {}): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 2 || b.ndim !== 2)
+    throw new Error('kernels.gemm: expected two 2-D tensors');
+  const k = o.transA ? a.shape[0] : a.shape[1];
+  const kb = o.transB ? b.shape[1] : b.shape[0];
+  if (k !== kb) throw new Error(`kernels.gemm: inner dimensions differ: ${fmt(a.shape)}${o.transA ? '^T' : ''} @ ${fmt(b.shape)}${o.transB ? '^T' : ''}`);
+  const n = o.transB ? b.shape[0] : b.shape[1];
+  if (o.bias && (o.bias.ndim !== 1 || o.bias.shape[0] !== n))
+    throw new Error(`kernels.gemm: expected bias of shape [${n}], got ${fmt(o.bias.shape)}`);
+  return mm(a, b, !!o.transA, !!o.transB, 1, o.bias ?? null, !!o.relu);
+}
+
+// ---- built-in kernel descriptions (what the library's ops launch) ----
+
+// ReLU forward (x, y) and backward (g, y, gx) over contiguous f32 buffers.
+export { reluKernel, type ReluParams } from './kernels/relu.ts';
+// Max pooling: the generic forward kernel (x, y[, argmax]), output size, and the geometry type.
+export { maxPoolKernel, poolOut, type PoolGeom, type MaxPoolParams } from './kernels/maxpool.ts';
+// The max-pool forward kernel the library picks for a geometry on this adapter, and the backward
+// it runs (one or several dispatches; returns dL/dx).
+export { maxPoolBackward } from './autograd/max_pool.ts';
+/** The max-pool forward kernel the library picks for this geometry on the current adapter. */
+export function maxPoolForwardKernel(geom: PoolGeom): KernelDef<MaxPoolParams> {
+  return chooseMaxPoolForward(geom, deviceCaps());
+}
+// Dropout with the Philox stream (x, y) and the u32 keep threshold for a drop probability.
+export { dropoutKernel, dropThreshold, type DropoutParams } from './kernels/dropout.ts';
+// Cross-entropy forward (logits, labels, lse, loss, flag) and backward (logits, labels, lse,
+// dL/dloss, gx), and the scaled sum of a vector into a scalar (the mean loss).
+export {
+  ceForwardKernel, ceBackwardKernel, scalarSumKernel,
+  type CeParams, type CeBackwardParams, type ScalarSumParams,
+} from './kernels/cross_entropy.ts';
+// Local response normalisation across channels, forward and backward.
+export { lrnKernel, type LrnParams } from './kernels/lrn.ts';
+// The SGD update (params, grads[, momentum buffer]) in place.
+export { sgdKernel, type SgdParams } from './kernels/sgd.ts';

@@ -26,11 +26,11 @@ function binaryEntry(op: string): BinaryEntry {
   return e;
 }
 
-/** y = op(x, s): one dispatch of the unary kernel, not recorded. */
-export function unary(op: UnaryName, x: Tensor, s?: number): Tensor {
+/** y = op(x, s[, s2]): one dispatch of the unary kernel, not recorded. */
+export function unary(op: UnaryName, x: Tensor, s?: number, s2?: number): Tensor {
   const e = unaryEntry(op);
   requireFloat(op, x);
-  return launch(unaryKernel, { op, expr: e.wgsl, helpers: e.helpers, f: e.cpu, n: x.size, s }, [x, { shape: x.shape }])[0];
+  return launch(unaryKernel, { op, expr: e.wgsl, helpers: e.helpers, f: e.cpu, n: x.size, s, s2 }, [x, { shape: x.shape }])[0];
 }
 
 /** z = op(a, b) with broadcasting; one operand may be a number. One dispatch, not recorded. */
@@ -60,7 +60,7 @@ export const R: GradOps = {
   sub: (a, b) => binary('sub', asT(a), asT(b)),
   mul: (a, b) => binary('mul', asT(a), asT(b)),
   div: (a, b) => binary('div', asT(a), asT(b)),
-  un: (op, x, s) => unary(op as UnaryName, x as Tensor, s),
+  un: (op, x, s, s2) => unary(op as UnaryName, x as Tensor, s, s2),
   bin: (op, a, b) => binary(op as BinaryName, asT(a), asT(b)),
 };
 
@@ -69,6 +69,7 @@ export class UnaryFn extends Function {
   constructor(
     readonly op: UnaryName,
     readonly s: number,
+    readonly s2 = 0,
   ) {
     super();
   }
@@ -76,7 +77,7 @@ export class UnaryFn extends Function {
     return this.op;
   }
   forward(x: Tensor) {
-    const y = unary(this.op, x, this.s);
+    const y = unary(this.op, x, this.s, this.s2);
     this.save(x);
     if (unaryEntry(this.op).usesOutput) {
       this.y = y;
@@ -87,7 +88,7 @@ export class UnaryFn extends Function {
   backward(g: Tensor) {
     const grad = unaryEntry(this.op).grad!;
     const [x] = this.inputs;
-    return [tidy(() => grad({ g, x, y: this.y!, s: this.s }, R) as Tensor)];
+    return [tidy(() => grad({ g, x, y: this.y!, s: this.s, s2: this.s2 }, R) as Tensor)];
   }
   override release() {
     super.release();

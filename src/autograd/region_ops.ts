@@ -92,7 +92,7 @@ class Cat extends Function {
   backward(g: Tensor) {
     let off = 0;
     return this.inputs.map((t, i) => {
-      if (isLegacyEmpty(t, this.inputs)) return null;
+      if (isLegacyEmpty(t, this.inputs)) return this.needsGrad[i] ? full(t.shape, 0, g.device, g.dtype) : null;
       const n = t.shape[this.dim];
       const gi = this.needsGrad[i] ? narrowRaw(g, this.dim, off, n) : null;
       off += n;

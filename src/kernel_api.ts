@@ -16,6 +16,8 @@ import { mm } from './autograd/matmul.ts';
 import { deviceCaps } from './backend/device.ts';
 import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choice.ts';
 import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';
+import type { SoftmaxParams } from './kernels/softmax.ts';
+import { softmaxParams as chooseSoftmaxParams } from './autograd/softmax_fn.ts';
 
 // ---- defining kernels ----
 export {
@@ -117,3 +119,14 @@ export {
 export { lrnKernel, type LrnParams } from './kernels/lrn.ts';
 // The SGD update (params, grads[, momentum buffer]) in place.
 export { sgdKernel, type SgdParams } from './kernels/sgd.ts';
+// Softmax / log-softmax over one dim of [outer, R, inner]: forward (x, y) and backward (y, dL/dy, gx),
+// and the params (layout included) the library launches for a shape and dim on this adapter.
+export { softmaxKernel, type SoftmaxParams, type SoftmaxLayout } from './kernels/softmax.ts';
+/** The softmax kernel params the library uses for `shape` over `dim` (normalised) on the current adapter. */
+export function softmaxParams(shape: readonly number[], dim: number, log: boolean, pass: 'fwd' | 'bwd'): SoftmaxParams {
+  return chooseSoftmaxParams(shape, dim, log, pass, 'gpu');
+}
+// Region copies (one per input of cat, into its slot of the output; narrow / slice) and constant
+// padding (pad, and the scatter-into-zeros of narrow's gradient); cat as the library runs it.
+export { regionCopyKernel, padKernel, type RegionCopyParams, type PadParams } from './kernels/region_copy.ts';
+export { catRaw } from './autograd/region_ops.ts';

@@ -11,7 +11,10 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { empty, launch, sameDevice } from '../tensor/launch.ts';
 import { full } from '../tensor/raw.ts';
 import { contiguousStrides, fmt } from '../tensor/shape.ts';
-import { padKernel, regionCopyKernel, valueBits } from '../kernels/region_copy.ts';
+import { BASELINE_CAPS } from '../kernels/kernel.ts';
+import { type RegionCopyParams, padKernel, regionCopyKernel, valueBits } from '../kernels/region_copy.ts';
+import { regionCopyLayout } from '../policy/region_copy_choice.ts';
+import { deviceCaps } from '../backend/device.ts';
 import { Function } from './function.ts';
 import { reshape } from './ops.ts';
 
@@ -36,6 +39,12 @@ function dimOf(op: string, dim: unknown, rank: number, shape: readonly number[])
 
 // ---- raw (unrecorded) launchers ----
 
+/** Copy the region `p` from src into dst, in the layout the policy picks for the GPU. */
+function copyRegion(src: Tensor, dst: Tensor | { shape: readonly number[]; dtype: Tensor['dtype'] }, p: Omit<RegionCopyParams, 'layout'>): Tensor[] {
+  const layout = src.device === 'gpu' ? regionCopyLayout(p, deviceCaps()) : regionCopyLayout(p, BASELINE_CAPS);
+  return launch(regionCopyKernel, { ...p, layout }, [src, dst]);
+}
+
 /** x[..., start + k * step, ...] for k < length along `dim`: a new contiguous tensor. */
 export function narrowRaw(x: Tensor, dim: number, start: number, length: number, step = 1): Tensor {
   const st = contiguousStrides(x.shape);
@@ -47,7 +56,7 @@ export function narrowRaw(x: Tensor, dim: number, start: number, length: number,
     srcOffset: start * st[dim],
     dstOffset: 0,
   };
-  return launch(regionCopyKernel, p, [x, { shape, dtype: x.dtype }])[0];
+  return copyRegion(x, { shape, dtype: x.dtype }, p)[0];
 }
 
 /** y of `outShape`: x at (c - lo) / step per dim where that is a whole in-range coordinate, else
@@ -68,7 +77,7 @@ export function catRaw(ts: readonly Tensor[], dim: number): Tensor {
   let off = 0;
   for (const t of parts) {
     const p = { shape: t.shape, srcStrides: contiguousStrides(t.shape), dstStrides: dst, srcOffset: 0, dstOffset: off * dst[dim] };
-    launch(regionCopyKernel, p, [t, out]);
+    copyRegion(t, out, p);
     off += t.shape[dim];
   }
   return out;

@@ -12,7 +12,7 @@ import { Function } from './function.ts';
 
 /** Kernel params for `shape` reduced over `dim` (already normalised); the layout is the policy's
  * for the GPU (the CPU twin ignores it). */
-function params(shape: readonly number[], dim: number, log: boolean, pass: 'fwd' | 'bwd', device: 'cpu' | 'gpu'): SoftmaxParams {
+export function softmaxParams(shape: readonly number[], dim: number, log: boolean, pass: 'fwd' | 'bwd', device: 'cpu' | 'gpu'): SoftmaxParams {
   const outer = numel(shape.slice(0, dim));
   const r = shape.length ? shape[dim] : 1;
   const inner = numel(shape.slice(dim + 1));
@@ -22,12 +22,12 @@ function params(shape: readonly number[], dim: number, log: boolean, pass: 'fwd'
 
 /** y = softmax (or log-softmax) of x over `dim` (normalised); one dispatch, not recorded. */
 export function softmaxForward(x: Tensor, dim: number, log: boolean): Tensor {
-  return launch(softmaxKernel, params(x.shape, dim, log, 'fwd', x.device), [x, { shape: x.shape }])[0];
+  return launch(softmaxKernel, softmaxParams(x.shape, dim, log, 'fwd', x.device), [x, { shape: x.shape }])[0];
 }
 
 /** dL/dx from the forward's output y and dL/dy; one dispatch, not recorded. */
 export function softmaxBackward(y: Tensor, g: Tensor, dim: number, log: boolean): Tensor {
-  return launch(softmaxKernel, params(y.shape, dim, log, 'bwd', y.device), [y, g, { shape: y.shape }])[0];
+  return launch(softmaxKernel, softmaxParams(y.shape, dim, log, 'bwd', y.device), [y, g, { shape: y.shape }])[0];
 }
 
 class Softmax extends Function {

@@ -9,13 +9,21 @@
 //     coordinate of x, else `value`: constant padding (lo > 0), cropping (lo < 0), and the
 //     scatter-into-zeros that is narrow's and slice's gradient (lo = start, step). Every output
 //     element is written once.
-// Both walk their index space in the streaming geometry of stream.ts (vec4 or word units).
+// Both walk their index space in the streaming geometry of stream.ts (vec4 or word units). The
+// region copy has two layouts (chosen by src/policy/region_copy_choice.ts):
+//   'flat': units strided over the whole region; each unit's coordinates come from per-lane
+//           divisions by the merged dims;
+//   'rows': each workgroup copies one chunk of wg * per units of one innermost row; the row's
+//           offsets come from workgroup-uniform divisions, and lanes only add their column.
 import type { Caps, NumArray } from './kernel.ts';
 import { defineKernel, read, rw, u32, u32x4s } from './shader.ts';
 import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
+import { LINEAR_PARAMS } from './wgsl_lib.ts';
 
 const MAX_RANK = 6;
 const numelOf = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
+
+export type RegionCopyLayout = 'flat' | 'rows';
 
 export interface RegionCopyParams {
   /** Region shape (rank <= 6; dims of 1 allowed). */
@@ -25,6 +33,7 @@ export interface RegionCopyParams {
   dstStrides: readonly number[];
   srcOffset: number;
   dstOffset: number;
+  layout: RegionCopyLayout;
   /** launch geometry (default: the adapter's, see stream.ts) */
   stream?: Stream;
 }
@@ -39,7 +48,7 @@ interface CopyPlan {
 }
 
 /** Drop dims of 1, merge dims contiguous in both buffers, then go to vec4 units when aligned. */
-export function planRegionCopy(p: RegionCopyParams): CopyPlan {
+export function planRegionCopy(p: Omit<RegionCopyParams, 'layout'>): CopyPlan {
   const shape: number[] = [];
   const src: number[] = [];
   const dst: number[] = [];
@@ -85,11 +94,12 @@ function slots(v: readonly number[], fill: number): number[] {
   return r;
 }
 
-/** WGSL that turns unit index `i` into `s` and `d` (source and destination unit offsets) for a
- * region of rank `r`, innermost dim first: one division per dim except the outermost. */
-function decompose(r: number): string {
-  const lines = ['var rem = i;', 'var s = u.soff;', 'var d = u.doff;'];
-  for (let k = MAX_RANK - 1; k >= MAX_RANK - r; k--) {
+/** WGSL that turns index `idx` into `s` and `d` (source and destination unit offsets) over the
+ * dims `first` .. MAX_RANK - 1 - skip (slots of the right-aligned shape), innermost first: one
+ * division per dim except the outermost. */
+function decompose(r: number, idx: string, skip = 0): string {
+  const lines = [`var rem = ${idx};`, 'var s = u.soff;', 'var d = u.doff;'];
+  for (let k = MAX_RANK - 1 - skip; k >= MAX_RANK - r; k--) {
     const at = `[${k >> 2}][${k & 3}]`;
     if (k === MAX_RANK - r) lines.push(`s += rem * u.ss${at};`, `d += rem * u.ds${at};`);
     else lines.push(`{ let n = u.shape${at}; let c = rem % n; rem = rem / n; s += c * u.ss${at}; d += c * u.ds${at}; }`);
@@ -98,20 +108,29 @@ function decompose(r: number): string {
 }
 
 const copyGeo = (p: RegionCopyParams, caps: Caps) => p.stream ?? streamGeom(caps);
+/** Rows layout: units per workgroup chunk, chunks per innermost row, rows. */
+function rowsGeom(p: RegionCopyParams, caps: Caps) {
+  const q = planRegionCopy(p);
+  const s = copyGeo(p, caps);
+  const inner = q.shape.length ? q.shape[q.shape.length - 1] : 1;
+  const chunk = s.wg * s.per;
+  const perRow = Math.max(1, Math.ceil(inner / chunk));
+  return { chunk, perRow, rows: numelOf(q.shape) / Math.max(inner, 1), inner };
+}
 
 export const regionCopyKernel = defineKernel<RegionCopyParams>({
   name: 'region_copy',
   spec: (p, caps) => {
     const q = planRegionCopy(p);
     const s = copyGeo(p, caps);
-    return `r${q.shape.length}${q.vec4 ? ':v4' : ''}:${s.wg}x${s.per}`;
+    return `${p.layout}:r${q.shape.length}${q.vec4 ? ':v4' : ''}:${s.wg}x${s.per}`;
   },
   // src, dst (dst is written only inside the region)
   storage: (p) => {
     const T = planRegionCopy(p).vec4 ? 'vec4<u32>' : 'u32';
     return [read('src', T), rw('dst', T)];
   },
-  uniforms: (p) => {
+  uniforms: (p, caps) => {
     const q = planRegionCopy(p);
     return [
       u32('n', numelOf(q.shape)),
@@ -120,17 +139,43 @@ export const regionCopyKernel = defineKernel<RegionCopyParams>({
       u32x4s('shape', slots(q.shape, 1)),
       u32x4s('ss', slots(q.src, 0)),
       u32x4s('ds', slots(q.dst, 0)),
+      u32('perRow', p.layout === 'rows' ? rowsGeom(p, caps).perRow : 1),
     ];
   },
-  dispatch: (p, caps) => streamGroups(numelOf(planRegionCopy(p).shape), copyGeo(p, caps)),
+  dispatch: (p, caps) => {
+    if (p.layout === 'flat') return streamGroups(numelOf(planRegionCopy(p).shape), copyGeo(p, caps));
+    const g = rowsGeom(p, caps);
+    return g.rows * g.perRow;
+  },
   body: (p, caps) => {
-    const loop = streamLoop(copyGeo(p, caps), 'u.n');
-    return `
-@compute @workgroup_size(${copyGeo(p, caps).wg})
+    const s = copyGeo(p, caps);
+    const r = planRegionCopy(p).shape.length;
+    if (p.layout === 'flat') {
+      const loop = streamLoop(s, 'u.n');
+      return `
+@compute @workgroup_size(${s.wg})
 fn main(${loop.params}) {
   ${loop.open}
-    ${decompose(planRegionCopy(p).shape.length)}
+    ${decompose(r, 'i')}
     dst[d] = src[s];
+  }
+}`;
+    }
+    // the innermost dim (slot 5) is the row; the outer dims give the row's offsets
+    const chunk = s.wg * s.per;
+    const inner = r ? 'u.shape[1][1]' : '1u';
+    return `
+@compute @workgroup_size(${s.wg})
+fn main(${LINEAR_PARAMS}) {
+  let g = wid.y * nwg.x + wid.x;  // workgroup-uniform from here to the column loop
+  let row = g / u.perRow;
+  ${decompose(r, 'row', 1)}
+  let n = ${inner};
+  let k0 = (g % u.perRow) * ${chunk}u + lidx;
+  for (var j = 0u; j < ${s.per}u; j++) {
+    let k = k0 + j * ${s.wg}u;
+    if (k >= n) { break; }
+    dst[d + k * u.ds[1][1]] = src[s + k * u.ss[1][1]];
   }
 }`;
   },

@@ -6,7 +6,8 @@ import * as wt from 'webgpu-tensor';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { f64 } from '../kernels/layer_util.ts';
 import { cat, stack, narrow, slice, pad, chunk, split } from '../../src/autograd/region_ops.ts';
-import { planPad, planRegionCopy } from '../../src/kernels/region_copy.ts';
+import { planPad, planRegionCopy, regionCopyKernel } from '../../src/kernels/region_copy.ts';
+import { launch } from '../../src/tensor/launch.ts';
 
 beforeAll(async () => {
   await initGpu();
@@ -111,6 +112,36 @@ describe('cat', () => {
     expect(p).toMatchObject({ shape: [8, (96 * 784) / 4], src: [(96 * 784) / 4, 1], dst: [(480 * 784) / 4, 1], vec4: true });
     const q = planRegionCopy({ shape: [1, 5, 3, 3], srcStrides: strides([1, 5, 3, 3]), dstStrides: strides([1, 12, 3, 3]), srcOffset: 0, dstOffset: 45 });
     expect(q).toMatchObject({ shape: [45], vec4: false });
+  });
+
+  // regions copied out of a larger source into a larger destination, both layouts, with a small
+  // stream geometry (chunks of 32 units) so rows span several chunks and end mid-chunk
+  it('region copy: flat and rows layouts equal the CPU twin (rank 0 to 4, vec4 and scalar)', async () => {
+    const regions: [number[], number[], number[], number, number][] = [
+      // shape, src strides, dst strides, src offset, dst offset
+      [[3, 70], [80, 1], [75, 1], 3, 2],
+      [[2, 3, 40], [200, 50, 1], [130, 41, 1], 5, 0],
+      [[2, 64], [128, 1], [64, 1], 64, 0], // vec4
+      [[5, 2, 8], [40, 16, 1], [16, 8, 1], 4, 0], // merges to [5, 16], vec4
+      [[7], [3], [1], 1, 0], // strided rank 1
+      [[], [], [], 9, 4],
+      [[2, 3, 1, 33], [300, 100, 50, 2], [99, 33, 33, 1], 0, 1], // step-2 innermost source
+    ];
+    for (const [shape, ss, ds, so, dOff] of regions)
+      for (const layout of ['flat', 'rows'] as const) {
+        const p = { shape, srcStrides: ss, dstStrides: ds, srcOffset: so, dstOffset: dOff, layout, stream: { wg: 8, per: 4 } };
+        const srcN = so + shape.reduce((a, n, i) => a + (n - 1) * ss[i], 0) + 1;
+        const dstN = dOff + shape.reduce((a, n, i) => a + (n - 1) * ds[i], 0) + 1;
+        const data = randArray(srcN, srcN);
+        const outs: ArrayLike<number>[] = [];
+        for (const device of ['gpu', 'cpu'] as const) {
+          const src = wt.tensor(data, [srcN], { device });
+          const dst = wt.full([dstN], -7, { device });
+          launch(regionCopyKernel, p, [src, dst]);
+          outs.push(await dst.toArray());
+        }
+        expectClose(outs[0], outs[1], 0, 0, `${layout} ${JSON.stringify(shape)}`);
+      }
   });
 
   it('concatenates int32 tensors (GPU = CPU)', async () => {

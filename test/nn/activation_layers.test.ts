@@ -16,7 +16,7 @@ beforeAll(async () => {
 const X = [-3, -1, -0.1, 0, 0.5, 2, 4];
 
 /** y and dsum(y)/dx of module m on `device`. */
-async function apply(m: nn.Module, device: 'cpu' | 'gpu', data = X, shape = [X.length]) {
+async function apply(m: wt.nn.Module, device: 'cpu' | 'gpu', data = X, shape = [X.length]) {
   const x = wt.tensor(data, shape, { device, requiresGrad: true });
   const y = m.call(x);
   y.sum().backward();

@@ -8,6 +8,8 @@ import { f64, fwdBwd } from './layer_util.ts';
 import { softmax, logSoftmax, softmaxForward, softmaxBackward } from '../../src/autograd/softmax_fn.ts';
 import { softmaxKernel, type SoftmaxLayout } from '../../src/kernels/softmax.ts';
 import { launch } from '../../src/tensor/launch.ts';
+import { softmaxLayout } from '../../src/policy/softmax_choice.ts';
+import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 
 beforeAll(async () => {
   await initGpu();
@@ -134,6 +136,19 @@ describe('softmax kernel layouts', () => {
         expectClose(ggx, cgx, 1e-4, 1e-6, `${what} gx`);
       }
   }
+});
+
+describe('softmax layout policy', () => {
+  it('short contiguous rows and many strided rows go one per invocation; long rows one per workgroup', () => {
+    const sw = { ...BASELINE_CAPS, software: true };
+    expect(softmaxLayout(128, 10, 1, sw)).toEqual({ mode: 'lane', wg: 8 });
+    expect(softmaxLayout(64, 1000, 1, sw)).toEqual({ mode: 'group', wg: 8 });
+    expect(softmaxLayout(8, 64, 784, sw)).toEqual({ mode: 'lane', wg: 8 });
+    expect(softmaxLayout(1, 32768, 2, sw)).toEqual({ mode: 'group', wg: 8 });
+    expect(softmaxLayout(128, 10, 1, BASELINE_CAPS)).toEqual({ mode: 'lane', wg: 128 });
+    expect(softmaxLayout(64, 1000, 1, BASELINE_CAPS)).toEqual({ mode: 'group', wg: 64 });
+    expect(softmaxLayout(32, 32768, 1, BASELINE_CAPS)).toEqual({ mode: 'group', wg: 256 });
+  });
 });
 
 describe('softmax gradients', () => {

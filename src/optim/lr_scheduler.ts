@@ -349,7 +349,7 @@ export class OneCycleLR extends LRScheduler {
     if (!o || typeof o !== 'object') throw new Error(`${op}: options { maxLr, totalSteps | epochs + stepsPerEpoch, ... } are required`);
     rejectUnknown(op, o, ONE_CYCLE_KEYS);
     if (!(optimizer instanceof Optimizer)) throw new TypeError(`${op}: expected an optimizer (optim.SGD, Adam, AdamW, RMSprop)`);
-    const lastEpoch = o.lastEpoch ?? -1;
+    const lastEpoch = checkInt(op, 'lastEpoch', o.lastEpoch ?? -1, -1);
     let total: number;
     if (o.totalSteps === undefined && o.epochs === undefined && o.stepsPerEpoch === undefined)
       throw new Error(`${op}: you must define either totalSteps OR (epochs AND stepsPerEpoch)`);
@@ -386,6 +386,14 @@ export class OneCycleLR extends LRScheduler {
         g.maxLr = maxLrs[i];
         g.minLr = g.initialLr / finalDivFactor;
       });
+    else {
+      const need: (keyof SchedulableGroup)[] = ['initialLr', 'maxLr', 'minLr', ...(cycle ? (['maxMomentum', 'baseMomentum'] as const) : [])];
+      groups.forEach((g, i) => {
+        for (const k of need)
+          if (typeof g[k] !== 'number')
+            throw new Error(`${op}: paramGroups[${i}].${k} is not set; resuming with lastEpoch ${lastEpoch} needs the optimizer state of the run`);
+      });
+    }
     const useBeta1 = 'betas' in defaults;
     if (cycle && lastEpoch === -1)
       groups.forEach((g, i) => {

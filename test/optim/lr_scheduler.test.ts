@@ -199,6 +199,19 @@ describe('lrScheduler', () => {
     const s = new S.StepLR(opt, { stepSize: 2, lastEpoch: 4 });
     expect(s.lastEpoch).toBe(5);
     expect(s.getLastLr()).toEqual([1]);
+    expect(() => new S.OneCycleLR(opt, { maxLr: 1, totalSteps: 9, lastEpoch: 3 })).toThrow(/OneCycleLR: paramGroups\[0\].maxLr is not set/);
+  });
+
+  it('OneCycleLR resumes from lastEpoch with the groups of the run', () => {
+    const make = () => new wt.optim.Adam([wt.zeros([1]).requiresGrad_()], { lr: 1 });
+    const a = make();
+    const s = new S.OneCycleLR(a, { maxLr: 0.5, totalSteps: 10 });
+    for (let i = 0; i < 4; i++) s.step();
+    const b = make();
+    b.loadStateDict(a.stateDict());
+    const r = new S.OneCycleLR(b, { maxLr: 0.5, totalSteps: 10, lastEpoch: 3 });
+    expect(r.getLastLr()).toEqual(s.getLastLr());
+    expect(b.paramGroups[0].betas).toEqual(a.paramGroups[0].betas);
   });
 
   it('rejects bad options, naming the scheduler, the key and the values', () => {

@@ -117,3 +117,7 @@ export {
 export { lrnKernel, type LrnParams } from './kernels/lrn.ts';
 // The SGD update (params, grads[, momentum buffer]) in place.
 export { sgdKernel, type SgdParams } from './kernels/sgd.ts';
+// Optimizer updates (Adam/AdamW, RMSprop) and the gradient-norm kernels behind clipGradNorm_.
+export { adamKernel, type AdamParams } from './kernels/adam.ts';
+export { rmspropKernel, type RmspropParams } from './kernels/rmsprop.ts';
+export { gradNormPartialKernel, gradNormFinishKernel, gradScaleKernel } from './kernels/grad_norm.ts';

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import type * as TF from '@tensorflow/tfjs-core';
 import * as wt from '../src/index.ts';
-import { makeFilter, parseArgs } from './lib/args.ts';
+import { makeFilter, parseArgs } from './lib/bench_args.ts';
 import { fmtNum } from './lib/stats.ts';
 import { measure, ownTarget, type Measurement, type Target } from './lib/timer.ts';
 import { loadTfjs, type Tf } from './lib/tfjs.ts';

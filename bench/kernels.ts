@@ -12,9 +12,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as wt from '../src/index.ts';
-import { makeFilter, parseArgs } from './lib/args.ts';
+import { makeFilter, parseArgs } from './lib/bench_args.ts';
 import { loadEntries } from './lib/entries.ts';
-import { adapterKey, peakFor } from './lib/peak.ts';
+import { adapterKey, peakFor } from './lib/peak_measure.ts';
 import { fmtNum, fmtPct, median } from './lib/stats.ts';
 import { measure } from './lib/timer.ts';
 import { measureAlongside } from './lib/alongside.ts';

@@ -6,10 +6,10 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import * as wt from '../src/index.ts';
-import { parseArgs } from './lib/args.ts';
-import { DEV_CPU, PEAK_FILE, measurePeak, savePeak, type PeakResult } from './lib/peak.ts';
+import { parseArgs } from './lib/bench_args.ts';
+import { DEV_CPU, PEAK_FILE, measurePeak, savePeak, type PeakResult } from './lib/peak_measure.ts';
 
-export { measurePeak, peakFor, cachedPeak, type PeakResult } from './lib/peak.ts';
+export { measurePeak, peakFor, cachedPeak, type PeakResult } from './lib/peak_measure.ts';
 
 const USAGE = `usage: tsx bench/peak.ts [--quick] [--runs N] [--json FILE]`;
 

@@ -16,7 +16,7 @@
 // The layers are cut apart by detaching each input, so backward is run layer by layer from the loss.
 import { writeFileSync } from 'node:fs';
 import * as wt from '../src/index.ts';
-import { parseArgs } from './lib/args.ts';
+import { parseArgs } from './lib/bench_args.ts';
 import { fmtNum, median, sleep } from './lib/stats.ts';
 import { ownTarget } from './lib/timer.ts';
 

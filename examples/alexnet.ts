@@ -6,7 +6,7 @@
 import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as wt from 'webgpu-tensor';
-import { type FlagSpec, helpText, parseFlags } from './lib/args.ts';
+import { type FlagSpec, helpText, parseFlags } from './lib/cli_args.ts';
 import { Progress } from './lib/progress.ts';
 import { curvesSvg, type EpochMetrics } from './lib/plot.ts';
 import { alexnet, initWeights, layerShapes, minResize } from './lib/alexnet_model.ts';

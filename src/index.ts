@@ -26,9 +26,9 @@ export {
 } from './autograd/ops.ts';
 export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
 export { maxPool2d } from './autograd/max_pool.ts';
-export { dropout } from './autograd/dropout.ts';
+export { dropout } from './autograd/dropout_op.ts';
 export { crossEntropy } from './autograd/loss.ts';
-export { localResponseNorm } from './autograd/lrn.ts';
+export { localResponseNorm } from './autograd/lrn_op.ts';
 
 // autograd
 export { noGrad, isGradEnabled, Function } from './autograd/function.ts';

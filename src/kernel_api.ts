@@ -119,6 +119,10 @@ export {
 export { lrnKernel, type LrnParams } from './kernels/lrn.ts';
 // The SGD update (params, grads[, momentum buffer]) in place.
 export { sgdKernel, type SgdParams } from './kernels/sgd.ts';
+// Optimizer updates (Adam/AdamW, RMSprop) and the gradient-norm kernels behind clipGradNorm_.
+export { adamKernel, type AdamParams } from './kernels/adam.ts';
+export { rmspropKernel, type RmspropParams } from './kernels/rmsprop.ts';
+export { gradNormPartialKernel, gradNormFinishKernel, gradScaleKernel } from './kernels/grad_norm.ts';
 // Softmax / log-softmax over one dim of [outer, R, inner]: forward (x, y) and backward (y, dL/dy, gx),
 // and the params (layout included) the library launches for a shape and dim on this adapter.
 export { softmaxKernel, type SoftmaxParams, type SoftmaxLayout } from './kernels/softmax.ts';

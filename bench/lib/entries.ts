@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BenchEntry } from '../harness.ts';
-import { REPO_ROOT } from './peak.ts';
+import { REPO_ROOT } from './peak_measure.ts';
 
 export interface LoadedEntry extends BenchEntry {
   /** The entries file it came from, e.g. 'core'. */

@@ -1,8 +1,8 @@
 // wt.nn.functional: the functions the modules call (PyTorch's torch.nn.functional), by name.
 export { conv2d, linear } from '../autograd/conv.ts';
 export { maxPool2d } from '../autograd/max_pool.ts';
-export { dropout } from '../autograd/dropout.ts';
+export { dropout } from '../autograd/dropout_op.ts';
 export { crossEntropy } from '../autograd/loss.ts';
-export { localResponseNorm } from '../autograd/lrn.ts';
+export { localResponseNorm } from '../autograd/lrn_op.ts';
 export { relu, mseLoss } from '../autograd/ops.ts';
 export { sigmoid, tanh, gelu, leakyRelu } from '../autograd/pointwise.ts';

@@ -54,11 +54,12 @@ export function launch<P>(k: KernelDef<P>, p: P, args: (Tensor | Out)[], device?
   });
   if (all.some((t) => t.size === 0)) return outs;
   if (dev === 'cpu') k.cpu(p, all.map((t) => t.data));
-  else {
-    runtime(k.name).run(k, p, all.map((t) => t.gpu));
-    for (const t of all) if (!outs.includes(t) && k.bindings(p)[all.indexOf(t)] === 'rw') t._version++;
-  }
-  if (dev === 'cpu') for (const t of all) if (!outs.includes(t) && k.bindings(p)[all.indexOf(t)] === 'rw') t._version++;
+  else runtime(k.name).run(k, p, all.map((t) => t.gpu));
+  // an existing tensor written in place ('rw' binding) gets a new version
+  const access = k.bindings(p);
+  all.forEach((t, i) => {
+    if (access[i] === 'rw' && !outs.includes(t)) t._version++;
+  });
   return outs;
 }
 

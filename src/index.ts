@@ -24,6 +24,9 @@ export {
 export {
   relu, sum, mean, max, min, argmax, reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, clone, matmul, mseLoss,
 } from './autograd/ops.ts';
+export { softmax, logSoftmax } from './autograd/softmax_fn.ts';
+export { clamp, where } from './autograd/clamp_where.ts';
+export { cat, stack, narrow, slice, chunk, split } from './autograd/region_ops.ts';
 export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
 export { maxPool2d } from './autograd/max_pool.ts';
 export { dropout } from './autograd/dropout_op.ts';

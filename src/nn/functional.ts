@@ -6,3 +6,5 @@ export { crossEntropy } from '../autograd/loss.ts';
 export { localResponseNorm } from '../autograd/lrn_op.ts';
 export { relu, mseLoss } from '../autograd/ops.ts';
 export { sigmoid, tanh, gelu, leakyRelu } from '../autograd/pointwise.ts';
+export { softmax, logSoftmax } from '../autograd/softmax_fn.ts';
+export { pad } from '../autograd/region_ops.ts';

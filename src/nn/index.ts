@@ -1,7 +1,8 @@
 // wt.nn: modules, layers, losses and initialisers (PyTorch-shaped).
 export { Module, type StateDict, type LoadResult, type BufferOptions } from './module.ts';
 export { Conv2d, Linear, MaxPool2d, ReLU, Dropout, Flatten, LocalResponseNorm, type LayerOptions } from './layers.ts';
-export { Sequential } from './containers.ts';
+export { Sequential, ModuleList } from './containers.ts';
+export { Sigmoid, Tanh, GELU, LeakyReLU, Softmax, LogSoftmax, Identity, type GELUOptions, type LeakyReLUOptions, type SoftmaxOptions } from './activation_layers.ts';
 export { CrossEntropyLoss } from './loss.ts';
 export * as init from './init.ts';
 export * as functional from './functional.ts';

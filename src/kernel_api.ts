@@ -16,6 +16,10 @@ import { mm } from './autograd/matmul.ts';
 import { deviceCaps } from './backend/device.ts';
 import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choice.ts';
 import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';
+import type { ChannelWalk } from './kernels/batch_norm.ts';
+import { layerNormColumnGroups } from './kernels/row_norm.ts';
+import type { RowNormLayout } from './kernels/row_norm.ts';
+import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 
 // ---- defining kernels ----
 export {
@@ -117,3 +121,29 @@ export {
 export { lrnKernel, type LrnParams } from './kernels/lrn.ts';
 // The SGD update (params, grads[, momentum buffer]) in place.
 export { sgdKernel, type SgdParams } from './kernels/sgd.ts';
+// Batch normalisation over x [N, C, S]: per-channel statistics (+ running update) and gradient
+// sums, each either direct or in chunks merged by a second kernel; the streaming normalise /
+// backward pass. `batchNormPlan` is the walk and chunk count the library uses on this adapter.
+export {
+  batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel, channelSumsMergeKernel, batchNormKernel,
+  type BatchNormStatsParams, type BatchNormStatsMergeParams, type ChannelGradSumsParams, type ChannelSumsMergeParams,
+  type BatchNormParams, type ChannelWalk,
+} from './kernels/batch_norm.ts';
+/** The walk and workgroups per channel of the batch-norm reductions for x [n, c, s] on the current adapter. */
+export function batchNormPlan(n: number, c: number, s: number): { walk: ChannelWalk; chunks: number } {
+  return channelReducePlan({ n, c, s }, deviceCaps());
+}
+// Layer / group normalisation of rows (forward, backward) and layer norm's weight / bias gradient;
+// `rowNormLayout` and `layerNormParamGradChunks` are the layout and row-chunk count the library
+// uses on this adapter.
+export {
+  rowNormKernel, layerNormParamGradKernel, type RowNormParams, type RowNormLayout, type LayerNormParamGradParams,
+} from './kernels/row_norm.ts';
+/** The row layout (a workgroup or an invocation per row) for `r` rows on the current adapter. */
+export function rowNormLayout(r: number): RowNormLayout {
+  return chooseRowNormLayout(r, deviceCaps());
+}
+/** Row chunks of layerNormParamGradKernel for [r, d] on the current adapter. */
+export function layerNormParamGradChunks(r: number, d: number): number {
+  return layerNormParamChunks(r, layerNormColumnGroups({ d }, deviceCaps()), deviceCaps());
+}

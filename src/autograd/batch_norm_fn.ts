@@ -9,15 +9,15 @@ import { requireFloat } from '../tensor/raw.ts';
 import { fmt } from '../tensor/shape.ts';
 import { deviceCaps } from '../backend/device.ts';
 import {
-  type ChannelGeom, type RunningUpdate, batchNormKernel, batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel,
-  channelSumsMergeKernel, channelUnitCount,
+  type ChannelGeom, type ChannelWalk, type RunningUpdate, batchNormKernel, batchNormStatsKernel, batchNormStatsMergeKernel,
+  channelGradSumsKernel, channelSumsMergeKernel,
 } from '../kernels/batch_norm.ts';
-import { channelChunks } from '../policy/norm_choice.ts';
+import { channelReducePlan } from '../policy/norm_choice.ts';
 import { Function, isGradEnabled } from './function.ts';
 
-/** Chunks per channel for the reductions: the policy's on the GPU, one on the CPU. */
-function chunksFor(g: ChannelGeom, device: string): number {
-  return device === 'gpu' ? channelChunks(g.c, channelUnitCount(g), deviceCaps()) : 1;
+/** Walk and chunks per channel of the reductions: the policy's on the GPU, one chunk on the CPU. */
+function planFor(g: ChannelGeom, device: string): { walk: ChannelWalk; chunks: number } {
+  return device === 'gpu' ? channelReducePlan(g, deviceCaps()) : { walk: 'rows', chunks: 1 };
 }
 
 /** Batch statistics: mean, invstd [C]; running statistics updated in place when given. */
@@ -27,16 +27,16 @@ function batchStats(
   eps: number,
   running: { mean: Tensor; var: Tensor; update: RunningUpdate; momentum: number; nbt: Tensor | null } | null,
 ): [Tensor, Tensor] {
-  const chunks = chunksFor(g, x.device);
+  const { walk, chunks } = planFor(g, x.device);
   const update: RunningUpdate = running?.update ?? 'none';
   const fin = { eps, update, momentum: running?.momentum ?? 0 };
   const runArgs = running ? [running.mean, running.var, ...(update === 'cumulative' ? [running.nbt!] : [])] : [];
   const stat = { shape: [g.c] };
   if (chunks === 1) {
-    const [mean, invstd] = launch(batchNormStatsKernel, { ...g, ...fin, chunks }, [x, stat, stat, ...runArgs]);
+    const [mean, invstd] = launch(batchNormStatsKernel, { ...g, ...fin, walk, chunks }, [x, stat, stat, ...runArgs]);
     return [mean, invstd];
   }
-  const part = launch(batchNormStatsKernel, { ...g, ...fin, update: 'none', chunks }, [x, { shape: [g.c, chunks, 3] }])[0];
+  const part = launch(batchNormStatsKernel, { ...g, ...fin, update: 'none', walk, chunks }, [x, { shape: [g.c, chunks, 3] }])[0];
   const [mean, invstd] = launch(batchNormStatsMergeKernel, { c: g.c, chunks, ...fin }, [part, stat, stat, ...runArgs]);
   part.dispose();
   return [mean, invstd];
@@ -53,8 +53,8 @@ export function channelGradSums(
   mode: 'invstd' | 'var' | 'group',
   groups = 1,
 ): [Tensor, Tensor] {
-  const chunks = chunksFor(g, x.device);
-  const p = { ...g, chunks, eps, stat: mode, groups };
+  const { walk, chunks } = planFor(g, x.device);
+  const p = { ...g, walk, chunks, eps, stat: mode, groups };
   const out = { shape: [g.c] };
   if (chunks === 1) {
     const [sg, sgx] = launch(channelGradSumsKernel, p, [gy, x, mean, stat, out, out]);

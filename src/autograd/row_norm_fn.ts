@@ -8,8 +8,8 @@ import { launch, sameDevice } from '../tensor/launch.ts';
 import { reduce, requireFloat } from '../tensor/raw.ts';
 import { fmt, numel, type Shape } from '../tensor/shape.ts';
 import { deviceCaps } from '../backend/device.ts';
-import { type RowNormGeom, layerNormColumnGroups, layerNormParamGradKernel, rowNormKernel } from '../kernels/row_norm.ts';
-import { layerNormParamChunks } from '../policy/norm_choice.ts';
+import { type RowNormGeom, type RowNormLayout, layerNormColumnGroups, layerNormParamGradKernel, rowNormKernel } from '../kernels/row_norm.ts';
+import { layerNormParamChunks, rowNormLayout } from '../policy/norm_choice.ts';
 import { channelGradSums } from './batch_norm_fn.ts';
 import { Function, isGradEnabled } from './function.ts';
 
@@ -32,8 +32,13 @@ class RowNorm extends Function {
     super();
   }
 
+  /** The row layout: the policy's on the GPU (the CPU twin has none). */
+  private layout(device: string): RowNormLayout {
+    return device === 'gpu' ? rowNormLayout(this.cfg.geom.r, deviceCaps()) : 'group';
+  }
+
   forward(x: Tensor, ...affine: Tensor[]): Tensor {
-    const g = this.cfg.geom;
+    const g = { ...this.cfg.geom, layout: this.layout(x.device) };
     const [y, mean, rstd] = launch(rowNormKernel, { ...g, mode: 'fwd' }, [x, ...affine, { shape: x.shape }, { shape: [g.r] }, { shape: [g.r] }]);
     if (this.cfg.record) {
       this.mean = mean;
@@ -47,8 +52,9 @@ class RowNorm extends Function {
   }
 
   backward(gy: Tensor): (Tensor | null)[] {
-    const { geom: g, channels } = this.cfg;
+    const { channels } = this.cfg;
     const x = this.inputs[0];
+    const g = { ...this.cfg.geom, layout: this.layout(x.device) };
     const w = g.weight ? this.inputs[1] : null;
     const needX = this.needsGrad[0];
     const needW = g.weight && this.needsGrad[1];

@@ -22,7 +22,8 @@ import { type StorageDecl, type UField, defineKernel, f32, read, rw, u32 } from 
 import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 import { type RowLayout, rowGroups, rowLayout, rowLayoutKey, streamGeom } from './stream.ts';
 import {
-  CHAN_MERGE_WGSL, type LaneWalk, type Moments, chanMerge, laneMomentsWgsl, laneSums2Wgsl, momentsOf, wgMomentsWgsl, wgSum2Wgsl,
+  CHAN_MERGE_WGSL, LANE_SEGMENT, type LaneWalk, type Moments, chanMerge, laneMomentsWgsl, laneSums2Wgsl, momentsOf, wgMomentsWgsl,
+  wgSum2Wgsl,
 } from './moments.ts';
 
 /** x [N, C, S]. */
@@ -46,45 +47,84 @@ function named(decls: StorageDecl[], bufs: NumArray[]): Record<string, NumArray>
 
 // ---- the per-channel reductions ----
 
+/** How a reduction workgroup walks its channel:
+ *   'rows': row by row (n), lanes along the row's S / vw units (one address add per unit); chunks
+ *           split the rows;
+ *   'flat': lanes stride over the channel's N * S / vw units in (n, s) order, tracking n and s
+ *           without division (for rows shorter than the workgroup, e.g. [N, C]); chunks split
+ *           the units.
+ * Either walk covers every unit; which is faster is src/policy/norm_choice.ts's call. */
+export type ChannelWalk = 'rows' | 'flat';
+
 interface Chunked extends ChannelGeom {
+  walk: ChannelWalk;
   /** workgroups per channel; 1 = each workgroup finishes its channel itself */
   chunks: number;
 }
 
-const chunkUnits = (p: Chunked) => Math.ceil(channelUnits(p) / p.chunks);
+/** Items per channel that chunks split: rows or units. */
+export const channelItems = (g: ChannelGeom, walk: ChannelWalk) => (walk === 'rows' ? g.n : channelUnits(g));
+const chunkItems = (p: Chunked) => Math.ceil(channelItems(p, p.walk) / p.chunks);
+/** Units a lane sums per segment, times the lanes: the segment length in units. */
+const segment = (caps: Caps) => LANE_SEGMENT * redWg(caps);
 
-/** Uniforms of the channel walk: unit k of channel c is x[(n * C + c) * sv + s], n = k / sv, s = k % sv. */
+/** Uniforms of the channel walk: unit (n, s) of channel c is x[(n * C + c) * sv + s]. */
 function walkFields(p: Chunked, caps: Caps): UField[] {
   const wg = redWg(caps);
   return [
-    u32('c', p.c), u32('sv', sv(p)), u32('m', channelUnits(p)), u32('cu', chunkUnits(p)), u32('p', p.chunks),
-    u32('dn', Math.floor(wg / sv(p))), u32('ds', wg % sv(p)),
+    u32('c', p.c), u32('sv', sv(p)), u32('ci', channelItems(p, p.walk)), u32('cu', chunkItems(p)), u32('p', p.chunks),
+    u32('dn', Math.floor(wg / sv(p))), u32('ds', wg % sv(p)), u32('ns', Math.ceil(sv(p) / segment(caps))),
   ];
 }
 
-/** A lane's walk over units [k0, k1) of its channel with stride wg; (nn, ss) advance without division. */
-function channelWalk(p: ChannelGeom, wg: number): LaneWalk {
+/** The lane's walk over items [i0, i1) of channel c, and the x index of the unit at its cursor;
+ * both walks define `nn`, the unit's sample. */
+function channelWalk(p: Chunked, caps: Caps): { walk: LaneWalk; at: string } {
+  const wg = redWg(caps);
+  const seg = segment(caps);
+  const base = { T: elemT(p), vw: vw(p) };
+  if (p.walk === 'rows')
+    return {
+      walk: {
+        ...base,
+        pre: '',
+        outer: 'for (var q = i0 * u.ns; q < i1 * u.ns; q++)',
+        segment: `let nn = q / u.ns;
+    let s0 = (q % u.ns) * ${seg}u;
+    let se = min(s0 + ${seg}u, u.sv);
+    let rb = (nn * u.c + c) * u.sv;`,
+        inner: `for (var ss = s0 + lidx; ss < se; ss += ${wg}u)`,
+        step: '',
+      },
+      at: 'rb + ss',
+    };
   return {
-    T: elemT(p),
-    vw: vw(p),
-    init: 'var k = k0 + lidx;\n  var nn = k / u.sv;\n  var ss = k % u.sv;',
-    more: 'k < k1',
-    advance: `k += ${wg}u; ss += u.ds; nn += u.dn; if (ss >= u.sv) { ss -= u.sv; nn += 1u; }`,
+    walk: {
+      ...base,
+      pre: 'var k = i0 + lidx;\n  var nn = k / u.sv;\n  var ss = k % u.sv;',
+      outer: `for (var kb = i0; kb < i1; kb += ${seg}u)`,
+      segment: `let ke = min(kb + ${seg}u, i1);`,
+      inner: `for (; k < ke; k += ${wg}u)`,
+      step: 'ss += u.ds; nn += u.dn; if (ss >= u.sv) { ss -= u.sv; nn += 1u; }',
+    },
+    at: '(nn * u.c + c) * u.sv + ss',
   };
 }
 
-/** The workgroup's channel c and unit range [k0, k1); whole workgroups past the end return. */
+/** The workgroup's channel c and item range [i0, i1); whole workgroups past the end return. */
 const CHUNK_HEAD = `
   let w = wid.y * nwg.x + wid.x;
   if (w >= u.c * u.p) { return; }
   let c = w / u.p;
-  let k0 = (w % u.p) * u.cu;
-  let k1 = min(k0 + u.cu, u.m);`;
+  let i0 = (w % u.p) * u.cu;
+  let i1 = min(i0 + u.cu, u.ci);`;
 
 /** Element range [e0, e1) of channel elements (n * S + s order) of chunk `q`. */
 function chunkElems(p: Chunked, q: number): [number, number] {
-  const u = chunkUnits(p);
-  return [Math.min(q * u, channelUnits(p)) * vw(p), Math.min((q + 1) * u, channelUnits(p)) * vw(p)];
+  const per = p.walk === 'rows' ? p.s : vw(p); // elements per item
+  const u = chunkItems(p);
+  const items = channelItems(p, p.walk);
+  return [Math.min(q * u, items) * per, Math.min((q + 1) * u, items) * per];
 }
 /** x index of element e (n * S + s order) of channel c. */
 const channelIndex = (p: ChannelGeom, c: number, e: number) => (Math.floor(e / p.s) * p.c + c) * p.s + (e % p.s);
@@ -143,12 +183,13 @@ function statsStorage(p: BatchNormStatsParams): StorageDecl[] {
 /** Per-channel mean and 1/sqrt(var + eps) (+ the running update), or per-chunk triples. */
 export const batchNormStatsKernel = defineKernel<BatchNormStatsParams>({
   name: 'batch_norm_stats',
-  spec: (p, caps) => `${vw(p) === 4 ? 'v4' : 's'}:wg${redWg(caps)}${p.chunks === 1 ? `:direct${finishSpec(p)}` : ':part'}`,
+  spec: (p, caps) => `${vw(p) === 4 ? 'v4' : 's'}:${p.walk}:wg${redWg(caps)}${p.chunks === 1 ? `:direct${finishSpec(p)}` : ':part'}`,
   storage: statsStorage,
   uniforms: (p, caps) => [...walkFields(p, caps), f32('eps', p.eps), f32('momentum', p.momentum)],
   dispatch: (p) => p.c * p.chunks,
   body: (p, caps) => {
     const wg = redWg(caps);
+    const { walk, at } = channelWalk(p, caps);
     const first = vw(p) === 4 ? 'x[c * u.sv].x' : 'x[c * u.sv]';
     const out =
       p.chunks === 1
@@ -161,7 +202,7 @@ ${p.chunks === 1 ? finishWgsl(p) : ''}
 @compute @workgroup_size(${wg})
 fn main(${LINEAR_PARAMS}) {
   ${CHUNK_HEAD}
-  ${laneMomentsWgsl(channelWalk(p, wg), 'x[(nn * u.c + c) * u.sv + ss]', first)}
+  ${laneMomentsWgsl(walk, `x[${at}]`, first)}
   let r = wgMoments(lidx, acc);
   if (lidx == 0u) {
     ${out}
@@ -240,7 +281,7 @@ function sumsStorage(p: ChannelGradSumsParams): StorageDecl[] {
 /** Per channel sg = sum(g) and sgx = sum(g * xhat), xhat = (x - mean) * invstd (or per-chunk pairs). */
 export const channelGradSumsKernel = defineKernel<ChannelGradSumsParams>({
   name: 'channel_grad_sums',
-  spec: (p, caps) => `${vw(p) === 4 ? 'v4' : 's'}:wg${redWg(caps)}:${p.stat}:${p.chunks === 1 ? 'direct' : 'part'}`,
+  spec: (p, caps) => `${vw(p) === 4 ? 'v4' : 's'}:${p.walk}:wg${redWg(caps)}:${p.stat}:${p.chunks === 1 ? 'direct' : 'part'}`,
   storage: sumsStorage,
   uniforms: (p, caps) => {
     const g = p.groups ?? 1;
@@ -249,16 +290,17 @@ export const channelGradSumsKernel = defineKernel<ChannelGradSumsParams>({
   dispatch: (p) => p.c * p.chunks,
   body: (p, caps) => {
     const wg = redWg(caps);
+    const { walk, at } = channelWalk(p, caps);
     const group = p.stat === 'group';
     const head = group
       ? 'let grp = c / u.cpg;'
       : `let m = mean[c];\n  let r = ${p.stat === 'var' ? 'inverseSqrt(stat[c] + u.eps)' : 'stat[c]'};`;
     const terms = group
-      ? `let i = (nn * u.c + c) * u.sv + ss;
+      ? `let i = ${at};
       let si = nn * u.groups + grp;
       let t1 = g[i];
       let t2 = t1 * (x[i] - mean[si]) * stat[si];`
-      : `let i = (nn * u.c + c) * u.sv + ss;
+      : `let i = ${at};
       let t1 = g[i];
       let t2 = t1 * (x[i] - m);`;
     const out =
@@ -269,7 +311,7 @@ ${wgSum2Wgsl(wg)}
 fn main(${LINEAR_PARAMS}) {
   ${CHUNK_HEAD}
   ${head}
-  ${laneSums2Wgsl(channelWalk(p, wg), terms)}
+  ${laneSums2Wgsl(walk, terms)}
   ${group ? '' : 'acc.y = acc.y * r;'}
   let t = wgSum2(lidx, acc);
   if (lidx == 0u) {
@@ -471,5 +513,6 @@ ${main}`;
   },
 });
 
-/** Units (vec4 when S % 4 == 0, else scalars) per channel: what the reductions split into chunks. */
+/** Units (vec4 when S % 4 == 0, else scalars) per channel, and per row (sample) of a channel. */
 export const channelUnitCount = (g: ChannelGeom): number => channelUnits(g);
+export const channelRowUnits = (g: ChannelGeom): number => sv(g);

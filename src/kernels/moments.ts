@@ -1,15 +1,15 @@
 // Mean / variance and paired sums for the normalisation kernels (batch, layer and group norm),
 // accurate in f32 over hundreds of thousands of elements:
-//   - a lane sums a block of MOMENT_BLOCK units (vec4 or scalar) shifted by its running mean, so
-//     the block's sum of squares loses little to cancellation;
-//   - the block's (count, mean, M2) merges into the lane's by Chan et al.'s pairwise formula, and
+//   - a lane sums a segment of at most LANE_SEGMENT units (vec4 or scalar) shifted by its running
+//     mean, so the segment's sum of squares loses little to cancellation;
+//   - the segment's (count, mean, M2) merges into the lane's by Chan et al.'s pairwise formula, and
 //     the lanes' triples merge the same way in a workgroup tree (no long f32 running sums);
-//   - gradient sums use the same two levels (f32 block sums added into the lane's totals).
+//   - gradient sums use the same two levels (f32 segment sums added into the lane's totals).
 // A triple is vec3<f32>(count, mean, M2) with M2 = sum (x - mean)^2; a count of 0 is empty.
 // The CPU twins use `chanMerge` on exact float64 triples.
 
-/** Units a lane sums in f32 before merging the block into its running triple. */
-export const MOMENT_BLOCK = 16;
+/** Units a lane sums in f32 per segment before merging the segment into its running triple. */
+export const LANE_SEGMENT = 64;
 
 export const CHAN_MERGE_WGSL = `
 fn chanMerge(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {
@@ -55,41 +55,52 @@ fn wgSum2(lid: u32, v: vec2<f32>) -> vec2<f32> {
 }`;
 }
 
-/** How a lane walks its units: `init` declares the cursor, `more` tests it, `advance` steps it;
- * `load` is the unit at the cursor (type `T`, `vw` elements). */
+/** How a lane walks its units: a loop over segments (each at most LANE_SEGMENT units of the lane),
+ * each an inner loop over units. The inner loops have plain bounds and no `break` (lavapipe runs
+ * such loops ~1.7x faster than a bounded block loop that breaks out at the end of the data). */
 export interface LaneWalk {
+  /** unit type: 'f32' or 'vec4<f32>' */
   T: string;
+  /** elements per unit */
   vw: number;
-  init: string;
-  more: string;
-  advance: string;
+  /** statements before the segment loop (cursors that persist across segments) */
+  pre: string;
+  /** the segment loop's header, e.g. `for (var q = a; q < b; q++)` */
+  outer: string;
+  /** statements opening each segment (its bounds) */
+  segment: string;
+  /** the inner loop's header over the segment's units */
+  inner: string;
+  /** statements closing each unit's iteration (cursor updates the header does not make) */
+  step: string;
 }
 
 /** WGSL statements leaving the lane's triple in `acc` (vec3<f32>) for the units `load` yields; `shift0`
- * (a scalar close to the data, e.g. its first element) shifts the first block, the running mean
+ * (a scalar close to the data, e.g. its first element) shifts the first segment, the running mean
  * the later ones. */
 export function laneMomentsWgsl(w: LaneWalk, load: string, shift0: string): string {
   return `
   var acc = vec3<f32>(0.0);
-  ${w.init}
-  loop {
+  ${w.pre}
+  ${w.outer} {
+    ${w.segment}
     let shv = select(${shift0}, acc.y, acc.x > 0.0);
     var s1 = ${w.T}(0.0);
     var s2 = ${w.T}(0.0);
     var cnt = 0u;
-    for (var bi = 0u; bi < ${MOMENT_BLOCK}u; bi++) {
-      if (!(${w.more})) { break; }
+    ${w.inner} {
       let v = ${load} - shv;
       s1 += v;
       s2 += v * v;
       cnt++;
-      ${w.advance}
+      ${w.step}
     }
-    if (cnt == 0u) { break; }
-    let nb = f32(cnt * ${w.vw}u);
-    let sb = ${hsum(w.T, 's1')};
-    let mb = sb / nb;
-    acc = chanMerge(acc, vec3<f32>(nb, shv + mb, max(${hsum(w.T, 's2')} - sb * mb, 0.0)));
+    if (cnt > 0u) {
+      let nb = f32(cnt * ${w.vw}u);
+      let sb = ${hsum(w.T, 's1')};
+      let mb = sb / nb;
+      acc = chanMerge(acc, vec3<f32>(nb, shv + mb, max(${hsum(w.T, 's2')} - sb * mb, 0.0)));
+    }
   }`;
 }
 
@@ -98,20 +109,17 @@ export function laneMomentsWgsl(w: LaneWalk, load: string, shift0: string): stri
 export function laneSums2Wgsl(w: LaneWalk, terms: string): string {
   return `
   var acc = vec2<f32>(0.0);
-  ${w.init}
-  loop {
+  ${w.pre}
+  ${w.outer} {
+    ${w.segment}
     var a1 = ${w.T}(0.0);
     var a2 = ${w.T}(0.0);
-    var cnt = 0u;
-    for (var bi = 0u; bi < ${MOMENT_BLOCK}u; bi++) {
-      if (!(${w.more})) { break; }
+    ${w.inner} {
       ${terms}
       a1 += t1;
       a2 += t2;
-      cnt++;
-      ${w.advance}
+      ${w.step}
     }
-    if (cnt == 0u) { break; }
     acc += vec2<f32>(${hsum(w.T, 'a1')}, ${hsum(w.T, 'a2')});
   }`;
 }

@@ -3,7 +3,10 @@
 //   layer norm: rows = the leading dims, D = prod(normalizedShape), w / b [D] per element ('elem');
 //   group norm: x [N, C, S] as rows (n, group) of D = (C / G) * S contiguous elements,
 //               w / b [C] per channel: element j of row (n, grp) has channel grp * C/G + j / S ('chan').
-// rowNormKernel, one workgroup per row:
+// rowNormKernel, in one of two layouts: 'group', one workgroup per row (lanes along the row, the
+// lanes' partial results merged in workgroup memory), or 'lane', one invocation per row (no
+// workgroup merge and no barrier; for software adapters, where a barrier costs more than the
+// row's loads); src/policy/norm_choice.ts picks.
 //   fwd: moments of the row (moments.ts), mean [R] and rstd [R] = 1/sqrt(var + eps) written for the
 //        backward, then y = (x - mean) * rstd * w + b in a second walk over the row (cache-hot).
 //   bwd: with gw = g * w and xhat = (x - mean) * rstd, sums A = sum(gw), B = sum(gw * xhat) over the
@@ -16,7 +19,7 @@ import type { Caps, NumArray } from './kernel.ts';
 import { type StorageDecl, defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { LINEAR_PARAMS } from './wgsl_lib.ts';
 import { streamGeom } from './stream.ts';
-import { CHAN_MERGE_WGSL, MOMENT_BLOCK, type LaneWalk, laneMomentsWgsl, laneSums2Wgsl, momentsOf, wgMomentsWgsl, wgSum2Wgsl } from './moments.ts';
+import { CHAN_MERGE_WGSL, LANE_SEGMENT, type LaneWalk, laneMomentsWgsl, laneSums2Wgsl, momentsOf, wgMomentsWgsl, wgSum2Wgsl } from './moments.ts';
 
 export interface RowNormGeom {
   /** rows */
@@ -34,8 +37,12 @@ export interface RowNormGeom {
   eps: number;
 }
 
+export type RowNormLayout = 'group' | 'lane';
+
 export interface RowNormParams extends RowNormGeom {
   mode: 'fwd' | 'bwd';
+  /** default 'group' */
+  layout?: RowNormLayout;
 }
 
 /** Channels per group ('chan'). */
@@ -47,6 +54,9 @@ const elemT = (p: RowNormGeom) => (isVec4(p) ? 'vec4<f32>' : 'f32');
 const dv = (p: RowNormGeom) => p.d / vw(p);
 const svOf = (p: RowNormGeom) => (p.affine === 'chan' ? p.s! / vw(p) : dv(p));
 const rowWg = (caps: Caps) => streamGeom(caps).wg;
+const layoutOf = (p: RowNormParams): RowNormLayout => p.layout ?? 'group';
+/** Lanes walking one row: the workgroup's, or one. */
+const stride = (p: RowNormParams, caps: Caps) => (layoutOf(p) === 'group' ? rowWg(caps) : 1);
 
 function named(decls: StorageDecl[], bufs: NumArray[]): Record<string, NumArray> {
   return Object.fromEntries(decls.map((d, i) => [d.name, bufs[i]]));
@@ -61,17 +71,34 @@ function rowStorage(p: RowNormParams): StorageDecl[] {
   return [read('g', T), read('x', T), read('mean'), read('rstd'), ...w, rw('gx', T)];
 }
 
-/** A lane's walk over the units j = lidx, lidx + wg, ... of its row; for 'chan' it also tracks the
- * channel within the group (cc) and the unit within the channel (ss) without division. */
-function rowWalk(p: RowNormGeom, wg: number): LaneWalk {
+/** A lane's walk over the units j = lane, lane + stride, ... of its row (lane = lidx in 'group',
+ * 0 in 'lane'), in segments of LANE_SEGMENT of its units; for 'chan' it also tracks the channel
+ * within the group (cc) and the unit within the channel (ss) without division. */
+function rowWalk(p: RowNormParams, caps: Caps): LaneWalk {
   const chan = p.affine === 'chan';
+  const st = stride(p, caps);
+  const seg = LANE_SEGMENT * st;
   return {
     T: elemT(p),
     vw: vw(p),
-    init: `var j = lidx;${chan ? '\n  var cc = lidx / u.sv;\n  var ss = lidx % u.sv;' : ''}`,
-    more: 'j < u.dv',
-    advance: `j += ${wg}u;${chan ? ' ss += u.ds; cc += u.dc; if (ss >= u.sv) { ss -= u.sv; cc += 1u; }' : ''}`,
+    pre: chan ? 'var cc = lane / u.sv;\n  var ss = lane % u.sv;' : '',
+    outer: `for (var jb = 0u; jb < u.dv; jb += ${seg}u)`,
+    segment: `let je = min(jb + ${seg}u, u.dv);`,
+    inner: `for (var j = jb + lane; j < je; j += ${st}u)`,
+    step: chan ? 'ss += u.ds; cc += u.dc; if (ss >= u.sv) { ss -= u.sv; cc += 1u; }' : '',
   };
+}
+
+/** A second walk over the row without segments (the writing pass). */
+function rowPass(p: RowNormParams, caps: Caps, body: string): string {
+  const chan = p.affine === 'chan';
+  return `{
+    ${chan ? 'var cc = lane / u.sv;\n    var ss = lane % u.sv;' : ''}
+    for (var j = lane; j < u.dv; j += ${stride(p, caps)}u) {
+      ${body}
+      ${chan ? 'ss += u.ds; cc += u.dc; if (ss >= u.sv) { ss -= u.sv; cc += 1u; }' : ''}
+    }
+  }`;
 }
 
 /** WGSL for the weight / bias of the unit at the walk's cursor. */
@@ -80,24 +107,25 @@ const bAt = (p: RowNormGeom) => (p.affine === 'elem' ? 'b[j]' : 'b[c0 + cc]');
 
 export const rowNormKernel = defineKernel<RowNormParams>({
   name: 'row_norm',
-  spec: (p, caps) => `${p.mode}:${p.affine}:${vw(p) === 4 ? 'v4' : 's'}${p.weight ? ':w' : ''}${p.bias ? ':b' : ''}:wg${rowWg(caps)}`,
+  spec: (p, caps) =>
+    `${p.mode}:${p.affine}:${vw(p) === 4 ? 'v4' : 's'}${p.weight ? ':w' : ''}${p.bias ? ':b' : ''}:${layoutOf(p)}:wg${rowWg(caps)}`,
   storage: rowStorage,
   uniforms: (p, caps) => {
-    const wg = rowWg(caps);
+    const st = stride(p, caps);
     return [
-      u32('r', p.r), u32('dv', dv(p)), u32('sv', svOf(p)), u32('ds', wg % svOf(p)), u32('dc', Math.floor(wg / svOf(p))),
+      u32('r', p.r), u32('dv', dv(p)), u32('sv', svOf(p)), u32('ds', st % svOf(p)), u32('dc', Math.floor(st / svOf(p))),
       u32('groups', p.groups ?? 1), u32('cpg', cpg(p)), f32('eps', p.eps), f32('invd', 1 / p.d),
     ];
   },
-  dispatch: (p) => p.r,
+  dispatch: (p, caps) => (layoutOf(p) === 'group' ? p.r : Math.ceil(p.r / rowWg(caps))),
   body: (p, caps) => {
     const wg = rowWg(caps);
-    const T = elemT(p);
-    const walk = rowWalk(p, wg);
+    const group = layoutOf(p) === 'group';
+    const walk = rowWalk(p, caps);
     const chan = p.affine === 'chan';
     const head = `
-  let row = wid.y * nwg.x + wid.x;
-  if (row >= u.r) { return; }  // whole workgroups
+  ${group ? 'let row = wid.y * nwg.x + wid.x;\n  let lane = lidx;' : `let row = (wid.y * nwg.x + wid.x) * ${wg}u + lidx;\n  let lane = 0u;`}
+  if (row >= u.r) { return; }${group ? '  // whole workgroups' : ''}
   let base = row * u.dv;
   ${chan ? 'let c0 = (row % u.groups) * u.cpg;' : ''}`;
     const W = p.weight ? ` * ${wAt(p)}` : '';
@@ -105,48 +133,34 @@ export const rowNormKernel = defineKernel<RowNormParams>({
       const first = vw(p) === 4 ? 'x[base].x' : 'x[base]';
       return `
 ${CHAN_MERGE_WGSL}
-${wgMomentsWgsl(wg)}
+${group ? wgMomentsWgsl(wg) : ''}
 @compute @workgroup_size(${wg})
 fn main(${LINEAR_PARAMS}) {
   ${head}
   ${laneMomentsWgsl(walk, 'x[base + j]', first)}
-  let mr = wgMoments(lidx, acc);
+  let mr = ${group ? 'wgMoments(lidx, acc)' : 'acc'};
   let mu = mr.y;
   let rs = inverseSqrt(mr.z / mr.x + u.eps);
-  if (lidx == 0u) {
+  if (lane == 0u) {
     mean[row] = mu;
     rstd[row] = rs;
   }
-  {
-    ${walk.init}
-    loop {
-      if (!(${walk.more})) { break; }
-      y[base + j] = (x[base + j] - mu) * rs${W}${p.bias ? ` + ${bAt(p)}` : ''};
-      ${walk.advance}
-    }
-  }
+  ${rowPass(p, caps, `y[base + j] = (x[base + j] - mu) * rs${W}${p.bias ? ` + ${bAt(p)}` : ''};`)}
 }`;
     }
     const gw = `g[base + j]${W}`;
     return `
-${wgSum2Wgsl(wg)}
+${group ? wgSum2Wgsl(wg) : ''}
 @compute @workgroup_size(${wg})
 fn main(${LINEAR_PARAMS}) {
   ${head}
   let mu = mean[row];
   let rs = rstd[row];
   ${laneSums2Wgsl(walk, `let t1 = ${gw};\n      let t2 = t1 * (x[base + j] - mu);`)}
-  let t = wgSum2(lidx, acc);
+  let t = ${group ? 'wgSum2(lidx, acc)' : 'acc'};
   let a = t.x * u.invd;
   let bb = t.y * rs * u.invd;
-  {
-    ${walk.init}
-    loop {
-      if (!(${walk.more})) { break; }
-      gx[base + j] = rs * (${gw} - a - (x[base + j] - mu) * rs * bb);
-      ${walk.advance}
-    }
-  }
+  ${rowPass(p, caps, `gx[base + j] = rs * (${gw} - a - (x[base + j] - mu) * rs * bb);`)}
 }`;
   },
   cpu: (p, bufs) => {
@@ -216,17 +230,15 @@ export const layerNormParamGradKernel = defineKernel<LayerNormParamGradParams>({
   body: (p, caps) => {
     const wg = rowWg(caps);
     const T = pgT(p);
-    // two-level sums as moments.ts: blocks of MOMENT_BLOCK rows in f32, added into the totals
+    // two-level sums as moments.ts: segments of LANE_SEGMENT rows in f32, added into the totals
     const sums = `
   var accW = ${T}(0.0);
   var accB = ${T}(0.0);
-  var r = r0;
-  loop {
-    if (r >= r1) { break; }
-    let rEnd = min(r + ${MOMENT_BLOCK}u, r1);
+  for (var rb = r0; rb < r1; rb += ${LANE_SEGMENT}u) {
+    let re = min(rb + ${LANE_SEGMENT}u, r1);
     var a1 = ${T}(0.0);
     var a2 = ${T}(0.0);
-    for (; r < rEnd; r++) {
+    for (var r = rb; r < re; r++) {
       let i = r * u.dv + col;
       let gv = g[i];
       a1 += gv;

@@ -5,8 +5,13 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { batchNorm } from '../../src/autograd/batch_norm_fn.ts';
-import { batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel, channelSumsMergeKernel } from '../../src/kernels/batch_norm.ts';
+import {
+  batchNormKernel, batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel, channelSumsMergeKernel,
+} from '../../src/kernels/batch_norm.ts';
+import { channelReducePlan } from '../../src/policy/norm_choice.ts';
+import { BASELINE_CAPS, type KernelDef } from '../../src/kernels/kernel.ts';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
+import { withCaps } from './norm_caps_util.ts';
 import { f64, numelOf } from './layer_util.ts';
 
 beforeAll(async () => {
@@ -163,39 +168,85 @@ describe('batchNorm', () => {
     expect(() => batchNorm(x, null, null)).toThrow(/batchNorm: runningMean and runningVar are required when not training/);
   });
 
-  it('chunked statistics and gradient sums (partials + merge) equal the direct kernels, GPU and CPU twin', async () => {
-    // [N, C, S] with S % 4 == 0 (vec4) and odd S (scalar)
-    for (const [n, c, s] of [[6, 3, 20], [5, 2, 9], [64, 1, 1]]) {
+  it('both walks, chunked (partials + merge) or direct, give the same statistics and gradient sums, GPU and CPU twin', async () => {
+    // [N, C, S]: vec4 rows shorter and longer than a workgroup, scalar rows, [N, C], rows of two segments
+    for (const [n, c, s] of [[6, 3, 20], [4, 2, 64], [5, 2, 9], [64, 1, 1], [3, 2, 2400]]) {
       const shape = [n, c, s];
       for (const device of ['gpu', 'cpu'] as const) {
         const x = wt.tensor(randArray(n * c * s, 21, -3, 5), shape, { device });
         const g = wt.tensor(randArray(n * c * s, 22), shape, { device });
-        const results: number[][][] = [];
-        for (const chunks of [1, 4]) {
-          const rm = wt.tensor(randArray(c, 23), [c], { device });
-          const rv = wt.ones([c], { device });
-          const fin = { eps: 1e-5, update: 'momentum' as const, momentum: 0.3 };
-          let mean: wt.Tensor;
-          let invstd: wt.Tensor;
-          if (chunks === 1) [mean, invstd] = wt.kernels.runKernel(batchNormStatsKernel, { n, c, s, chunks, ...fin }, [x, { shape: [c] }, { shape: [c] }, rm, rv]);
-          else {
-            const [part] = wt.kernels.runKernel(batchNormStatsKernel, { n, c, s, chunks, ...fin, update: 'none' }, [x, { shape: [c * chunks * 3] }]);
-            [mean, invstd] = wt.kernels.runKernel(batchNormStatsMergeKernel, { c, chunks, ...fin }, [part, { shape: [c] }, { shape: [c] }, rm, rv]);
+        const results: [string, number[][]][] = [];
+        for (const walk of ['rows', 'flat'] as const)
+          for (const chunks of [1, 3]) {
+            const rm = wt.tensor(randArray(c, 23), [c], { device });
+            const rv = wt.ones([c], { device });
+            const fin = { eps: 1e-5, update: 'momentum' as const, momentum: 0.3 };
+            const geom = { n, c, s, walk, chunks };
+            let mean: wt.Tensor;
+            let invstd: wt.Tensor;
+            if (chunks === 1) [mean, invstd] = wt.kernels.runKernel(batchNormStatsKernel, { ...geom, ...fin }, [x, { shape: [c] }, { shape: [c] }, rm, rv]);
+            else {
+              const [part] = wt.kernels.runKernel(batchNormStatsKernel, { ...geom, ...fin, update: 'none' }, [x, { shape: [c * chunks * 3] }]);
+              [mean, invstd] = wt.kernels.runKernel(batchNormStatsMergeKernel, { c, chunks, ...fin }, [part, { shape: [c] }, { shape: [c] }, rm, rv]);
+            }
+            const gp = { ...geom, eps: 1e-5, stat: 'invstd' as const };
+            let sg: wt.Tensor;
+            let sgx: wt.Tensor;
+            if (chunks === 1) [sg, sgx] = wt.kernels.runKernel(channelGradSumsKernel, gp, [g, x, mean, invstd, { shape: [c] }, { shape: [c] }]);
+            else {
+              const [part] = wt.kernels.runKernel(channelGradSumsKernel, gp, [g, x, mean, invstd, { shape: [c * chunks * 2] }]);
+              [sg, sgx] = wt.kernels.runKernel(channelSumsMergeKernel, { c, chunks }, [part, { shape: [c] }, { shape: [c] }]);
+            }
+            results.push([`${walk} x${chunks}`, await Promise.all([mean, invstd, rm, rv, sg, sgx].map(async (t) => Array.from(await t.toArray())))]);
           }
-          const gp = { n, c, s, chunks, eps: 1e-5, stat: 'invstd' as const };
-          let sg: wt.Tensor;
-          let sgx: wt.Tensor;
-          if (chunks === 1) [sg, sgx] = wt.kernels.runKernel(channelGradSumsKernel, gp, [g, x, mean, invstd, { shape: [c] }, { shape: [c] }]);
-          else {
-            const [part] = wt.kernels.runKernel(channelGradSumsKernel, gp, [g, x, mean, invstd, { shape: [c * chunks * 2] }]);
-            [sg, sgx] = wt.kernels.runKernel(channelSumsMergeKernel, { c, chunks }, [part, { shape: [c] }, { shape: [c] }]);
-          }
-          results.push(await Promise.all([mean, invstd, rm, rv, sg, sgx].map(async (t) => Array.from(await t.toArray()))));
-        }
         const names = ['mean', 'invstd', 'running_mean', 'running_var', 'sum g', 'sum g*xhat'];
-        names.forEach((what, i) => expectClose(results[1][i], results[0][i], 1e-5, 1e-5, `${device} ${JSON.stringify(shape)} ${what}`));
+        for (const [what, r] of results.slice(1))
+          names.forEach((name, i) => expectClose(r[i], results[0][1][i], 1e-5, 1e-5, `${device} ${JSON.stringify(shape)} ${what} ${name}`));
       }
     }
+  });
+
+  it('the hardware geometry (256-lane workgroups, flat layout, its plan) gives the CPU twin\'s results on this adapter', async () => {
+    const plans: string[] = [];
+    for (const [n, c, s] of [[6, 3, 20], [40, 3, 1], [4, 5, 64 * 64], [9, 2, 49], [32, 2, 1024], [9000, 2, 1]]) {
+      const shape = [n, c, s];
+      const plan = channelReducePlan({ n, c, s }, BASELINE_CAPS);
+      plans.push(`${plan.walk}${plan.chunks > 1 ? ' chunked' : ''}`);
+      const run = async (device: 'cpu' | 'gpu') => {
+        const k = <P>(def: KernelDef<P>) => (device === 'gpu' ? withCaps(def) : def);
+        const x = wt.tensor(randArray(n * c * s, 24, -1, 3), shape, { device });
+        const g = wt.tensor(randArray(n * c * s, 25), shape, { device });
+        const [w, b] = [wt.tensor(randArray(c, 26, 0.5, 1.5), [c], { device }), wt.tensor(randArray(c, 27), [c], { device })];
+        const [rm, rv] = [wt.zeros([c], { device }), wt.ones([c], { device })];
+        const nbt = wt.zeros([], { device, dtype: 'int32' });
+        const fin = { eps: 1e-5, update: 'momentum' as const, momentum: 0.1 };
+        const geom = { n, c, s, ...plan };
+        let mean: wt.Tensor;
+        let invstd: wt.Tensor;
+        if (plan.chunks === 1) [mean, invstd] = wt.kernels.runKernel(k(batchNormStatsKernel), { ...geom, ...fin }, [x, { shape: [c] }, { shape: [c] }, rm, rv]);
+        else {
+          const [part] = wt.kernels.runKernel(k(batchNormStatsKernel), { ...geom, ...fin, update: 'none' }, [x, { shape: [c * plan.chunks * 3] }]);
+          [mean, invstd] = wt.kernels.runKernel(k(batchNormStatsMergeKernel), { c, chunks: plan.chunks, ...fin }, [part, { shape: [c] }, { shape: [c] }, rm, rv]);
+        }
+        const common = { n, c, s, eps: 1e-5, weight: true, stat: 'invstd' as const };
+        const [y] = wt.kernels.runKernel(k(batchNormKernel), { ...common, mode: 'fwd', bias: true, count: true }, [x, mean, invstd, w, b, { shape }, nbt]);
+        const gp = { ...geom, eps: 1e-5, stat: 'invstd' as const };
+        let sg: wt.Tensor;
+        let sgx: wt.Tensor;
+        if (plan.chunks === 1) [sg, sgx] = wt.kernels.runKernel(k(channelGradSumsKernel), gp, [g, x, mean, invstd, { shape: [c] }, { shape: [c] }]);
+        else {
+          const [part] = wt.kernels.runKernel(k(channelGradSumsKernel), gp, [g, x, mean, invstd, { shape: [c * plan.chunks * 2] }]);
+          [sg, sgx] = wt.kernels.runKernel(k(channelSumsMergeKernel), { c, chunks: plan.chunks }, [part, { shape: [c] }, { shape: [c] }]);
+        }
+        const [gx] = wt.kernels.runKernel(k(batchNormKernel), { ...common, mode: 'bwd', bias: false, count: false }, [g, x, mean, invstd, w, sg, sgx, { shape }]);
+        const [gxe] = wt.kernels.runKernel(k(batchNormKernel), { ...common, mode: 'bwdEval', bias: false, count: false }, [g, rv, w, { shape }]);
+        return Promise.all([mean, invstd, rm, rv, nbt, y, sg, sgx, gx, gxe].map(async (t) => Array.from(await t.toArray())));
+      };
+      const [gpu, cpu] = [await run('gpu'), await run('cpu')];
+      ['mean', 'invstd', 'running_mean', 'running_var', 'nbt', 'y', 'sum g', 'sum g*xhat', 'dx', 'dx eval'].forEach((what, i) =>
+        expectClose(gpu[i], cpu[i], 1e-4, 1e-4, `${JSON.stringify(shape)} ${plan.walk} x${plan.chunks} ${what}`));
+    }
+    expect(new Set(plans)).toEqual(new Set(['flat', 'rows', 'rows chunked', 'flat chunked']));
   });
 
   it('f32 statistics over N*H*W = 128*56*56 stay within 1e-6 (mean) and 1e-5 (variance) of float64', async () => {

@@ -6,7 +6,11 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { groupNorm, layerNorm } from '../../src/autograd/row_norm_fn.ts';
-import { layerNormColumnGroups } from '../../src/kernels/row_norm.ts';
+import {
+  type RowNormGeom, type RowNormLayout, type RowNormParams, layerNormColumnGroups, layerNormParamGradKernel, rowNormKernel,
+} from '../../src/kernels/row_norm.ts';
+import type { KernelDef } from '../../src/kernels/kernel.ts';
+import { withCaps } from './norm_caps_util.ts';
 import { layerNormParamChunks } from '../../src/policy/norm_choice.ts';
 import { deviceCaps } from '../../src/backend/device.ts';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
@@ -176,9 +180,58 @@ describe('layerNorm', () => {
       }
     });
 
+  it("both row layouts ('group': a workgroup per row, 'lane': an invocation per row) match the CPU twin", async () => {
+    // layer norm rows (vec4 and scalar), group norm rows (vec4 and scalar channels)
+    const geoms: RowNormGeom[] = [
+      { r: 37, d: 24, affine: 'elem', weight: true, bias: true, eps: 1e-5 },
+      { r: 20, d: 1030, affine: 'elem', weight: true, bias: false, eps: 1e-5 },
+      { r: 18, d: 3 * 16, affine: 'chan', weight: true, bias: true, groups: 3, s: 16, eps: 1e-5 },
+      { r: 10, d: 2 * 9, affine: 'chan', weight: false, bias: true, groups: 5, s: 9, eps: 1e-5 },
+    ];
+    for (const g of geoms) {
+      const c = g.affine === 'chan' ? g.groups! * (g.d / g.s!) : g.d;
+      const shape = [g.r * g.d];
+      const args = (device: 'cpu' | 'gpu') => ({
+        x: wt.tensor(randArray(g.r * g.d, 91, -1, 3), shape, { device }),
+        gy: wt.tensor(randArray(g.r * g.d, 92), shape, { device }),
+        w: wt.tensor(randArray(c, 93, 0.5, 1.5), [c], { device }),
+        b: wt.tensor(randArray(c, 94), [c], { device }),
+      });
+      const runOn = async (device: 'cpu' | 'gpu', layout: RowNormLayout, kernel: KernelDef<RowNormParams>) => {
+        const { x, gy, w, b } = args(device);
+        const wb = [...(g.weight ? [w] : []), ...(g.bias ? [b] : [])];
+        const [y, mean, rstd] = wt.kernels.runKernel(kernel, { ...g, mode: 'fwd', layout }, [x, ...wb, { shape }, { shape: [g.r] }, { shape: [g.r] }]);
+        const [gx] = wt.kernels.runKernel(kernel, { ...g, mode: 'bwd', layout }, [gy, x, mean, rstd, ...(g.weight ? [w] : []), { shape }]);
+        return Promise.all([y, mean, rstd, gx].map(async (t) => Array.from(await t.toArray())));
+      };
+      const cpu = await runOn('cpu', 'group', rowNormKernel);
+      // this adapter's geometry in both layouts, and the hardware one (256 lanes per row)
+      for (const [layout, k, tag] of [['group', rowNormKernel, ''], ['lane', rowNormKernel, ''], ['group', withCaps(rowNormKernel), ' hw']] as const) {
+        const gpu = await runOn('gpu', layout, k);
+        ['y', 'mean', 'rstd', 'dx'].forEach((what, i) => expectClose(gpu[i], cpu[i], 1e-4, 1e-5, `${layout}${tag} ${g.affine} r${g.r} d${g.d} ${what}`));
+      }
+    }
+  });
+
   it('the weight-gradient chunking is exercised on this adapter for many short rows', () => {
     const caps = deviceCaps();
     expect(layerNormParamChunks(700, layerNormColumnGroups({ d: 6 }, caps), caps)).toBeGreaterThan(1);
+  });
+
+  it('the weight-gradient kernel in the hardware geometry (256 columns per workgroup, chunks) matches the CPU twin', async () => {
+    for (const [r, d, chunks] of [[300, 12, 5], [7, 1030, 1], [130, 9, 2]]) {
+      const run = async (device: 'cpu' | 'gpu') => {
+        const k = device === 'gpu' ? withCaps(layerNormParamGradKernel) : layerNormParamGradKernel;
+        const t = (n: number, seed: number, lo = -1, hi = 1) => wt.tensor(randArray(n, seed, lo, hi), [n], { device });
+        const outs = wt.kernels.runKernel(k, { r, d, chunks, weight: true, bias: true }, [
+          t(r * d, 101), t(r * d, 102), t(r, 103), t(r, 104, 0.5, 2), { shape: [chunks * d] }, { shape: [chunks * d] },
+        ]);
+        return Promise.all(outs.map(async (o) => Array.from(await o.toArray())));
+      };
+      const [gpu, cpu] = [await run('gpu'), await run('cpu')];
+      expectClose(gpu[0], cpu[0], 1e-4, 1e-5, `r${r} d${d} dw`);
+      expectClose(gpu[1], cpu[1], 1e-4, 1e-5, `r${r} d${d} db`);
+    }
   });
 
   it('gradchecks on float64 CPU: x, weight, bias', () => {

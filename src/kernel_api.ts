@@ -16,7 +16,7 @@ import { mm } from './autograd/matmul.ts';
 import { deviceCaps } from './backend/device.ts';
 import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choice.ts';
 import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';
-import type { ChannelWalk } from './kernels/batch_norm.ts';
+import type { ChannelWalk } from './kernels/channel_stats.ts';
 import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
@@ -125,10 +125,11 @@ export { sgdKernel, type SgdParams } from './kernels/sgd.ts';
 // sums, each either direct or in chunks merged by a second kernel; the streaming normalise /
 // backward pass. `batchNormPlan` is the walk and chunk count the library uses on this adapter.
 export {
-  batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel, channelSumsMergeKernel, batchNormKernel,
+  batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel, channelSumsMergeKernel,
   type BatchNormStatsParams, type BatchNormStatsMergeParams, type ChannelGradSumsParams, type ChannelSumsMergeParams,
-  type BatchNormParams, type ChannelWalk,
-} from './kernels/batch_norm.ts';
+  type ChannelWalk,
+} from './kernels/channel_stats.ts';
+export { batchNormKernel, type BatchNormParams } from './kernels/batch_norm.ts';
 /** The walk and workgroups per channel of the batch-norm reductions for x [n, c, s] on the current adapter. */
 export function batchNormPlan(n: number, c: number, s: number): { walk: ChannelWalk; chunks: number } {
   return channelReducePlan({ n, c, s }, deviceCaps());

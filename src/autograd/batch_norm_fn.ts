@@ -1,6 +1,6 @@
 // batchNorm (torch.nn.functional.batch_norm): x [N, C, *], statistics per channel. Kernels and
-// formulas in src/kernels/batch_norm.ts; how the per-channel reductions split their work in
-// src/policy/norm_choice.ts. The forward keeps the batch mean and invstd [C] for the backward (only
+// formulas in src/kernels/channel_stats.ts (per-channel reductions) and src/kernels/batch_norm.ts
+// (the streaming pass); how the reductions split their work in src/policy/norm_choice.ts. The forward keeps the batch mean and invstd [C] for the backward (only
 // when a backward can follow); running statistics and the step counter are updated in place on
 // the device, never read back.
 import type { Tensor } from '../tensor/tensor.ts';
@@ -9,9 +9,10 @@ import { requireFloat } from '../tensor/raw.ts';
 import { fmt } from '../tensor/shape.ts';
 import { deviceCaps } from '../backend/device.ts';
 import {
-  type ChannelGeom, type ChannelWalk, type RunningUpdate, batchNormKernel, batchNormStatsKernel, batchNormStatsMergeKernel,
-  channelGradSumsKernel, channelSumsMergeKernel,
-} from '../kernels/batch_norm.ts';
+  type ChannelGeom, type ChannelWalk, type RunningUpdate, batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel,
+  channelSumsMergeKernel,
+} from '../kernels/channel_stats.ts';
+import { batchNormKernel } from '../kernels/batch_norm.ts';
 import { channelReducePlan } from '../policy/norm_choice.ts';
 import { Function, isGradEnabled } from './function.ts';
 

@@ -12,12 +12,13 @@
 //   bwd: with gw = g * w and xhat = (x - mean) * rstd, sums A = sum(gw), B = sum(gw * xhat) over the
 //        row, then dx = rstd * (gw - A / D - xhat * B / D) in a second walk.
 // Weight and bias gradients: layerNormParamGradKernel (below) for layer norm; group norm's are
-// per-channel sums, channelGradSumsKernel of batch_norm.ts with per-(sample, group) statistics.
+// per-channel sums, channelGradSumsKernel of channel_stats.ts with per-(sample, group) statistics.
 // Units are vec4 when a vec4 stays inside one weight index range: D % 4 == 0 for 'elem',
 // S % 4 == 0 for 'chan' (group norm without weight and bias runs as 'elem').
-import type { Caps, NumArray } from './kernel.ts';
+import type { Caps } from './kernel.ts';
 import { type StorageDecl, defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { LINEAR_PARAMS } from './wgsl_lib.ts';
+import { bufferMap } from './channel_stats.ts';
 import { streamGeom } from './stream.ts';
 import { CHAN_MERGE_WGSL, LANE_SEGMENT, type LaneWalk, laneMomentsWgsl, laneSums2Wgsl, momentsOf, wgMomentsWgsl, wgSum2Wgsl } from './moments.ts';
 
@@ -57,10 +58,6 @@ const rowWg = (caps: Caps) => streamGeom(caps).wg;
 const layoutOf = (p: RowNormParams): RowNormLayout => p.layout ?? 'group';
 /** Lanes walking one row: the workgroup's, or one. */
 const stride = (p: RowNormParams, caps: Caps) => (layoutOf(p) === 'group' ? rowWg(caps) : 1);
-
-function named(decls: StorageDecl[], bufs: NumArray[]): Record<string, NumArray> {
-  return Object.fromEntries(decls.map((d, i) => [d.name, bufs[i]]));
-}
 
 function rowStorage(p: RowNormParams): StorageDecl[] {
   const T = elemT(p);
@@ -164,7 +161,7 @@ fn main(${LINEAR_PARAMS}) {
 }`;
   },
   cpu: (p, bufs) => {
-    const b = named(rowStorage(p), bufs);
+    const b = bufferMap(rowStorage(p), bufs);
     const S = p.s ?? p.d;
     const wIdx = (row: number, j: number) => (p.affine === 'elem' ? j : (row % (p.groups ?? 1)) * cpg(p) + Math.floor(j / S));
     const wv = (row: number, j: number) => (p.weight ? b.w[wIdx(row, j)] : 1);
@@ -262,7 +259,7 @@ fn main(${LINEAR_PARAMS}) {
 }`;
   },
   cpu: (p, bufs) => {
-    const b = named(pgStorage(p), bufs);
+    const b = bufferMap(pgStorage(p), bufs);
     const rc = pgRows(p);
     for (let q = 0; q < p.chunks; q++)
       for (let j = 0; j < p.d; j++) {

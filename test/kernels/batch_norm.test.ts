@@ -5,9 +5,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { batchNorm } from '../../src/autograd/batch_norm_fn.ts';
-import {
-  batchNormKernel, batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel, channelSumsMergeKernel,
-} from '../../src/kernels/batch_norm.ts';
+import { batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel, channelSumsMergeKernel } from '../../src/kernels/channel_stats.ts';
+import { batchNormKernel } from '../../src/kernels/batch_norm.ts';
 import { channelReducePlan } from '../../src/policy/norm_choice.ts';
 import { BASELINE_CAPS, type KernelDef } from '../../src/kernels/kernel.ts';
 import { initGpu, randArray, expectClose } from '../helpers.ts';

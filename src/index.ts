@@ -27,6 +27,8 @@ export {
 export { softmax, logSoftmax } from './autograd/softmax_fn.ts';
 export { clamp, where } from './autograd/clamp_where.ts';
 export { cat, stack, narrow, slice, chunk, split } from './autograd/region_ops.ts';
+export { batchNorm } from './autograd/batch_norm_fn.ts';
+export { layerNorm, groupNorm } from './autograd/row_norm_fn.ts';
 export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
 export { maxPool2d } from './autograd/max_pool.ts';
 export { dropout } from './autograd/dropout_op.ts';

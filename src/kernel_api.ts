@@ -18,6 +18,10 @@ import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choi
 import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';
 import type { SoftmaxParams } from './kernels/softmax.ts';
 import { softmaxParams as chooseSoftmaxParams } from './autograd/softmax_fn.ts';
+import type { ChannelWalk } from './kernels/channel_stats.ts';
+import { layerNormColumnGroups } from './kernels/row_norm.ts';
+import type { RowNormLayout } from './kernels/row_norm.ts';
+import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 
 // ---- defining kernels ----
 export {
@@ -134,3 +138,30 @@ export function softmaxParams(shape: readonly number[], dim: number, log: boolea
 // padding (pad, and the scatter-into-zeros of narrow's gradient); cat as the library runs it.
 export { regionCopyKernel, padKernel, type RegionCopyParams, type PadParams } from './kernels/region_copy.ts';
 export { catRaw } from './autograd/region_ops.ts';
+// Batch normalisation over x [N, C, S]: per-channel statistics (+ running update) and gradient
+// sums, each either direct or in chunks merged by a second kernel; the streaming normalise /
+// backward pass. `batchNormPlan` is the walk and chunk count the library uses on this adapter.
+export {
+  batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel, channelSumsMergeKernel,
+  type BatchNormStatsParams, type BatchNormStatsMergeParams, type ChannelGradSumsParams, type ChannelSumsMergeParams,
+  type ChannelWalk,
+} from './kernels/channel_stats.ts';
+export { batchNormKernel, type BatchNormParams } from './kernels/batch_norm.ts';
+/** The walk and workgroups per channel of the batch-norm reductions for x [n, c, s] on the current adapter. */
+export function batchNormPlan(n: number, c: number, s: number): { walk: ChannelWalk; chunks: number } {
+  return channelReducePlan({ n, c, s }, deviceCaps());
+}
+// Layer / group normalisation of rows (forward, backward) and layer norm's weight / bias gradient;
+// `rowNormLayout` and `layerNormParamGradChunks` are the layout and row-chunk count the library
+// uses on this adapter.
+export {
+  rowNormKernel, layerNormParamGradKernel, type RowNormParams, type RowNormLayout, type LayerNormParamGradParams,
+} from './kernels/row_norm.ts';
+/** The row layout (a workgroup or an invocation per row) for `r` rows on the current adapter. */
+export function rowNormLayout(r: number): RowNormLayout {
+  return chooseRowNormLayout(r, deviceCaps());
+}
+/** Row chunks of layerNormParamGradKernel for [r, d] on the current adapter. */
+export function layerNormParamGradChunks(r: number, d: number): number {
+  return layerNormParamChunks(r, layerNormColumnGroups({ d }, deviceCaps()), deviceCaps());
+}

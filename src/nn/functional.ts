@@ -8,3 +8,5 @@ export { relu, mseLoss } from '../autograd/ops.ts';
 export { sigmoid, tanh, gelu, leakyRelu } from '../autograd/pointwise.ts';
 export { softmax, logSoftmax } from '../autograd/softmax_fn.ts';
 export { pad } from '../autograd/region_ops.ts';
+export { batchNorm } from '../autograd/batch_norm_fn.ts';
+export { layerNorm, groupNorm } from '../autograd/row_norm_fn.ts';

@@ -10,3 +10,4 @@ import { conv2dInputGrad, conv2dWeightGrad } from '../autograd/conv.ts';
 /** torch.nn.grad: conv2d's gradients with respect to its input and its weight, from dL/dy. */
 export const grad = { conv2dInput: conv2dInputGrad, conv2dWeight: conv2dWeightGrad };
 export * as utils from './clip_grad.ts';
+export { BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, type BatchNormOptions, type LayerNormOptions, type GroupNormOptions } from './norm_layers.ts';

@@ -48,3 +48,26 @@ export function maxPoolBackwardChoice(geom: PoolGeom, caps: Caps): MaxPoolBackwa
   if (lanesUsable(geom, caps) && poolLanesBackwardFits(geom)) return 'lanes';
   return poolLayout(geom, caps).mode === 'rows' ? 'scatter' : 'gather';
 }
+
+// ---- global average pooling (global_avgpool.ts): invocations per plane ----
+
+/** Software adapters: one workgroup of 8 (lavapipe's SIMD width) per 8 planes or per plane. */
+export const GAP_SOFTWARE_WG = 8;
+/** Hardware GPUs: 256 invocations per workgroup, as the other streaming kernels (stream.ts). */
+export const GAP_HARDWARE_WG = 256;
+/** Hardware: elements (or vec4s) each invocation sums before the plane's lanes combine; enough
+ * lanes per plane that neighbouring lanes read neighbouring addresses, few enough that the
+ * workgroup-memory steps stay short. Not timed on a hardware GPU (none on the dev machine). */
+export const GAP_HARDWARE_UNITS_PER_LANE = 8;
+/** Software: planes of at least this many units (vec4s, or floats when H * W % 4 != 0) get a whole
+ * workgroup each; smaller planes one invocation each. PLACEHOLDER, measured below. */
+export const GAP_SOFTWARE_GROUP_MIN_UNITS = 64;
+
+/** Workgroup size and invocations per plane for global average pooling over planes of `units`
+ * loads each. */
+export function globalAvgPoolGeom(units: number, caps: Caps): { wg: number; lanes: number } {
+  if (caps.software) return { wg: GAP_SOFTWARE_WG, lanes: units >= GAP_SOFTWARE_GROUP_MIN_UNITS ? GAP_SOFTWARE_WG : 1 };
+  let lanes = 1;
+  while (lanes < GAP_HARDWARE_WG && lanes * GAP_HARDWARE_UNITS_PER_LANE < units) lanes *= 2;
+  return { wg: GAP_HARDWARE_WG, lanes };
+}

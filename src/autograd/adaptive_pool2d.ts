@@ -1,0 +1,95 @@
+// adaptive_avg_pool2d / adaptive_max_pool2d: x [B, C, H, W] (or unbatched [C, H, W]) ->
+// [B, C, OH, OW] for any output size. A 1 x 1 average (global average pooling) runs the
+// one-reduction-per-plane kernels of global_avgpool.ts; everything else adaptive_pool.ts.
+import type { Tensor } from '../tensor/tensor.ts';
+import { launch } from '../tensor/launch.ts';
+import { type AdaptivePoolParams, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../kernels/adaptive_pool.ts';
+import { globalAvgPoolBackwardKernel, globalAvgPoolKernel } from '../kernels/global_avgpool.ts';
+import { BASELINE_CAPS } from '../kernels/kernel.ts';
+import { globalAvgPoolGeom } from '../policy/pool_choice.ts';
+import { deviceCaps } from '../backend/device.ts';
+import { fmt } from '../tensor/shape.ts';
+import { Function, isGradEnabled } from './function.ts';
+import { type OutputSize2, adaptiveOut, planesOf } from './pool_args.ts';
+
+class AdaptiveAvgPool2d extends Function {
+  name = 'adaptiveAvgPool2d';
+  constructor(
+    readonly p: AdaptivePoolParams,
+    readonly outShape: number[],
+  ) {
+    super();
+  }
+  forward(x: Tensor) {
+    const { n, h, w, oh, ow } = this.p;
+    if (oh === 1 && ow === 1) {
+      // the plane count decides nothing on the CPU (the twin is one loop), so any caps serve there
+      const caps = x.device === 'cpu' ? BASELINE_CAPS : deviceCaps();
+      const units = (h * w) % 4 === 0 ? (h * w) / 4 : h * w;
+      return launch(globalAvgPoolKernel, { n, h, w, ...globalAvgPoolGeom(units, caps) }, [x, { shape: this.outShape }])[0];
+    }
+    return launch(adaptivePoolKernel, this.p, [x, { shape: this.outShape }])[0];
+  }
+  backward(g: Tensor) {
+    const { n, h, w, oh, ow } = this.p;
+    const xShape = this.inputs[0].shape;
+    if (oh === 1 && ow === 1) return [launch(globalAvgPoolBackwardKernel, { n, h, w }, [g, { shape: xShape }])[0]];
+    return [launch(adaptivePoolBackwardKernel, this.p, [g, { shape: xShape }])[0]];
+  }
+}
+
+class AdaptiveMaxPool2d extends Function {
+  name = 'adaptiveMaxPool2d';
+  private idx: Tensor | null = null;
+  constructor(
+    readonly p: AdaptivePoolParams,
+    readonly outShape: number[],
+  ) {
+    super();
+  }
+  forward(x: Tensor) {
+    const record = !!this.p.withIdx;
+    const outs = launch(adaptivePoolKernel, this.p, [x, { shape: this.outShape }, ...(record ? [{ shape: this.outShape, dtype: 'int32' as const }] : [])]);
+    if (record) {
+      this.idx = outs[1];
+      this.save(this.idx);
+    }
+    return outs[0];
+  }
+  backward(g: Tensor) {
+    return [launch(adaptivePoolBackwardKernel, this.p, [g, this.idx!, { shape: this.inputs[0].shape }])[0]];
+  }
+  override release() {
+    super.release();
+    this.idx?.dispose();
+    this.idx = null;
+  }
+}
+
+function adaptiveGeom(op: string, x: Tensor, outputSize: unknown) {
+  const { lead, n, h, w } = planesOf(op, x);
+  if (h < 1 || w < 1) throw new Error(`${op}: expected a non-empty input plane, got x ${fmt(x.shape)}`);
+  const [oh, ow] = adaptiveOut(op, outputSize, h, w);
+  return { geom: { n, h, w, oh, ow }, outShape: [...lead, oh, ow] };
+}
+
+/**
+ * Adaptive average pooling like torch.nn.functional.adaptive_avg_pool2d: x [B, C, H, W] or
+ * [C, H, W] -> [..., OH, OW]; output row i averages input rows [floor(i H / OH), ceil((i+1) H / OH)),
+ * columns likewise. Any output size, larger than the input too; `outputSize` is a number or
+ * [oh, ow] (null keeps that input size). [1, 1] is global average pooling (its own fast kernel).
+ */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: OutputSize2): Tensor {
+  const { geom, outShape } = adaptiveGeom('adaptiveAvgPool2d', x, outputSize);
+  return new AdaptiveAvgPool2d({ op: 'avg', ...geom }, outShape).apply(x);
+}
+
+/**
+ * Adaptive max pooling like torch.nn.functional.adaptive_max_pool2d (without return_indices):
+ * bins as adaptiveAvgPool2d. NaN propagates; ties pick the first maximum in row-major order, and
+ * the gradient goes to that element only.
+ */
+export function adaptiveMaxPool2d(x: Tensor, outputSize: OutputSize2): Tensor {
+  const { geom, outShape } = adaptiveGeom('adaptiveMaxPool2d', x, outputSize);
+  return new AdaptiveMaxPool2d({ op: 'max', ...geom, withIdx: isGradEnabled() && x.requiresGrad }, outShape).apply(x);
+}

@@ -16,6 +16,8 @@ import { mm } from './autograd/matmul.ts';
 import { deviceCaps } from './backend/device.ts';
 import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choice.ts';
 import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';
+import { globalAvgPoolGeom } from './policy/pool_choice.ts';
+import type { GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
 // ---- defining kernels ----
 export {
@@ -117,3 +119,16 @@ export {
 export { lrnKernel, type LrnParams } from './kernels/lrn.ts';
 // The SGD update (params, grads[, momentum buffer]) in place.
 export { sgdKernel, type SgdParams } from './kernels/sgd.ts';
+// Average pooling forward (x, y) and its gather backward (g, gx), params = PoolGeom + divisor rule.
+export { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from './kernels/avgpool.ts';
+// Adaptive average / max pooling forward (x, y[, argmax]) and gather backward (g[, argmax], gx).
+export { adaptivePoolKernel, adaptivePoolBackwardKernel, type AdaptivePoolParams } from './kernels/adaptive_pool.ts';
+// Global average pooling (adaptive to 1 x 1): forward (x, y) and backward (g, gx).
+export {
+  globalAvgPoolKernel, globalAvgPoolBackwardKernel,
+  type GlobalAvgPoolParams, type GlobalAvgPoolBackwardParams,
+} from './kernels/global_avgpool.ts';
+/** The global-average-pooling params the library picks for n planes of h x w on the current adapter. */
+export function globalAvgPoolParams(n: number, h: number, w: number): GlobalAvgPoolParams {
+  return { n, h, w, ...globalAvgPoolGeom(h, w, deviceCaps()) };
+}

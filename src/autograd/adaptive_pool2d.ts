@@ -25,8 +25,7 @@ class AdaptiveAvgPool2d extends Function {
     if (oh === 1 && ow === 1) {
       // the plane count decides nothing on the CPU (the twin is one loop), so any caps serve there
       const caps = x.device === 'cpu' ? BASELINE_CAPS : deviceCaps();
-      const units = (h * w) % 4 === 0 ? (h * w) / 4 : h * w;
-      return launch(globalAvgPoolKernel, { n, h, w, ...globalAvgPoolGeom(units, caps) }, [x, { shape: this.outShape }])[0];
+      return launch(globalAvgPoolKernel, { n, h, w, ...globalAvgPoolGeom(h, w, caps) }, [x, { shape: this.outShape }])[0];
     }
     return launch(adaptivePoolKernel, this.p, [x, { shape: this.outShape }])[0];
   }

@@ -26,7 +26,8 @@ export interface GlobalAvgPoolParams {
 }
 
 const isVec4 = (p: { h: number; w: number }) => (p.h * p.w) % 4 === 0;
-const units = (p: { h: number; w: number }) => (isVec4(p) ? (p.h * p.w) / 4 : p.h * p.w);
+/** Loads per plane: vec4s when H * W % 4 == 0, else floats. */
+export const globalAvgPoolUnits = (p: { h: number; w: number }) => (isVec4(p) ? (p.h * p.w) / 4 : p.h * p.w);
 const elem = (p: { h: number; w: number }) => (isVec4(p) ? 'vec4<f32>' : 'f32');
 
 function checkGeom(p: GlobalAvgPoolParams): void {
@@ -40,7 +41,7 @@ export const globalAvgPoolKernel = defineKernel<GlobalAvgPoolParams>({
   spec: (p) => `wg${p.wg}l${p.lanes}${isVec4(p) ? ':v4' : ''}`,
   // x [N, H*W] (vec4s when H*W % 4 == 0), y [N]
   storage: (p) => [read('x', elem(p)), rw('y')],
-  uniforms: (p) => [u32('n', p.n), u32('units', units(p)), f32('h', p.h), f32('w', p.w)],
+  uniforms: (p) => [u32('n', p.n), u32('units', globalAvgPoolUnits(p)), f32('h', p.h), f32('w', p.w)],
   dispatch: (p) => Math.ceil(p.n / (p.wg / p.lanes)),
   body: (p) => {
     checkGeom(p);
@@ -96,8 +97,8 @@ export const globalAvgPoolBackwardKernel = defineKernel<GlobalAvgPoolBackwardPar
   spec: (p, caps) => `${rowLayoutKey(bwdLayout(p, caps))}${isVec4(p) ? ':v4' : ''}`,
   // g [N], gx [N, H*W] (vec4s when H*W % 4 == 0)
   storage: (p) => [read('g'), rw('gx', elem(p))],
-  uniforms: (p) => [u32('n', p.n), u32('units', units(p)), f32('h', p.h), f32('w', p.w)],
-  dispatch: (p, caps) => rowGroups(bwdLayout(p, caps), p.n, units(p)),
+  uniforms: (p) => [u32('n', p.n), u32('units', globalAvgPoolUnits(p)), f32('h', p.h), f32('w', p.w)],
+  dispatch: (p, caps) => rowGroups(bwdLayout(p, caps), p.n, globalAvgPoolUnits(p)),
   body: (p, caps) => `
 ${rowsMain(bwdLayout(p, caps), 'u.n', '1u', 'u.units', `gx[o] = ${elem(p)}(g[plane] / u.h / u.w);`)}`,
   cpu: (p, [g, gx]: NumArray[]) => {

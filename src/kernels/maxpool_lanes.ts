@@ -18,6 +18,9 @@
 // misalignment r = (rowStart - pw) mod 4, which is uniform along a row).
 // Supported: sw in {1, 2, 4}, kw <= 5 + sw (so S + 3 <= 12), subgroups of exactly 8 = the
 // workgroup. Same results as maxPoolKernel (ties: first maximum; NaN wins; padding never wins).
+// Windows that leave the input (padding, or ceil mode's last row / column of windows running past
+// it) are masked: the forward replaces every element outside the input by -inf whenever
+// `clipped(p)`; the backward always drops columns outside the image and walks input rows only.
 import { defineKernel, read, rw, u32 } from './shader.ts';
 import { type MaxPoolParams, type PoolGeom, clipped, maxPoolKernel, maxPoolBackwardKernel, overhangs } from './maxpool.ts';
 import { isNanWgsl } from './wgsl_lib.ts';

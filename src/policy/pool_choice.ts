@@ -5,6 +5,7 @@
 // CPU tensors need no choice: they run the twins of maxpool.ts.
 import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
+import { globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
 import { POOL_LANES, maxPoolLanesKernel, poolLanesBackwardFits, poolLanesFits } from '../kernels/maxpool_lanes.ts';
 
 /** The subgroup size the lanes kernels need, as both the adapter's minimum and maximum: their
@@ -27,7 +28,10 @@ export function lanesUsable(geom: PoolGeom, caps: Caps): boolean {
   return caps.subgroups && caps.subgroupMinSize === LANES_SUBGROUP_SIZE && caps.subgroupMaxSize === LANES_SUBGROUP_SIZE;
 }
 
-/** The forward kernel for this geometry on an adapter with these caps (both share a CPU twin). */
+/** The forward kernel for this geometry on an adapter with these caps (both share a CPU twin).
+ * Padding and ceil mode need no rule of their own: windows that run past the input are masked by
+ * the lanes kernels too (see maxpool_lanes.ts; test/kernels/maxpool_ceil.test.ts runs them on
+ * ceil-mode geometries), so only the lanes' own geometry limits (`poolLanesFits`) apply. */
 export function maxPoolForwardKernel(geom: PoolGeom, caps: Caps): KernelDef<MaxPoolParams> {
   return lanesUsable(geom, caps) && poolLanesFits(geom) ? maxPoolLanesKernel : maxPoolKernel;
 }
@@ -63,9 +67,9 @@ export const GAP_HARDWARE_UNITS_PER_LANE = 8;
  * workgroup each; smaller planes one invocation each. PLACEHOLDER, measured below. */
 export const GAP_SOFTWARE_GROUP_MIN_UNITS = 64;
 
-/** Workgroup size and invocations per plane for global average pooling over planes of `units`
- * loads each. */
-export function globalAvgPoolGeom(units: number, caps: Caps): { wg: number; lanes: number } {
+/** Workgroup size and invocations per plane for global average pooling over h x w planes. */
+export function globalAvgPoolGeom(h: number, w: number, caps: Caps): { wg: number; lanes: number } {
+  const units = globalAvgPoolUnits({ h, w });
   if (caps.software) return { wg: GAP_SOFTWARE_WG, lanes: units >= GAP_SOFTWARE_GROUP_MIN_UNITS ? GAP_SOFTWARE_WG : 1 };
   let lanes = 1;
   while (lanes < GAP_HARDWARE_WG && lanes * GAP_HARDWARE_UNITS_PER_LANE < units) lanes *= 2;

@@ -39,9 +39,30 @@ export const binStart = (i: number, outSize: number, inSize: number) => Math.flo
 /** One past the last input index of bin i (also: one past the last bin covering input i). */
 export const binEnd = (i: number, outSize: number, inSize: number) => Math.ceil(((i + 1) * inSize) / outSize);
 
-const BIN_WGSL = `
-fn binStart(i: u32, outSize: u32, inSize: u32) -> u32 { return (i * inSize) / outSize; }
-fn binEnd(i: u32, outSize: u32, inSize: u32) -> u32 { return ((i + 1u) * inSize + outSize - 1u) / outSize; }`;
+/** Every quotient the bin edges need is exact through f32 division (one correction step) when the
+ * numerators stay below 2^24 (exact as f32) and the quotients below 2^22 (f32 division is within
+ * 2.5 ulp, under 1 there). Why: lavapipe scalarises per-lane integer division (x86 has no vector
+ * one), ~8 of them per element made the backward ~50x slower than a copy; f32 division is a
+ * vector instruction there, and cheaper than emulated u32 division on GPUs too. */
+export function floatDivExact(p: { h: number; w: number; oh: number; ow: number }): boolean {
+  const small = (a: number, b: number) => (a + 2) * (b + 2) <= 2 ** 24 && Math.max(a, b) < 2 ** 22;
+  return small(p.h, p.oh) && small(p.w, p.ow);
+}
+
+/** WGSL binStart / binEnd (see the TS twins above), with floor(a / b) by f32 division when
+ * `fast` (see floatDivExact), else by u32 division. */
+function binWgsl(fast: boolean): string {
+  const div = fast
+    ? `fn udiv(a: u32, b: u32) -> u32 {
+  let q = u32(f32(a) / f32(b));  // floor(a / b) - 1, + 0 or + 1
+  return select(select(q, q + 1u, (q + 1u) * b <= a), q - 1u, q * b > a);
+}`
+    : 'fn udiv(a: u32, b: u32) -> u32 { return a / b; }';
+  return `
+${div}
+fn binStart(i: u32, outSize: u32, inSize: u32) -> u32 { return udiv(i * inSize, outSize); }
+fn binEnd(i: u32, outSize: u32, inSize: u32) -> u32 { return udiv((i + 1u) * inSize + outSize - 1u, outSize); }`;
+}
 
 const sizes = (p: AdaptivePoolParams) => [u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow)];
 /** The bits of -infinity, a uniform: WGSL constant expressions may not be infinite. */
@@ -49,7 +70,7 @@ const NEG_INF_BITS = 0xff800000;
 
 export const adaptivePoolKernel = defineKernel<AdaptivePoolParams>({
   name: 'adaptive_pool',
-  spec: (p, caps) => `${p.op}${withIdx(p) ? ':idx' : ''}:${rowLayoutKey(layoutOf(p, caps))}`,
+  spec: (p, caps) => `${p.op}${withIdx(p) ? ':idx' : ''}:${rowLayoutKey(layoutOf(p, caps))}${floatDivExact(p) ? ':fdiv' : ''}`,
   // x [N,H,W], y [N,OH,OW], idx [N,OH,OW] int32 (max with withIdx)
   storage: (p) => [read('x'), rw('y'), ...(withIdx(p) ? [rw('idx', 'i32')] : [])],
   uniforms: (p) => [...sizes(p), ...(p.op === 'max' ? [u32('negInf', NEG_INF_BITS)] : [])],
@@ -84,7 +105,7 @@ export const adaptivePoolKernel = defineKernel<AdaptivePoolParams>({
       ${withIdx(p) ? 'idx[o] = i32(bi);' : ''}`;
     return `
 ${p.op === 'max' ? isNanWgsl('f32') : ''}
-${BIN_WGSL}
+${binWgsl(floatDivExact(p))}
 ${rowsMain(layoutOf(p, caps), 'u.n', 'u.oh', 'u.ow', item)}`;
   },
   cpu: (p, [x, y, idx]: NumArray[]) => {
@@ -123,16 +144,16 @@ const bwdStorage = (p: AdaptivePoolParams): StorageDecl[] => (p.op === 'avg' ? [
 
 export const adaptivePoolBackwardKernel = defineKernel<AdaptivePoolParams>({
   name: 'adaptive_pool_bwd',
-  spec: (p, caps) => `${p.op}:${rowLayoutKey(layoutOf(p, caps))}`,
+  spec: (p, caps) => `${p.op}:${rowLayoutKey(layoutOf(p, caps))}${floatDivExact(p) ? ':fdiv' : ''}`,
   // avg: g [N,OH,OW], gx [N,H,W]; max: g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W]
   storage: bwdStorage,
   uniforms: sizes,
   dispatch: (p, caps) => rowGroups(layoutOf(p, caps), p.n * p.h, p.w),
   body: (p, caps) => {
+    // avg: g over the bin's height and width (from its edges), as the forward divides
     const term =
       p.op === 'avg'
-        ? // the bin's size, from its edges
-          `acc += g[row + ox] / f32(binEnd(oy, u.oh, u.h) - binStart(oy, u.oh, u.h)) / f32(binEnd(ox, u.ow, u.w) - binStart(ox, u.ow, u.w));`
+        ? `acc += g[row + ox] / bh / f32(binEnd(ox, u.ow, u.w) - binStart(ox, u.ow, u.w));`
         : `if (idx[row + ox] == me) { acc += g[row + ox]; }`;
     const item = `
       // the bins containing (ry, rx): rows [oy0, oy1), columns [ox0, ox1)
@@ -145,11 +166,12 @@ export const adaptivePoolBackwardKernel = defineKernel<AdaptivePoolParams>({
       var acc = 0.0;
       for (var oy = oy0; oy < oy1; oy++) {
         let row = base + oy * u.ow;
+        ${p.op === 'avg' ? 'let bh = f32(binEnd(oy, u.oh, u.h) - binStart(oy, u.oh, u.h));' : ''}
         for (var ox = ox0; ox < ox1; ox++) { ${term} }
       }
       gx[o] = acc;`;
     return `
-${BIN_WGSL}
+${binWgsl(floatDivExact(p))}
 ${rowsMain(layoutOf(p, caps), 'u.n', 'u.h', 'u.w', item)}`;
   },
   cpu: (p, bufs: NumArray[]) => {

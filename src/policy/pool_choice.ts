@@ -3,6 +3,8 @@
 // any geometry, any adapter) and maxpool_lanes.ts (one 8-lane subgroup sliding along rows with
 // vec4 loads and shuffles; software adapters with subgroups of exactly 8, some geometries).
 // CPU tensors need no choice: they run the twins of maxpool.ts.
+// Also the launch geometry of global average pooling (global_avgpool.ts): invocations per plane.
+// Average and adaptive pooling have one kernel each (avgpool.ts, adaptive_pool.ts): no choice.
 import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
 import { globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
@@ -55,22 +57,25 @@ export function maxPoolBackwardChoice(geom: PoolGeom, caps: Caps): MaxPoolBackwa
 
 // ---- global average pooling (global_avgpool.ts): invocations per plane ----
 
-/** Software adapters: one workgroup of 8 (lavapipe's SIMD width) per 8 planes or per plane. */
-export const GAP_SOFTWARE_WG = 8;
+/** Software adapters: workgroups of 8 (lavapipe's SIMD width, as stream.ts), one invocation per
+ * plane. Measured on lavapipe (2-core dev machine, loaded; median of 11): lanes = 1 was fastest or
+ * within noise of it on every shape tried, and 8 lanes per plane (workgroup-memory reduction)
+ * 2-16x slower on small planes: [4096, 7, 7] 0.48 ms vs 3.3 ms, [16384, 7, 7] 1.9 vs 22.6,
+ * [4096, 8, 8] 0.67 vs 7.9, [64, 56, 56] 0.19 vs 0.71; only [512, 28, 28] favoured 4-8 lanes
+ * (0.57 vs 0.74 ms). lavapipe scalarises the per-lane loads either way, so more lanes per plane
+ * only add the reduction steps. */
+export const GAP_SOFTWARE = Object.freeze({ wg: 8, lanes: 1 });
 /** Hardware GPUs: 256 invocations per workgroup, as the other streaming kernels (stream.ts). */
 export const GAP_HARDWARE_WG = 256;
 /** Hardware: elements (or vec4s) each invocation sums before the plane's lanes combine; enough
  * lanes per plane that neighbouring lanes read neighbouring addresses, few enough that the
  * workgroup-memory steps stay short. Not timed on a hardware GPU (none on the dev machine). */
 export const GAP_HARDWARE_UNITS_PER_LANE = 8;
-/** Software: planes of at least this many units (vec4s, or floats when H * W % 4 != 0) get a whole
- * workgroup each; smaller planes one invocation each. PLACEHOLDER, measured below. */
-export const GAP_SOFTWARE_GROUP_MIN_UNITS = 64;
 
 /** Workgroup size and invocations per plane for global average pooling over h x w planes. */
 export function globalAvgPoolGeom(h: number, w: number, caps: Caps): { wg: number; lanes: number } {
+  if (caps.software) return { ...GAP_SOFTWARE };
   const units = globalAvgPoolUnits({ h, w });
-  if (caps.software) return { wg: GAP_SOFTWARE_WG, lanes: units >= GAP_SOFTWARE_GROUP_MIN_UNITS ? GAP_SOFTWARE_WG : 1 };
   let lanes = 1;
   while (lanes < GAP_HARDWARE_WG && lanes * GAP_HARDWARE_UNITS_PER_LANE < units) lanes *= 2;
   return { wg: GAP_HARDWARE_WG, lanes };

@@ -8,7 +8,7 @@ import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { fwdBwd, f64, numelOf } from './layer_util.ts';
 import { adaptiveAvgPool2d, adaptiveMaxPool2d } from '../../src/autograd/adaptive_pool2d.ts';
 import { AdaptiveAvgPool2d, AdaptiveMaxPool2d } from '../../src/nn/pool_layers.ts';
-import { adaptivePoolKernel, adaptivePoolBackwardKernel, type AdaptivePoolParams } from '../../src/kernels/adaptive_pool.ts';
+import { adaptivePoolKernel, adaptivePoolBackwardKernel, floatDivExact, type AdaptivePoolParams } from '../../src/kernels/adaptive_pool.ts';
 import { globalAvgPoolKernel, globalAvgPoolBackwardKernel } from '../../src/kernels/global_avgpool.ts';
 import { globalAvgPoolGeom } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
@@ -104,6 +104,27 @@ describe('adaptive pooling', () => {
           expectClose(await gx.toArray(), await gref.toArray(), 1e-5, 1e-6, `${op} bwd ${layout.mode}`);
         }
       }
+  });
+
+  it('bin edges stay exact at the limits of the f32-division path and past them (u32 division)', async () => {
+    // (h + 2) * (oh + 2) == 2^24: the largest f32-division case along this axis
+    for (const [shape, out, fast] of [
+      [[1, 1, 4094, 1], [4094, 1], true],
+      [[1, 2, 4094, 3], [4093, 2], true],
+      [[1, 1, 3, 4094], [2, 4091], true],
+      [[1, 1, 1, 2 ** 22], [1, 3], false],
+    ] as [number[], [number, number], boolean][]) {
+      const [h, w] = shape.slice(-2);
+      expect(floatDivExact({ h, w, oh: out[0], ow: out[1] })).toBe(fast);
+      const data = randArray(numelOf(shape), 9);
+      for (const op of ['avg', 'max'] as const) {
+        const f = (x: wt.Tensor) => (op === 'avg' ? adaptiveAvgPool2d : adaptiveMaxPool2d)(x, out);
+        const g = await fwdBwd('gpu', data, shape, f);
+        const cpu = await fwdBwd('cpu', data, shape, f);
+        expectClose(g.y, cpu.y, 1e-5, 1e-6, `${op} fwd ${shape} -> ${out}`);
+        expectClose(g.gx, cpu.gx, 1e-5, 1e-6, `${op} bwd ${shape} -> ${out}`);
+      }
+    }
   });
 
   it('global average pooling: every (workgroup, lanes) geometry and both backward layouts match the twin', async () => {

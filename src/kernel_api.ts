@@ -121,8 +121,10 @@ export { lrnKernel, type LrnParams } from './kernels/lrn.ts';
 export { sgdKernel, type SgdParams } from './kernels/sgd.ts';
 // Average pooling forward (x, y) and its gather backward (g, gx), params = PoolGeom + divisor rule.
 export { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from './kernels/avgpool.ts';
-// Adaptive average / max pooling forward (x, y[, argmax]) and gather backward (g[, argmax], gx).
-export { adaptivePoolKernel, adaptivePoolBackwardKernel, type AdaptivePoolParams } from './kernels/adaptive_pool.ts';
+// Adaptive average / max pooling forward (x, y[, argmax]), and the backward the library runs
+// (one or two dispatches; returns dL/dx).
+export { adaptivePoolKernel, type AdaptivePoolParams } from './kernels/adaptive_pool.ts';
+export { adaptivePoolBackward } from './autograd/adaptive_pool2d.ts';
 // Global average pooling (adaptive to 1 x 1): forward (x, y) and backward (g, gx).
 export {
   globalAvgPoolKernel, globalAvgPoolBackwardKernel,

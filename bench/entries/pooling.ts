@@ -8,7 +8,7 @@ import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
 
 const {
-  runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackwardKernel,
+  runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward,
   globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams,
 } = wt.kernels;
 
@@ -72,9 +72,10 @@ export function entries(small: boolean): BenchEntry[] {
       const [x, y] = [wt.randn([an * 169]), wt.zeros([an * 36])];
       return { run: () => runKernel(adaptivePoolKernel, adaptive, [x, y]), tensors: [x, y] };
     }),
-    entry('adaptiveAvgPool.bwd', `${ab}x256x13x13 <- 6x6`, (an * 169 + an * 36) * F, () => {
-      const [g, gx] = [wt.randn([an * 36]), wt.zeros([an * 169])];
-      return { run: () => runKernel(adaptivePoolBackwardKernel, adaptive, [g, gx]), tensors: [g, gx] };
+    // g / bin sizes, then the gather (two dispatches, new gx each run)
+    entry('adaptiveAvgPool.bwd', `${ab}x256x13x13 <- 6x6`, (an * 169 + 3 * an * 36) * F, () => {
+      const g = wt.randn([an * 36]);
+      return { run: () => adaptivePoolBackward(g, null, adaptive, [an * 169]).dispose(), tensors: [g] };
     }),
   ];
 }

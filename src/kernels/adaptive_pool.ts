@@ -7,7 +7,8 @@
 //        flat index ih * W + iw into the input plane (int32, like PyTorch's indices).
 // Backward, a gather (deterministic, no atomics): one invocation per input element visits the
 // output rows [floor(ih OH / H), ceil((ih + 1) OH / H)) and columns likewise, exactly the bins that
-// contain it, and sums g / bin size (avg) or g where the argmax is that element (max).
+// contain it, and sums g / bin size (avg; g divided by the bin sizes in a first pass over the
+// outputs) or g where the argmax is that element (max).
 // Bin loops are dynamic (bin sizes vary along an axis); sizes are uniforms, so one pipeline per op
 // and layout serves every shape. Layouts 'flat' / 'rows' are stream.ts's. Global average pooling
 // (OH = OW = 1) has its own kernel in global_avgpool.ts.
@@ -54,7 +55,7 @@ export function floatDivExact(p: { h: number; w: number; oh: number; ow: number 
 function binWgsl(fast: boolean): string {
   const div = fast
     ? `fn udiv(a: u32, b: u32) -> u32 {
-  let q = u32(f32(a) / f32(b));  // floor(a / b) - 1, + 0 or + 1
+  let q = u32(i32(f32(i32(a)) / f32(i32(b))));  // floor(a / b) - 1, + 0 or + 1
   return select(select(q, q + 1u, (q + 1u) * b <= a), q - 1u, q * b > a);
 }`
     : 'fn udiv(a: u32, b: u32) -> u32 { return a / b; }';
@@ -139,22 +140,45 @@ ${rowsMain(layoutOf(p, caps), 'u.n', 'u.oh', 'u.ow', item)}`;
   },
 });
 
-/** Backward bindings: avg g, gx; max g, idx, gx. */
+/** avg backward, first pass: gs [N,OH,OW] = g / bin height / bin width (PyTorch's grad_delta):
+ * the bin sizes once per output instead of once per (input, covering output) pair in the gather,
+ * whose bin-edge divisions made it ~4x slower than the max backward on lavapipe. */
+export const adaptiveAvgGradScaleKernel = defineKernel<AdaptivePoolParams>({
+  name: 'adaptive_avgpool_gscale',
+  spec: (p, caps) => `${rowLayoutKey(layoutOf(p, caps))}${floatDivExact(p) ? ':fdiv' : ''}`,
+  // g [N,OH,OW], gs [N,OH,OW]
+  storage: () => [read('g'), rw('gs')],
+  uniforms: sizes,
+  dispatch: (p, caps) => rowGroups(layoutOf(p, caps), p.n * p.oh, p.ow),
+  body: (p, caps) => `
+${binWgsl(floatDivExact(p))}
+${rowsMain(layoutOf(p, caps), 'u.n', 'u.oh', 'u.ow', `
+      let bh = f32(binEnd(ry, u.oh, u.h) - binStart(ry, u.oh, u.h));
+      let bw = f32(binEnd(rx, u.ow, u.w) - binStart(rx, u.ow, u.w));
+      gs[o] = g[o] / bh / bw;`)}`,
+  cpu: (p, [g, gs]: NumArray[]) => {
+    let o = 0;
+    for (let n = 0; n < p.n; n++)
+      for (let oy = 0; oy < p.oh; oy++)
+        for (let ox = 0; ox < p.ow; ox++, o++)
+          gs[o] = g[o] / (binEnd(oy, p.oh, p.h) - binStart(oy, p.oh, p.h)) / (binEnd(ox, p.ow, p.w) - binStart(ox, p.ow, p.w));
+  },
+});
+
+/** Backward bindings: avg gs (from adaptiveAvgGradScaleKernel), gx; max g, idx, gx. */
 const bwdStorage = (p: AdaptivePoolParams): StorageDecl[] => (p.op === 'avg' ? [read('g'), rw('gx')] : [read('g'), read('idx', 'i32'), rw('gx')]);
 
+/** The gather: gx[i] = sum of g over the bins containing input i (avg, g pre-scaled by
+ * adaptiveAvgGradScaleKernel), or over those whose argmax is i (max). */
 export const adaptivePoolBackwardKernel = defineKernel<AdaptivePoolParams>({
   name: 'adaptive_pool_bwd',
   spec: (p, caps) => `${p.op}:${rowLayoutKey(layoutOf(p, caps))}${floatDivExact(p) ? ':fdiv' : ''}`,
-  // avg: g [N,OH,OW], gx [N,H,W]; max: g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W]
+  // avg: gs [N,OH,OW], gx [N,H,W]; max: g [N,OH,OW], idx [N,OH,OW] int32, gx [N,H,W]
   storage: bwdStorage,
   uniforms: sizes,
   dispatch: (p, caps) => rowGroups(layoutOf(p, caps), p.n * p.h, p.w),
   body: (p, caps) => {
-    // avg: g over the bin's height and width (from its edges), as the forward divides
-    const term =
-      p.op === 'avg'
-        ? `acc += g[row + ox] / bh / f32(binEnd(ox, u.ow, u.w) - binStart(ox, u.ow, u.w));`
-        : `if (idx[row + ox] == me) { acc += g[row + ox]; }`;
+    const term = p.op === 'avg' ? 'acc += g[row + ox];' : 'if (idx[row + ox] == me) { acc += g[row + ox]; }';
     const item = `
       // the bins containing (ry, rx): rows [oy0, oy1), columns [ox0, ox1)
       let oy0 = binStart(ry, u.h, u.oh);
@@ -166,7 +190,6 @@ export const adaptivePoolBackwardKernel = defineKernel<AdaptivePoolParams>({
       var acc = 0.0;
       for (var oy = oy0; oy < oy1; oy++) {
         let row = base + oy * u.ow;
-        ${p.op === 'avg' ? 'let bh = f32(binEnd(oy, u.oh, u.h) - binStart(oy, u.oh, u.h));' : ''}
         for (var ox = ox0; ox < ox1; ox++) { ${term} }
       }
       gx[o] = acc;`;
@@ -187,8 +210,7 @@ ${rowsMain(layoutOf(p, caps), 'u.n', 'u.h', 'u.w', item)}`;
           for (let oy = binStart(iy, p.h, p.oh); oy < binEnd(iy, p.h, p.oh); oy++)
             for (let ox = binStart(ix, p.w, p.ow); ox < binEnd(ix, p.w, p.ow); ox++) {
               const o = (n * p.oh + oy) * p.ow + ox;
-              if (idx === null) acc += g[o] / (binEnd(oy, p.oh, p.h) - binStart(oy, p.oh, p.h)) / (binEnd(ox, p.ow, p.w) - binStart(ox, p.ow, p.w));
-              else if (idx[o] === me) acc += g[o];
+              if (idx === null || idx[o] === me) acc += g[o];
             }
           gx[i] = acc;
         }

@@ -80,3 +80,15 @@ export function globalAvgPoolGeom(h: number, w: number, caps: Caps): { wg: numbe
   while (lanes < GAP_HARDWARE_WG && lanes * GAP_HARDWARE_UNITS_PER_LANE < units) lanes *= 2;
   return { wg: GAP_HARDWARE_WG, lanes };
 }
+
+// ---- adaptive pooling ----
+
+/** Does an adaptive pool from h x w to oh x ow run as a plain window pool (avgpool.ts / maxpool.ts
+ * with kernel = stride = (h / oh, w / ow), no padding)? Where both sizes divide evenly the bins are
+ * exactly those windows, and the window kernels bake the window into constant loops (no per-lane
+ * bin-edge divisions, and the max pool gets the lanes kernels where they apply). On lavapipe the
+ * generic adaptive gather backward took ~5x the avgpool gather's time on the same sizes. The 1 x 1
+ * average is global average pooling's (checked first by the caller). */
+export function adaptiveAsWindow(h: number, w: number, oh: number, ow: number): boolean {
+  return h % oh === 0 && w % ow === 0;
+}

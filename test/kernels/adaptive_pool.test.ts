@@ -8,7 +8,7 @@ import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { fwdBwd, f64, numelOf } from './layer_util.ts';
 import { adaptiveAvgPool2d, adaptiveMaxPool2d } from '../../src/autograd/adaptive_pool2d.ts';
 import { AdaptiveAvgPool2d, AdaptiveMaxPool2d } from '../../src/nn/pool_layers.ts';
-import { adaptivePoolKernel, adaptivePoolBackwardKernel, floatDivExact, type AdaptivePoolParams } from '../../src/kernels/adaptive_pool.ts';
+import { adaptivePoolKernel, adaptivePoolBackwardKernel, adaptiveAvgGradScaleKernel, floatDivExact, type AdaptivePoolParams } from '../../src/kernels/adaptive_pool.ts';
 import { globalAvgPoolKernel, globalAvgPoolBackwardKernel } from '../../src/kernels/global_avgpool.ts';
 import { globalAvgPoolGeom } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
@@ -55,7 +55,7 @@ const cases: Case[] = [
   { shape: [2, 3, 7, 5], out: [3, 4] }, // shrink, non-divisible, overlapping bins
   { shape: [1, 2, 3, 4], out: [5, 7] }, // grow (bins repeat elements)
   { shape: [1, 1, 9, 2], out: [4, 5] }, // shrink one axis, grow the other
-  { shape: [3, 6, 6], out: [2, 3] }, // unbatched, divisible (plain windows)
+  { shape: [3, 6, 6], out: [2, 3] }, // unbatched, divisible (runs as a window pool)
   { shape: [1, 4, 13, 11], out: [13, 11] }, // identity
   { shape: [2, 3, 1, 1], out: [2, 3] }, // from a single element
   { shape: [2, 5, 7, 7], out: [1, 1] }, // global average pooling (49 per plane)
@@ -88,7 +88,7 @@ describe('adaptive pooling', () => {
       { mode: 'rows', wg: 16, rows: 3 },
     ];
     for (const op of ['avg', 'max'] as const)
-      for (const [n, h, w, oh, ow] of [[6, 7, 5, 3, 4], [2, 3, 4, 5, 7], [3, 9, 2, 4, 5]]) {
+      for (const [n, h, w, oh, ow] of [[6, 7, 5, 3, 4], [2, 3, 4, 5, 7], [3, 9, 2, 4, 5], [2, 6, 6, 2, 3]]) {
         const base: AdaptivePoolParams = { op, n, h, w, oh, ow, withIdx: op === 'max' };
         const x = randArray(n * h * w, 5);
         const gy = randArray(n * oh * ow, 6);
@@ -102,6 +102,11 @@ describe('adaptive pooling', () => {
           const idx = op === 'max' ? wt.tensor(await ref[1].toArray(), [n * oh * ow], { dtype: 'int32' }) : undefined;
           const [gx] = launch(adaptivePoolBackwardKernel, { ...base, layout }, bwdArgs('gpu', idx));
           expectClose(await gx.toArray(), await gref.toArray(), 1e-5, 1e-6, `${op} bwd ${layout.mode}`);
+          if (op === 'avg') {
+            const [gs] = launch(adaptiveAvgGradScaleKernel, { ...base, layout }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * oh * ow] }]);
+            const [gsc] = launch(adaptiveAvgGradScaleKernel, base, [wt.tensor(gy, [n * oh * ow], { device: 'cpu' }), { shape: [n * oh * ow] }]);
+            expectClose(await gs.toArray(), await gsc.toArray(), 1e-6, 1e-7, `avg grad scale ${layout.mode}`);
+          }
         }
       }
   });
@@ -178,6 +183,13 @@ describe('adaptive pooling', () => {
     const expected = new Float32Array(32);
     for (const c of [0, 16]) for (const i of [0, 2, 8, 10]) expected[c + i] = 1;
     expect(Array.from(await x.grad!.toArray())).toEqual(Array.from(expected));
+    // 5 x 5 -> 2 x 2 runs the adaptive kernels (bins [0, 3) and [2, 5) overlap): each bin's
+    // first element takes its gradient
+    const x5 = wt.tensor(new Float32Array(25).fill(1), [1, 1, 5, 5], { requiresGrad: true });
+    adaptiveMaxPool2d(x5, 2).backward(wt.ones([1, 1, 2, 2]));
+    const e5 = new Float32Array(25);
+    for (const i of [0, 2, 10, 12]) e5[i] += 1;
+    expect(Array.from(await x5.grad!.toArray())).toEqual(Array.from(e5));
     const withNan = wt.tensor([1, NaN, 3, 2], [1, 1, 2, 2]);
     expect(Number.isNaN((await adaptiveMaxPool2d(withNan, 1).toArray())[0])).toBe(true);
     expect(Number.isNaN((await adaptiveAvgPool2d(withNan, 1).toArray())[0])).toBe(true);

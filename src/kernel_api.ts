@@ -16,7 +16,7 @@ import { mm } from './autograd/matmul.ts';
 import { deviceCaps } from './backend/device.ts';
 import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choice.ts';
 import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';
-import { globalAvgPoolGeom } from './policy/pool_choice.ts';
+import { avgPoolOuts as chooseAvgPoolOuts, globalAvgPoolGeom } from './policy/pool_choice.ts';
 import type { GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
 // ---- defining kernels ----
@@ -121,6 +121,11 @@ export { lrnKernel, type LrnParams } from './kernels/lrn.ts';
 export { sgdKernel, type SgdParams } from './kernels/sgd.ts';
 // Average pooling forward (x, y) and its gather backward (g, gx), params = PoolGeom + divisor rule.
 export { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from './kernels/avgpool.ts';
+/** The average-pooling forward's outputs per invocation (`outs`) the library picks for this
+ * geometry on the current adapter. */
+export function avgPoolOuts(geom: PoolGeom): number {
+  return chooseAvgPoolOuts(geom, deviceCaps());
+}
 // Adaptive average / max pooling forward (x, y[, argmax]), and the backward the library runs
 // (one or two dispatches; returns dL/dx).
 export { adaptivePoolKernel, type AdaptivePoolParams } from './kernels/adaptive_pool.ts';

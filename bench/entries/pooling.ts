@@ -9,7 +9,7 @@ import type { BenchEntry } from '../harness.ts';
 
 const {
   runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward,
-  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams,
+  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, avgPoolOuts,
 } = wt.kernels;
 
 const F = 4; // bytes per f32
@@ -38,7 +38,9 @@ function avgEntries(batch: number, c: number, h: number, w: number, k: number, s
   return [
     entry(`avgpool.fwd`, `${shape} -> ${oh}x${ow}`, (act + out) * F, () => {
       const [x, y] = [wt.randn([act]), wt.zeros([out])];
-      return { run: () => runKernel(avgPoolKernel, params, [x, y]), tensors: [x, y] };
+      // the library's outputs per invocation for this adapter
+      const p = { ...params, outs: avgPoolOuts(params) };
+      return { run: () => runKernel(avgPoolKernel, p, [x, y]), tensors: [x, y] };
     }),
     entry(`avgpool.bwd`, `${shape} <- ${oh}x${ow}`, (act + out) * F, () => {
       const [g, gx] = [wt.randn([out]), wt.zeros([act])];

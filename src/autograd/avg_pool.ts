@@ -3,6 +3,8 @@
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { type AvgPoolParams, avgPoolBackwardKernel, avgPoolKernel } from '../kernels/avgpool.ts';
+import { avgPoolOuts } from '../policy/pool_choice.ts';
+import { deviceCaps } from '../backend/device.ts';
 import { Function } from './function.ts';
 import { type PoolWindowOptions, type Size2, boolOpt, poolOptions, windowGeom } from './pool_args.ts';
 
@@ -26,7 +28,9 @@ class AvgPool2d extends Function {
     super();
   }
   forward(x: Tensor) {
-    return launch(avgPoolKernel, this.p, [x, { shape: this.outShape }])[0];
+    // CPU tensors run the twin (one loop); GPU tensors the adapter's outputs per invocation
+    const outs = x.device === 'cpu' ? 1 : avgPoolOuts(this.p, deviceCaps());
+    return launch(avgPoolKernel, { ...this.p, outs }, [x, { shape: this.outShape }])[0];
   }
   backward(g: Tensor) {
     return [launch(avgPoolBackwardKernel, this.p, [g, { shape: this.inputs[0].shape }])[0]];

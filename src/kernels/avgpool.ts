@@ -21,7 +21,12 @@ export interface AvgPoolParams extends PoolGeom {
   countIncludePad: boolean;
   /** Divide by this instead (0: none). */
   divisorOverride: number;
+  /** Forward: consecutive outputs of a row per invocation, which share the input columns their
+   * windows overlap in (default 1; src/policy/pool_choice.ts picks it). */
+  outs?: number;
 }
+
+const outsOf = (p: AvgPoolParams) => p.outs ?? 1;
 
 /** How the divisor is found: 'const' kh * kw for every window; 'pad' the window clipped to the
  * padded input; 'valid' the window clipped to the input; 'fixed' the override. */
@@ -69,16 +74,18 @@ const fields = (p: AvgPoolParams): UField[] => [
 
 export const avgPoolKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool',
-  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}`,
+  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${outsOf(p) > 1 ? `:o${outsOf(p)}` : ''}`,
   // x [N,H,W], y [N,OH,OW]
   storage: () => [read('x'), rw('y')],
-  uniforms: fields,
-  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * p.oh, p.ow),
+  uniforms: (p) => [...fields(p), u32('rowItems', Math.ceil(p.ow / outsOf(p)))],
+  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * p.oh, Math.ceil(p.ow / outsOf(p))),
   body: (p, caps) => {
     const checked = clipped(p);
-    // row-major sum over the window's elements inside the input (constant loops; no bounds
-    // checks when no window leaves the input)
-    const item = `
+    const P = outsOf(p);
+    if (P === 1) {
+      // row-major sum over the window's elements inside the input (constant loops; no bounds
+      // checks when no window leaves the input)
+      const item = `
       let y0 = i32(ry * ${p.sh}u) - ${p.ph};
       let x0 = i32(rx * ${p.sw}u) - ${p.pw};
       let base = plane * u.h * u.w;
@@ -94,9 +101,42 @@ export const avgPoolKernel = defineKernel<AvgPoolParams>({
         }
       }
       y[o] = acc / divisor(ry, rx);`;
+      return `
+${divisorWgsl(p)}
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
+    }
+    // P outputs ox = P rx + j: each window row loads the C = (P - 1) sw + kw columns the P windows
+    // span once (clamped addresses; zero outside the input) and adds them in the same row-major
+    // order as P = 1 (a skipped element there is + 0.0 here: the same sums)
+    const C = (P - 1) * p.sw + p.kw;
+    const rng = (n: number) => [...Array(n).keys()];
+    const cols = rng(C)
+      .map((k) => {
+        const ix = `xb + ${k}`;
+        const load = `x[row + u32(clamp(${ix}, 0, i32(u.w) - 1))]`;
+        return `        let c${k} = ${checked ? `select(0.0, ${load}, rowOk & (${ix} >= 0) & (${ix} < i32(u.w)))` : load};`;
+      })
+      .join('\n');
+    const sums = rng(P)
+      .map((j) => rng(p.kw).map((b) => `        acc${j} += c${j * p.sw + b};`).join('\n'))
+      .join('\n');
+    const item = `
+      let y0 = i32(ry * ${p.sh}u) - ${p.ph};
+      let xb = i32(rx * ${P * p.sw}u) - ${p.pw};
+      let base = plane * u.h * u.w;
+      ${rng(P).map((j) => `var acc${j} = 0.0;`).join(' ')}
+      for (var a = 0; a < ${p.kh}; a++) {
+        let iy = y0 + a;
+        ${checked ? 'let rowOk = (iy >= 0) & (iy < i32(u.h));' : ''}
+        let row = base + u32(clamp(iy, 0, i32(u.h) - 1)) * u.w;
+${cols}
+${sums}
+      }
+      let rowOut = (plane * u.oh + ry) * u.ow;
+      ${rng(P).map((j) => `if (rx * ${P}u + ${j}u < u.ow) { y[rowOut + rx * ${P}u + ${j}u] = acc${j} / divisor(ry, rx * ${P}u + ${j}u); }`).join('\n      ')}`;
     return `
 ${divisorWgsl(p)}
-${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.ow', item)}`;
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
   },
   cpu: (p, [x, y]: NumArray[]) => {
     const plane = p.h * p.w;

@@ -92,3 +92,21 @@ export function globalAvgPoolGeom(h: number, w: number, caps: Caps): { wg: numbe
 export function adaptiveAsWindow(h: number, w: number, oh: number, ow: number): boolean {
   return h % oh === 0 && w % ow === 0;
 }
+
+// ---- average pooling (avgpool.ts): forward outputs per invocation ----
+
+/** Software adapters, stride-1 windows wider than one column: each invocation computes this many
+ * consecutive outputs of a row, loading the (P - 1) + kw columns their windows span once per window
+ * row instead of P * kw. Measured on lavapipe ([2, 64, 56, 56], 3x3 s1 p1, 2-core dev machine
+ * under heavy load from other jobs, so ranges over four runs): 1 output 6.9-24 ms, 2 outputs
+ * 3.3-6.6, 4 outputs 3.1-14.8 (4.2 and 5.1 typical), 8 outputs 2.9-8.7. Stride 2 (2x2 s2,
+ * 3x3 s2 p1) showed no consistent gain, since windows there share at most one column. Hardware GPUs
+ * keep one output per invocation (their caches absorb the overlap; not timed there). The gather
+ * backward computing several inputs per invocation showed no gain at stride 1 or 2 on lavapipe,
+ * so it has no such variant. */
+export const AVG_SOFTWARE_OUTS_STRIDE1 = 4;
+
+/** Outputs per invocation of the average-pooling forward for this geometry and adapter. */
+export function avgPoolOuts(geom: PoolGeom, caps: Caps): number {
+  return caps.software && geom.sw === 1 && geom.kw > 1 ? AVG_SOFTWARE_OUTS_STRIDE1 : 1;
+}

@@ -11,6 +11,8 @@ import { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from '../../
 import { poolOut } from '../../src/kernels/maxpool.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
+import { avgPoolOuts } from '../../src/policy/pool_choice.ts';
+import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import { torchCases, checkTorchCase, caseName } from './pool_torch_ref.ts';
 
 beforeAll(async () => {
@@ -109,7 +111,7 @@ describe('avgPool2d', () => {
     });
   }
 
-  it('runs every launch layout like the CPU twin', async () => {
+  it('runs every launch layout and outputs-per-invocation like the CPU twin', async () => {
     const layouts: RowLayout[] = [
       { mode: 'flat', wg: 128 },
       { mode: 'rows', wg: 8, rows: 8 },
@@ -129,12 +131,24 @@ describe('avgPool2d', () => {
       const [yc] = launch(avgPoolKernel, base, [wt.tensor(x, [n * h * w], { device: 'cpu' }), { shape: [n * oh * ow] }]);
       const [gc] = launch(avgPoolBackwardKernel, base, [wt.tensor(gy, [n * oh * ow], { device: 'cpu' }), { shape: [n * h * w] }]);
       for (const layout of layouts) {
-        const [y] = launch(avgPoolKernel, { ...base, layout }, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
+        // outputs per invocation: 1, and several sharing columns (4 on lavapipe at stride 1; 3 leaves a remainder)
+        for (const outs of layout === layouts[2] ? [1] : [1, 3, 4]) {
+          const [y] = launch(avgPoolKernel, { ...base, layout, outs }, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
+          expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd ${layout.mode} outs ${outs} ${JSON.stringify(c)}`);
+        }
         const [gx] = launch(avgPoolBackwardKernel, { ...base, layout }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
-        expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd ${layout.mode} ${JSON.stringify(c)}`);
         expectClose(await gx.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd ${layout.mode} ${JSON.stringify(c)}`);
       }
     }
+  });
+
+  it('policy: several outputs per invocation only on software adapters at stride 1', () => {
+    const g = { n: 1, h: 8, w: 8, oh: 8, ow: 8, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 };
+    const soft = { ...BASELINE_CAPS, software: true };
+    expect(avgPoolOuts(g, soft)).toBe(4);
+    expect(avgPoolOuts(g, BASELINE_CAPS)).toBe(1);
+    expect(avgPoolOuts({ ...g, ow: 4, sw: 2 }, soft)).toBe(1);
+    expect(avgPoolOuts({ ...g, kw: 1, pw: 0 }, soft)).toBe(1);
   });
 
   for (const c of torchCases.filter((t) => t.op === 'avgPool2d'))

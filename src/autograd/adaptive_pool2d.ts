@@ -1,6 +1,6 @@
 // adaptive_avg_pool2d / adaptive_max_pool2d: x [B, C, H, W] (or unbatched [C, H, W]) ->
 // [B, C, OH, OW] for any output size. A 1 x 1 average (global average pooling) runs the
-// one-reduction-per-plane kernels of global_avgpool.ts; sizes that divide evenly the window pools
+// one-reduction-per-plane kernels of global_avgpool.ts; sizes that divide evenly run as window pools
 // (avg_pool.ts / max_pool.ts, see src/policy/pool_choice.ts); everything else adaptive_pool.ts.
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';

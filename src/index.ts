@@ -30,7 +30,9 @@ export { cat, stack, narrow, slice, chunk, split } from './autograd/region_ops.t
 export { batchNorm } from './autograd/batch_norm_fn.ts';
 export { layerNorm, groupNorm } from './autograd/row_norm_fn.ts';
 export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
-export { maxPool2d } from './autograd/max_pool.ts';
+export { maxPool2d, type MaxPoolOptions } from './autograd/max_pool.ts';
+export { avgPool2d, type AvgPoolOptions } from './autograd/avg_pool.ts';
+export { adaptiveAvgPool2d, adaptiveMaxPool2d } from './autograd/adaptive_pool2d.ts';
 export { dropout } from './autograd/dropout_op.ts';
 export { crossEntropy } from './autograd/loss.ts';
 export { localResponseNorm } from './autograd/lrn_op.ts';

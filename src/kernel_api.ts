@@ -22,6 +22,8 @@ import type { ChannelWalk } from './kernels/channel_stats.ts';
 import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
+import { avgPoolOuts as chooseAvgPoolOuts, globalAvgPoolGeom } from './policy/pool_choice.ts';
+import type { GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
 // ---- defining kernels ----
 export {
@@ -164,4 +166,23 @@ export function rowNormLayout(r: number): RowNormLayout {
 /** Row chunks of layerNormParamGradKernel for [r, d] on the current adapter. */
 export function layerNormParamGradChunks(r: number, d: number): number {
   return layerNormParamChunks(r, layerNormColumnGroups({ d }, deviceCaps()), deviceCaps());
+// Average pooling forward (x, y) and its gather backward (g, gx), params = PoolGeom + divisor rule.
+export { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from './kernels/avgpool.ts';
+/** The average-pooling forward's outputs per invocation (`outs`) the library picks for this
+ * geometry on the current adapter. */
+export function avgPoolOuts(geom: PoolGeom): number {
+  return chooseAvgPoolOuts(geom, deviceCaps());
+}
+// Adaptive average / max pooling forward (x, y[, argmax]), and the backward the library runs
+// (one or two dispatches; returns dL/dx).
+export { adaptivePoolKernel, type AdaptivePoolParams } from './kernels/adaptive_pool.ts';
+export { adaptivePoolBackward } from './autograd/adaptive_pool2d.ts';
+// Global average pooling (adaptive to 1 x 1): forward (x, y) and backward (g, gx).
+export {
+  globalAvgPoolKernel, globalAvgPoolBackwardKernel,
+  type GlobalAvgPoolParams, type GlobalAvgPoolBackwardParams,
+} from './kernels/global_avgpool.ts';
+/** The global-average-pooling params the library picks for n planes of h x w on the current adapter. */
+export function globalAvgPoolParams(n: number, h: number, w: number): GlobalAvgPoolParams {
+  return { n, h, w, ...globalAvgPoolGeom(h, w, deviceCaps()) };
 }

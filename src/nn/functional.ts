@@ -10,3 +10,5 @@ export { softmax, logSoftmax } from '../autograd/softmax_fn.ts';
 export { pad } from '../autograd/region_ops.ts';
 export { batchNorm } from '../autograd/batch_norm_fn.ts';
 export { layerNorm, groupNorm } from '../autograd/row_norm_fn.ts';
+export { avgPool2d } from '../autograd/avg_pool.ts';
+export { adaptiveAvgPool2d, adaptiveMaxPool2d } from '../autograd/adaptive_pool2d.ts';

@@ -11,3 +11,4 @@ import { conv2dInputGrad, conv2dWeightGrad } from '../autograd/conv.ts';
 export const grad = { conv2dInput: conv2dInputGrad, conv2dWeight: conv2dWeightGrad };
 export * as utils from './clip_grad.ts';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, type BatchNormOptions, type LayerNormOptions, type GroupNormOptions } from './norm_layers.ts';
+export { AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d } from './pool_layers.ts';

@@ -166,6 +166,7 @@ export function rowNormLayout(r: number): RowNormLayout {
 /** Row chunks of layerNormParamGradKernel for [r, d] on the current adapter. */
 export function layerNormParamGradChunks(r: number, d: number): number {
   return layerNormParamChunks(r, layerNormColumnGroups({ d }, deviceCaps()), deviceCaps());
+}
 // Average pooling forward (x, y) and its gather backward (g, gx), params = PoolGeom + divisor rule.
 export { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from './kernels/avgpool.ts';
 /** The average-pooling forward's outputs per invocation (`outs`) the library picks for this

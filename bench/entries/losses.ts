@@ -1,0 +1,67 @@
+// Loss entries (kind 'bytes'): cross entropy with label smoothing 0.1, forward + mean + backward,
+// on a CIFAR-sized head [128, 10] and an ImageNet-sized one [256, 1000]. `.kernels` times the
+// three raw dispatches into preallocated buffers; `.op` runs wt.crossEntropy and backward()
+// through autograd (allocation from the pool, the mean kernel, the gradient), as training does.
+// Bytes: logits read twice and the gradient written once (3 B C), plus labels, lse and per-row
+// losses (about 7 B words).
+import * as wt from 'webgpu-tensor';
+import type { BenchEntry } from '../harness.ts';
+
+const { runKernel, ceForwardKernel, ceBackwardKernel, scalarSumKernel } = wt.kernels;
+
+const F = 4; // bytes per f32 / i32
+const SMOOTHING = 0.1;
+
+function entry(name: string, b: number, c: number, make: () => { run(): void; tensors: wt.Tensor[] }): BenchEntry {
+  return {
+    name,
+    shape: `${b}x${c} ls${SMOOTHING}`,
+    kind: 'bytes',
+    work: (3 * b * c + 7 * b) * F,
+    setup() {
+      const { run, tensors } = make();
+      return { run, dispose: () => tensors.forEach((t) => t.dispose()) };
+    },
+  };
+}
+
+const labelsOf = (b: number, c: number) =>
+  wt.tensor(Int32Array.from({ length: b }, (_, i) => (i * 37) % c), [b], { dtype: 'int32' });
+
+function kernels(b: number, c: number): BenchEntry {
+  return entry('crossEntropy.ls.kernels', b, c, () => {
+    const x = wt.randn([b, c]);
+    const labels = labelsOf(b, c);
+    const [lse, loss, out, gx] = [wt.zeros([b]), wt.zeros([b]), wt.ones([]), wt.zeros([b, c])];
+    const flag = wt.zeros([1], { dtype: 'int32' });
+    const p = { b, c, smoothing: SMOOTHING };
+    return {
+      run: () => {
+        runKernel(ceForwardKernel, p, [x, labels, lse, loss, flag]);
+        runKernel(scalarSumKernel, { n: b, scale: 1 / b, accumulate: false }, [loss, out]);
+        runKernel(ceBackwardKernel, { ...p, scale: 1 / b }, [x, labels, lse, out, gx]);
+      },
+      tensors: [x, labels, lse, loss, out, gx, flag],
+    };
+  });
+}
+
+function op(b: number, c: number): BenchEntry {
+  return entry('crossEntropy.ls.op', b, c, () => {
+    const x = wt.randn([b, c]).requiresGrad_();
+    const labels = labelsOf(b, c);
+    return {
+      run: () => {
+        const loss = wt.crossEntropy(x, labels, { labelSmoothing: SMOOTHING });
+        loss.backward();
+        loss.dispose();
+        x.zeroGrad();
+      },
+      tensors: [x, labels],
+    };
+  });
+}
+
+export function entries(_small: boolean): BenchEntry[] {
+  return [kernels(128, 10), kernels(256, 1000), op(128, 10), op(256, 1000)];
+}

@@ -1,7 +1,9 @@
 // Loss entries (kind 'bytes'): cross entropy with label smoothing 0.1, forward + mean + backward,
-// on a CIFAR-sized head [128, 10] and an ImageNet-sized one [256, 1000]. `.kernels` times the
-// three raw dispatches into preallocated buffers; `.op` runs wt.crossEntropy and backward()
-// through autograd (allocation from the pool, the mean kernel, the gradient), as training does.
+// on a CIFAR-sized head [128, 10] and an ImageNet-sized one [256, 1000]. `.rows` / `.lanes` time
+// the three raw dispatches (forward in that layout, scalar mean, backward) into preallocated
+// buffers; `.op` runs wt.crossEntropy and backward() through autograd (the layout the library
+// picks, src/policy/cross_entropy_choice.ts; allocation from the pool, the mean kernel, the
+// gradient), as training does.
 // Bytes: logits read twice and the gradient written once (3 B C), plus labels, lse and per-row
 // losses (about 7 B words).
 import * as wt from 'webgpu-tensor';
@@ -28,13 +30,13 @@ function entry(name: string, b: number, c: number, make: () => { run(): void; te
 const labelsOf = (b: number, c: number) =>
   wt.tensor(Int32Array.from({ length: b }, (_, i) => (i * 37) % c), [b], { dtype: 'int32' });
 
-function kernels(b: number, c: number): BenchEntry {
-  return entry('crossEntropy.ls.kernels', b, c, () => {
+function kernels(layout: 'rows' | 'lanes', b: number, c: number): BenchEntry {
+  return entry(`crossEntropy.ls.${layout}`, b, c, () => {
     const x = wt.randn([b, c]);
     const labels = labelsOf(b, c);
     const [lse, loss, out, gx] = [wt.zeros([b]), wt.zeros([b]), wt.ones([]), wt.zeros([b, c])];
     const flag = wt.zeros([1], { dtype: 'int32' });
-    const p = { b, c, smoothing: SMOOTHING };
+    const p = { b, c, smoothing: SMOOTHING, layout };
     return {
       run: () => {
         runKernel(ceForwardKernel, p, [x, labels, lse, loss, flag]);
@@ -63,5 +65,7 @@ function op(b: number, c: number): BenchEntry {
 }
 
 export function entries(_small: boolean): BenchEntry[] {
-  return [kernels(128, 10), kernels(256, 1000), op(128, 10), op(256, 1000)];
+  const out: BenchEntry[] = [];
+  for (const [b, c] of [[128, 10], [256, 1000]]) out.push(kernels('rows', b, c), kernels('lanes', b, c), op(b, c));
+  return out;
 }

@@ -25,7 +25,7 @@
 // `crossEntropyLabelErrors` in src/autograd/loss.ts). CPU labels are checked up front.
 import type { Caps, NumArray } from './kernel.ts';
 import { defineKernel, f32, i32, read, rw, u32, type StorageDecl } from './shader.ts';
-import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
+import { type RowLayout, type Stream, rowGroups, rowLayout, rowLayoutKey, rowsMain, streamGeom, streamGroups, streamLoop } from './stream.ts';
 import { LINEAR_PARAMS, NAN_BITS, isNanWgsl, linearGid } from './wgsl_lib.ts';
 
 /** PyTorch's default ignore_index. */
@@ -252,13 +252,36 @@ export interface CeBackwardParams extends CeParams {
   divide?: boolean;
   /** g holds one value per row (reduction 'none') instead of one scalar */
   perRow?: boolean;
+  /** backward launch layout (default: the adapter's `rowLayout`, see stream.ts): 'flat' is one
+   * invocation per element; 'rows' walks whole rows of C classes (S positions per sample), so the
+   * label row comes from a workgroup-uniform index */
+  bwdLayout?: RowLayout;
 }
 
 const EWG = 256;
 
+const bwdLayout = (p: CeBackwardParams, caps: Caps) => p.bwdLayout ?? rowLayout(caps);
+
+/** Per element: `gid` (flat index into x / gx), `row` (label row) and `j` (class, i32) defined. */
+function backwardItem(p: CeBackwardParams): string {
+  const tc = 'clamp(t, 0, i32(u.c) - 1)';
+  const d = p.nll
+    ? `let d = select(0.0, -${p.weighted ? `w[u32(${tc})]` : '1.0'}, j == t);`
+    : `let p = exp(x[gid] - lse[row]);
+  var d = ${p.weighted ? `w[u32(${tc})] * ` : ''}select(p, p - 1.0, j == t);
+  ${smooth(p) ? `d = (1.0 - u.eps) * d + u.eps / f32(u.c) * (${wSum(p)} * p - ${p.weighted ? 'w[u32(j)]' : '1.0'});` : ''}`;
+  return `let t = labels[row];
+  ${d}
+  let k = g[${p.perRow ? 'row' : '0'}] * u.scale${p.divide ? ' / den[0]' : ''};
+  let ignored = t == u.ignore;
+  let bad = !ignored && (t < 0 || t >= i32(u.c));
+  gx[gid] = select(select(k * d, 0.0, ignored), bitcast<f32>(u.nanBits), bad);`;
+}
+
 export const ceBackwardKernel = defineKernel<CeBackwardParams>({
   name: 'cross_entropy_bwd',
-  spec: (p) => `${flags(p)}${sOf(p) > 1 ? ':s' : ''}${p.divide ? ':div' : ''}${p.perRow ? ':row' : ''}`,
+  spec: (p, caps) =>
+    `${flags(p)}${sOf(p) > 1 ? ':s' : ''}${p.divide ? ':div' : ''}${p.perRow ? ':row' : ''}:${rowLayoutKey(bwdLayout(p, caps))}`,
   // [logits [N,C,S] unless nll], labels [N,S] i32, [w [C], [wsum [1]]], [lse [N,S] unless nll],
   // g [1] or [N,S] (upstream gradient), [den [1]], gx [N,C,S]
   storage: (p) => [
@@ -266,8 +289,26 @@ export const ceBackwardKernel = defineKernel<CeBackwardParams>({
     ...(p.nll ? [] : [read('lse')]), read('g'), ...(p.divide ? [read('den')] : []), rw('gx'),
   ],
   uniforms: (p) => [u32('n', rowsOf(p) * p.c), ...ceUniforms(p).slice(1), f32('scale', p.scale)],
-  dispatch: (p) => Math.ceil((rowsOf(p) * p.c) / EWG),
-  body: (p) => {
+  dispatch: (p, caps) => {
+    const l = bwdLayout(p, caps);
+    if (l.mode === 'flat') return Math.ceil((rowsOf(p) * p.c) / EWG);
+    // rows of C (S = 1) or of S positions (one per (sample, class))
+    return sOf(p) > 1 ? rowGroups(l, p.b * p.c, sOf(p)) : rowGroups(l, rowsOf(p), p.c);
+  },
+  body: (p, caps) => {
+    const l = bwdLayout(p, caps);
+    if (l.mode === 'rows') {
+      // [planes, rowsPerPlane, rowLen] = [R, 1, C] (S = 1) or [N, C, S]
+      if (sOf(p) > 1)
+        return rowsMain(l, 'u.n / (u.c * u.s)', 'u.c', 'u.s', `let gid = o;
+      let row = plane * u.s + rx;
+      let j = i32(ry);
+      ${backwardItem(p)}`);
+      return rowsMain(l, 'u.n / u.c', '1u', 'u.c', `let gid = o;
+      let row = plane;
+      let j = i32(rx);
+      ${backwardItem(p)}`);
+    }
     const index =
       sOf(p) > 1
         ? `let sp = gid % u.s;
@@ -276,24 +317,13 @@ export const ceBackwardKernel = defineKernel<CeBackwardParams>({
   let row = (q / u.c) * u.s + sp;`
         : `let row = gid / u.c;
   let j = i32(gid % u.c);`;
-    const tc = 'clamp(t, 0, i32(u.c) - 1)';
-    const d = p.nll
-      ? `let d = select(0.0, -${p.weighted ? `w[u32(${tc})]` : '1.0'}, j == t);`
-      : `let p = exp(x[gid] - lse[row]);
-  var d = ${p.weighted ? `w[u32(${tc})] * ` : ''}select(p, p - 1.0, j == t);
-  ${smooth(p) ? `d = (1.0 - u.eps) * d + u.eps / f32(u.c) * (${wSum(p)} * p - ${p.weighted ? 'w[u32(j)]' : '1.0'});` : ''}`;
     return `
 @compute @workgroup_size(${EWG})
 fn main(${LINEAR_PARAMS}) {
   ${linearGid(EWG)}
   if (gid >= u.n) { return; }
   ${index}
-  let t = labels[row];
-  ${d}
-  let k = g[${p.perRow ? 'row' : '0'}] * u.scale${p.divide ? ' / den[0]' : ''};
-  let ignored = t == u.ignore;
-  let bad = !ignored && (t < 0 || t >= i32(u.c));
-  gx[gid] = select(select(k * d, 0.0, ignored), bitcast<f32>(u.nanBits), bad);
+  ${backwardItem(p)}
 }`;
   },
   cpu: (p, bufs: NumArray[]) => {

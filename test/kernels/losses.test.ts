@@ -11,7 +11,7 @@ import { mseLoss, l1Loss, binaryCrossEntropyWithLogits } from '../../src/autogra
 import type { Reduction } from '../../src/autograd/loss_options.ts';
 import { f64 } from './layer_util.ts';
 import { launch } from '../../src/tensor/launch.ts';
-import { ceForwardKernel, type CeParams } from '../../src/kernels/cross_entropy.ts';
+import { ceBackwardKernel, ceForwardKernel, type CeBackwardParams, type CeParams } from '../../src/kernels/cross_entropy.ts';
 import { crossEntropyLayout, HARDWARE_LANES_MAX_CLASSES } from '../../src/policy/cross_entropy_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import * as refs from './loss_torch_refs.ts';
@@ -164,6 +164,32 @@ describe('cross-entropy forward layouts', () => {
       }
       expectClose(res[0], res[2], 1e-5, 1e-5, `rows [${b}, ${c}]`);
       expectClose(res[1], res[2], 1e-5, 1e-5, `lanes [${b}, ${c}]`);
+    }
+  });
+
+  it("backward layouts 'flat' and 'rows' give the CPU twin's gradient ([N, C] and [N, C, S])", async () => {
+    for (const [n, c, sp] of [[1, 1, 1], [3, 1001, 1], [257, 3, 1], [2, 5, 21], [3, 4, 7]]) {
+      const rows = n * sp;
+      const data = randArray(n * c * sp, c + sp, -4, 4);
+      const lab = labelsFor(rows, c, 3, 3);
+      if (rows > 2) lab[2] = -7; // a bad label
+      const w = randArray(c, 9, 0.1, 2);
+      const lse0 = randArray(rows, 10, 1, 3);
+      const g0 = randArray(rows, 11);
+      const res: number[][] = [];
+      const layouts: [string, CeBackwardParams['bwdLayout']][] = [['flat', { mode: 'flat', wg: 256 }], ['rows', { mode: 'rows', wg: 8, rows: 8 }], ['cpu', undefined]];
+      for (const [name, bwdLayout] of layouts) {
+        const device: Dev = name === 'cpu' ? 'cpu' : 'gpu';
+        const p: CeBackwardParams = { b: n, c, s: sp, weighted: true, smoothing: 0.3, scale: 0.5, perRow: true, bwdLayout };
+        const wsum = Array.from(w).reduce((a, v) => a + v, 0);
+        const args = [
+          wt.tensor(data, [n, c, sp], { device }), ints(lab, [rows], device), wt.tensor(w, [c], { device }), wt.tensor([wsum], [1], { device }),
+          wt.tensor(lse0, [rows], { device }), wt.tensor(g0, [rows], { device }), { shape: [n, c, sp] },
+        ];
+        res.push(Array.from(await launch(ceBackwardKernel, p, args)[0].toArray()));
+      }
+      expectClose(res[0], res[2], 1e-5, 1e-6, `flat [${n}, ${c}, ${sp}]`);
+      expectClose(res[1], res[2], 1e-5, 1e-6, `rows [${n}, ${c}, ${sp}]`);
     }
   });
 

@@ -5,7 +5,8 @@
 // picks, src/policy/cross_entropy_choice.ts; allocation from the pool, the mean kernel, the
 // gradient), as training does.
 // Bytes: logits read twice and the gradient written once (3 B C), plus labels, lse and per-row
-// losses (about 7 B words).
+// losses (about 7 B words). `mseLoss.fwd+bwd` runs wt.mseLoss and backward() on 1 Mi elements
+// (forward reads a, b; backward reads a, b and writes the gradient: 5 n words).
 import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
 
@@ -64,8 +65,31 @@ function op(b: number, c: number): BenchEntry {
   });
 }
 
-export function entries(_small: boolean): BenchEntry[] {
+function mse(n: number): BenchEntry {
+  return {
+    name: 'mseLoss.fwd+bwd',
+    shape: `${n}`,
+    kind: 'bytes',
+    work: 5 * n * F,
+    setup() {
+      const a = wt.randn([n]).requiresGrad_();
+      const b = wt.randn([n]);
+      return {
+        run: () => {
+          const loss = wt.mseLoss(a, b);
+          loss.backward();
+          loss.dispose();
+          a.zeroGrad();
+        },
+        dispose: () => [a, b].forEach((t) => t.dispose()),
+      };
+    },
+  };
+}
+
+export function entries(small: boolean): BenchEntry[] {
   const out: BenchEntry[] = [];
   for (const [b, c] of [[128, 10], [256, 1000]]) out.push(kernels('rows', b, c), kernels('lanes', b, c), op(b, c));
+  out.push(mse(small ? 1 << 20 : 1 << 24));
   return out;
 }

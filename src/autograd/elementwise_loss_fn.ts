@@ -128,9 +128,8 @@ export interface BceWithLogitsOptions {
 
 export const BCE_KEYS = ['reduction', 'weight', 'posWeight'] as const;
 
-/** A weight that broadcasts to `shape`: bound as-is when it matches the trailing axes (read at
- * i % size), else as a broadcast copy. */
-function bindWeight(op: string, name: string, v: unknown, x: Tensor): BoundWeight | null {
+/** A weight option that broadcasts to the logits' shape (checked before any GPU work). */
+function checkWeight(op: string, name: string, v: unknown, x: Tensor): Tensor | null {
   const w = checkTensorOption(op, name, v, x);
   if (!w) return null;
   let out: number[];
@@ -141,10 +140,15 @@ function bindWeight(op: string, name: string, v: unknown, x: Tensor): BoundWeigh
   }
   if (!sameShape(out, x.shape))
     throw new Error(`${op}: ${name} of shape ${fmt(w.shape)} does not broadcast to the logits' shape ${fmt(x.shape)}`);
+  return w;
+}
+
+/** Bound as-is when the weight matches the trailing axes (read at i % size), else as a broadcast copy. */
+function bindWeight(w: Tensor | null, x: Tensor): BoundWeight | null {
+  if (!w) return null;
   const lead = w.shape.findIndex((d) => d !== 1);
   const core = lead < 0 ? [] : w.shape.slice(lead);
-  const suffix = x.shape.slice(x.ndim - core.length);
-  if (sameShape(core, suffix)) return { t: w, own: false };
+  if (sameShape(core, x.shape.slice(x.ndim - core.length))) return { t: w, own: false };
   return { t: broadcastTo(w, x.shape), own: true };
 }
 
@@ -159,7 +163,7 @@ export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, op
   if (!sameShape(logits.shape, targets.shape))
     throw new Error(`${op}: targets of shape ${fmt(targets.shape)} must have the logits' shape ${fmt(logits.shape)}`);
   checkPair(op, logits, targets);
-  const w = bindWeight(op, 'weight', o.weight, logits);
-  const pw = bindWeight(op, 'posWeight', o.posWeight, logits);
-  return run(op, 'bce', logits, targets, reduction, w, pw);
+  const w = checkWeight(op, 'weight', o.weight, logits);
+  const pw = checkWeight(op, 'posWeight', o.posWeight, logits);
+  return run(op, 'bce', logits, targets, reduction, bindWeight(w, logits), bindWeight(pw, logits));
 }

@@ -135,7 +135,7 @@ class ClassLoss extends Function {
     if (x.device === 'cpu') outs.pop()!.dispose(); // the CPU run's scratch flag (CPU labels were checked)
     const loss = outs.pop()!;
     this.lse = p.nll ? null : outs[0];
-    if (reduction === 'none') return loss;
+    if (reduction === 'none') return this.saveScratch(loss);
     let out: Tensor;
     if (reduction === 'sum') out = launch(scalarSumKernel, { n: loss.size, scale: 1, accumulate: false }, [loss, { shape: [] }])[0];
     else {
@@ -147,6 +147,12 @@ class ClassLoss extends Function {
       this.den = m[1];
     }
     loss.dispose();
+    return this.saveScratch(out);
+  }
+  /** The backward's own tensors are saved too, so disposing one (e.g. by a tidy() scope around the
+   * forward alone) gives backward's clear error. */
+  private saveScratch(out: Tensor): Tensor {
+    for (const t of [this.lse, this.den, this.wsum]) if (t) this.save(t);
     return out;
   }
   backward(g: Tensor) {

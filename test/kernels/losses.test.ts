@@ -90,6 +90,32 @@ describe('crossEntropy options against PyTorch', () => {
     }
   });
 
+  it('stays one forward, one reduction and one backward dispatch (default and with every option)', () => {
+    const x = wt.tensor(randArray(8 * 10, 2), [8, 10], { requiresGrad: true });
+    const y = ints([1, 2, 3, -100, 4, 5, 6, 7], [8], 'gpu');
+    const w = wt.ones([10]);
+    const count = (f: () => wt.Tensor) => {
+      const l = f();
+      const g = wt.ones([]);
+      const d0 = wt.profiler.stats().dispatches;
+      l.backward(g);
+      const d1 = wt.profiler.stats().dispatches;
+      x.zeroGrad();
+      return d1 - d0;
+    };
+    const fwd = (f: () => wt.Tensor) => {
+      const d0 = wt.profiler.stats().dispatches;
+      const l = f();
+      return [wt.profiler.stats().dispatches - d0, count(() => l)];
+    };
+    expect(fwd(() => crossEntropy(x, y))).toEqual([2, 1]);
+    expect(fwd(() => crossEntropy(x, y, { weight: w, ignoreIndex: 3 }))).toEqual([2, 1]);
+    // smoothing with weights adds the one-off sum of the weights
+    expect(fwd(() => crossEntropy(x, y, { weight: w, labelSmoothing: 0.1 }))).toEqual([3, 1]);
+    const z = wt.zeros([8, 10]);
+    expect(fwd(() => mseLoss(x, z))).toEqual([2, 1]);
+  });
+
   it('the default call is unchanged: mean over the batch, and labels of -100 are ignored', async () => {
     const data = randArray(6 * 5, 3);
     const lab = [0, 4, -100, 2, 1, -100];

@@ -34,7 +34,11 @@ export { maxPool2d, type MaxPoolOptions } from './autograd/max_pool.ts';
 export { avgPool2d, type AvgPoolOptions } from './autograd/avg_pool.ts';
 export { adaptiveAvgPool2d, adaptiveMaxPool2d } from './autograd/adaptive_pool2d.ts';
 export { dropout } from './autograd/dropout_op.ts';
-export { crossEntropy } from './autograd/loss.ts';
+export { crossEntropy, nllLoss, type CrossEntropyOptions, type NllLossOptions } from './autograd/loss.ts';
+export {
+  l1Loss, binaryCrossEntropyWithLogits, type ElementwiseLossOptions, type BceWithLogitsOptions,
+} from './autograd/elementwise_loss_fn.ts';
+export type { Reduction } from './autograd/loss_options.ts';
 export { localResponseNorm } from './autograd/lrn_op.ts';
 
 // autograd

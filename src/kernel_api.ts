@@ -187,3 +187,6 @@ export {
 export function globalAvgPoolParams(n: number, h: number, w: number): GlobalAvgPoolParams {
   return { n, h, w, ...globalAvgPoolGeom(h, w, deviceCaps()) };
 }
+// Loss kernels: the cross-entropy mean, and the fused elementwise losses (mse, l1, BCE with logits).
+export { ceMeanKernel, type CeMeanParams } from './kernels/cross_entropy.ts';
+export { elementwiseLossKernel, elementwiseLossBackwardKernel, elementwiseLossGroups } from './kernels/elementwise_loss.ts';

@@ -2,7 +2,8 @@
 export { conv2d, linear } from '../autograd/conv.ts';
 export { maxPool2d } from '../autograd/max_pool.ts';
 export { dropout } from '../autograd/dropout_op.ts';
-export { crossEntropy } from '../autograd/loss.ts';
+export { crossEntropy, nllLoss } from '../autograd/loss.ts';
+export { l1Loss, binaryCrossEntropyWithLogits } from '../autograd/elementwise_loss_fn.ts';
 export { localResponseNorm } from '../autograd/lrn_op.ts';
 export { relu, mseLoss } from '../autograd/ops.ts';
 export { sigmoid, tanh, gelu, leakyRelu } from '../autograd/pointwise.ts';

@@ -12,3 +12,4 @@ export const grad = { conv2dInput: conv2dInputGrad, conv2dWeight: conv2dWeightGr
 export * as utils from './clip_grad.ts';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, type BatchNormOptions, type LayerNormOptions, type GroupNormOptions } from './norm_layers.ts';
 export { AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d } from './pool_layers.ts';
+export { MSELoss, L1Loss, NLLLoss, BCEWithLogitsLoss } from './loss_layers.ts';

@@ -9,7 +9,7 @@ import { fromArray } from '../tensor/launch.ts';
 import { defaultDevice, Tensor } from '../tensor/tensor.ts';
 import type { DType, Device } from '../tensor/storage.ts';
 import { writeFileAtomic } from './atomic_file.ts';
-import { CODES, checkMetadata, encodeHeader, i64BytesToInt32, int32ToI64Bytes, parseSafetensors, setKey } from './safetensors-format.ts';
+import { CODES, checkMetadata, cut, encodeHeader, i64BytesToInt32, int32ToI64Bytes, parseSafetensors, setKey } from './safetensors-format.ts';
 
 function requireLittleEndian(op: string): void {
   if (endianness() !== 'LE') throw new Error(`${op}: safetensors I/O needs a little-endian host`);
@@ -73,7 +73,9 @@ export async function loadSafetensors(path: string, o: LoadOptions = {}): Promis
   if (typeof path !== 'string' || !path) throw new Error(`load: path must be a non-empty string, got ${String(path)}`);
   const device = o.device ?? defaultDevice();
   if (device !== 'cpu' && device !== 'gpu') throw new Error(`load: device must be 'cpu' or 'gpu', got ${String(device)}`);
-  const buf = await readFile(path);
+  const buf = await readFile(path).catch((e: Error) => {
+    throw new Error(`load ${path}: cannot read the file (${e.message})`);
+  });
   const { entries, metadata, dataStart } = parseSafetensors(buf, path);
   const tensors: Record<string, Tensor> = {};
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
@@ -81,7 +83,7 @@ export async function loadSafetensors(path: string, o: LoadOptions = {}): Promis
     // copy out: the slice may not be aligned for a typed-array view
     const bytes = buf.buffer.slice(buf.byteOffset + dataStart + e.begin, buf.byteOffset + dataStart + e.end);
     const arr: NumArray =
-      e.code === 'I64' ? i64BytesToInt32(bytes, `load ${path}: tensor '${e.name}'`)
+      e.code === 'I64' ? i64BytesToInt32(bytes, `load ${path}: tensor '${cut(e.name)}'`)
       : dtype === 'float32' ? new Float32Array(bytes)
       : dtype === 'int32' ? new Int32Array(bytes)
       : new Float64Array(bytes);

@@ -66,5 +66,6 @@ export const metrics = {
 export * as nn from './nn/index.ts';
 export * as optim from './nn/optim.ts';
 export { save, load, loadSafetensors, type LoadOptions } from './nn/safetensors.ts';
+export { writeFileAtomic, writeFileAtomicSync, type AtomicData } from './nn/atomic_file.ts';
 export { saveCheckpoint, loadCheckpoint, type CheckpointContents } from './nn/checkpoint.ts';
 export * as data from './data/index.ts';

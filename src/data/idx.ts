@@ -5,10 +5,7 @@
 //   then         prod(sizes) data bytes, row-major; nothing after.
 // Images are 0x00000803 (n, rows, cols), labels 0x00000801 (n). Every check names the file.
 import { readFile } from 'node:fs/promises';
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
-
-const gunzipAsync = promisify(gunzip);
+import { createGunzip } from 'node:zlib';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -33,18 +30,57 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Gunzip if gzipped; zlib failures are rethrown naming the file. */
-export async function maybeGunzip(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+/** Deflate's largest expansion: a 258-byte match coded in 2 bits, so 1032 output bytes per input byte. */
+const MAX_DEFLATE_RATIO = 1032;
+
+/**
+ * Gunzip if gzipped; zlib failures are rethrown naming the file. With `magic`, the output is
+ * bounded by the IDX header it starts with: sizes that need more bytes than the gzip data can
+ * expand to are rejected before they are read, and decompression stops at the first byte past
+ * them, so a corrupt header or a gzip bomb never allocates more than the file can hold.
+ */
+export async function maybeGunzip(bytes: Uint8Array, file: string, magic?: number): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
+  const headerBytes = magic === undefined ? Infinity : 4 + 4 * (magic & 0xff);
+  const gz = createGunzip();
+  gz.end(bytes);
+  const chunks: Buffer[] = [];
+  let got = 0;
+  let expected = Infinity;
+  let sizeError: Error | null = null; // our own check failed (not zlib)
   try {
-    const out = await gunzipAsync(bytes);
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    for await (const chunk of gz as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      got += chunk.length;
+      if (expected === Infinity && got >= headerBytes) {
+        const head = Buffer.concat(chunks);
+        chunks.splice(0, chunks.length, head);
+        // a wrong magic is reported by parseIdx, from the bytes read so far
+        if (head.readUInt32BE(0) !== magic) break;
+        const dims = Array.from({ length: headerBytes / 4 - 1 }, (_, i) => head.readUInt32BE(4 + 4 * i));
+        expected = headerBytes + dims.reduce((a, b) => a * b, 1);
+        if (expected > MAX_DEFLATE_RATIO * bytes.length)
+          throw (sizeError = new Error(
+            `IDX file ${file}: sizes [${dims.join(', ')}] need ${expected} bytes, more than ${bytes.length} bytes of gzip data can hold ` +
+              `(at most ${MAX_DEFLATE_RATIO}x); the file is truncated or corrupt`,
+          ));
+      }
+      if (got > expected)
+        throw (sizeError = new Error(
+          `IDX file ${file}: the gzip data holds more than the ${expected} bytes its header's sizes give (trailing bytes); the file is corrupt`,
+        ));
+    }
   } catch (e) {
+    if (e === sizeError) throw e;
     throw new Error(
       `IDX file ${file}: corrupt or truncated gzip data (${(e as Error).message}); ` +
         'delete it and download / reinstall it',
     );
+  } finally {
+    gz.destroy();
   }
+  const out = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Check the header of decompressed IDX bytes; returns the sizes and the data bytes (a view). */
@@ -76,7 +112,7 @@ export function parseIdx(bytes: Uint8Array, file: string, magic: number): { dims
 
 /** Parse IDX image bytes (raw or gzipped). */
 export async function parseIdxImages(raw: Uint8Array, file: string): Promise<IdxImages> {
-  const { dims, data } = parseIdx(await maybeGunzip(raw, file), file, IDX_IMAGES_MAGIC);
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file, IDX_IMAGES_MAGIC), file, IDX_IMAGES_MAGIC);
   const [n, rows, cols] = dims;
   if (rows === 0 || cols === 0) throw new Error(`IDX file ${file}: images of ${rows}x${cols} pixels`);
   return { n, rows, cols, data };
@@ -84,7 +120,7 @@ export async function parseIdxImages(raw: Uint8Array, file: string): Promise<Idx
 
 /** Parse IDX label bytes (raw or gzipped); every label must be < numClasses. */
 export async function parseIdxLabels(raw: Uint8Array, file: string, numClasses = 10): Promise<IdxLabels> {
-  const { dims, data } = parseIdx(await maybeGunzip(raw, file), file, IDX_LABELS_MAGIC);
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file, IDX_LABELS_MAGIC), file, IDX_LABELS_MAGIC);
   for (let i = 0; i < data.length; i++)
     if (data[i] >= numClasses)
       throw new Error(`IDX file ${file}: label ${i} is ${data[i]}, expected 0..${numClasses - 1}; the file is corrupt`);

@@ -21,6 +21,7 @@ import type { Module } from './module.ts';
 import { Optimizer, type OptimizerStateDict, type ParamState } from '../optim/optimizer_base.ts';
 import { LRScheduler, type SchedulerStateDict } from '../optim/lr_scheduler.ts';
 import { loadSafetensors, save } from './safetensors.ts';
+import { cut, setKey, show } from './safetensors-format.ts';
 
 const FORMAT = 'webgpu-tensor-checkpoint/1';
 
@@ -86,9 +87,39 @@ function parseJson(path: string, key: string, s: string | undefined): unknown {
   }
 }
 
+/** getRngState()'s [s0, s1, s2, s3, spare]: four uint32 words, not all zero, and a number or null. */
+function isRngState(r: unknown): r is number[] {
+  if (!Array.isArray(r) || r.length !== 5) return false;
+  const words = r.slice(0, 4);
+  if (!words.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32) || !words.some((w) => w !== 0)) return false;
+  return r[4] === null || (typeof r[4] === 'number' && Number.isFinite(r[4]));
+}
+
+/** Module.loadStateDict's checks without writing: the same names, shapes and float/int32 kinds. */
+function checkModelState(model: Module, sd: Record<string, Tensor>): void {
+  const own = model.stateDict();
+  try {
+    const missing = Object.keys(own).filter((k) => !Object.hasOwn(sd, k));
+    const unexpected = Object.keys(sd).filter((k) => !Object.hasOwn(own, k));
+    if (missing.length || unexpected.length)
+      throw new Error(`the model state does not match the model (missing keys: ${missing.join(', ') || 'none'}; unexpected keys: ${unexpected.join(', ') || 'none'})`);
+    for (const [k, p] of Object.entries(own)) {
+      const t = sd[k];
+      if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]))
+        throw new Error(`shape mismatch for '${k}': checkpoint has [${t.shape}], model has [${p.shape}]`);
+      if ((t.dtype === 'int32') !== (p.dtype === 'int32'))
+        throw new Error(`dtype mismatch for '${k}': checkpoint has ${t.dtype}, model has ${p.dtype}`);
+    }
+  } finally {
+    for (const t of Object.values(own)) t.dispose();
+  }
+}
+
 /**
  * Restore a checkpoint into `model` (and `optimizer`, when given) and the global RNG.
- * The model must have the same parameter and buffer names and shapes (strict).
+ * The model must have the same parameter and buffer names and shapes (strict). A file that is
+ * truncated, corrupt or does not fit the model is rejected with an Error naming it, and then
+ * nothing (model, optimizer, RNG) has been changed.
  */
 export async function loadCheckpoint(
   path: string,
@@ -101,18 +132,19 @@ export async function loadCheckpoint(
     if (metadata.format !== FORMAT)
       throw new Error(`loadCheckpoint: ${path} is not a webgpu-tensor checkpoint (format ${JSON.stringify(metadata.format)}, expected ${FORMAT})`);
     const epoch = parseJson(path, 'epoch', metadata.epoch);
-    if (typeof epoch !== 'number') throw new Error(`loadCheckpoint: ${path}: epoch must be a number, got ${metadata.epoch}`);
+    if (typeof epoch !== 'number' || !Number.isFinite(epoch))
+      throw new Error(`loadCheckpoint: ${path}: epoch must be a finite number, got ${cut(String(metadata.epoch))}`);
     const rng = parseJson(path, 'rng', metadata.rng);
-    if (!Array.isArray(rng) || rng.length !== 5) throw new Error(`loadCheckpoint: ${path}: rng must be the 5 numbers of getRngState()`);
+    if (!isRngState(rng)) throw new Error(`loadCheckpoint: ${path}: rng must be the 5 numbers of getRngState(), got ${cut(String(metadata.rng))}`);
     const extra = metadata.extra === undefined ? undefined : parseJson(path, 'extra', metadata.extra);
 
     const modelSd: Record<string, Tensor> = {};
     const state: Record<number, ParamState> = {};
     for (const [k, t] of Object.entries(tensors)) {
-      if (k.startsWith('model.')) modelSd[k.slice(6)] = t;
+      if (k.startsWith('model.')) setKey(modelSd, k.slice(6), t);
       else {
         const m = /^optim\.(\d+)\.([a-z_]+)$/.exec(k);
-        if (!m) throw new Error(`loadCheckpoint: ${path}: unexpected tensor '${k}'`);
+        if (!m) throw new Error(`loadCheckpoint: ${path}: unexpected tensor '${cut(k)}'`);
         (state[Number(m[1])] ??= {})[camel(m[2])] = t;
       }
     }
@@ -124,22 +156,31 @@ export async function loadCheckpoint(
         paramGroups?: OptimizerStateDict<{ lr: number }>['paramGroups'];
         state?: Record<string, Record<string, number>>;
       };
-      if (o?.type !== name || !Array.isArray(o.paramGroups))
-        throw new Error(`loadCheckpoint: ${path}: optimizer state is not ${name} state (type ${JSON.stringify(o?.type)})`);
-      for (const [i, s] of Object.entries(o.state ?? {})) Object.assign((state[Number(i)] ??= {}), s);
+      if (o?.type !== name || !Array.isArray(o.paramGroups) || o.paramGroups.some((g) => !g || typeof g !== 'object'))
+        throw new Error(`loadCheckpoint: ${path}: optimizer state is not ${name} state (type ${show(o?.type)})`);
+      for (const [i, s] of Object.entries(o.state ?? {})) {
+        if (!s || typeof s !== 'object') throw new Error(`loadCheckpoint: ${path}: optimizer state of parameter ${cut(i)} is not an object`);
+        Object.assign((state[Number(i)] ??= {}), s);
+      }
       optSd = { state, paramGroups: o.paramGroups };
     }
     let schedSd: SchedulerStateDict | null = null;
     if (c.scheduler) {
       schedSd = parseJson(path, 'scheduler', metadata.scheduler) as SchedulerStateDict;
       if (schedSd?.type !== c.scheduler.type)
-        throw new Error(`loadCheckpoint: ${path}: scheduler state is not ${c.scheduler.type} state (type ${JSON.stringify(schedSd?.type)})`);
+        throw new Error(`loadCheckpoint: ${path}: scheduler state is not ${c.scheduler.type} state (type ${show(schedSd?.type)})`);
     }
-    // model first (validates names and shapes), then optimizer, scheduler, then RNG
-    c.model.loadStateDict(modelSd);
-    if (c.optimizer && optSd) c.optimizer.loadStateDict(optSd);
-    if (c.scheduler && schedSd) c.scheduler.loadStateDict(schedSd);
-    setRngState(rng as number[]);
+    // all or nothing: check the model's names and shapes, then the optimizer and the scheduler
+    // (each validates before it writes), then the model, then the RNG
+    try {
+      checkModelState(c.model, modelSd);
+      if (c.optimizer && optSd) c.optimizer.loadStateDict(optSd);
+      if (c.scheduler && schedSd) c.scheduler.loadStateDict(schedSd);
+      c.model.loadStateDict(modelSd);
+    } catch (e) {
+      throw new Error(`loadCheckpoint: ${path}: ${(e as Error).message}`);
+    }
+    setRngState(rng);
     return { epoch, extra };
   } finally {
     for (const t of Object.values(tensors)) t.dispose();

@@ -2,15 +2,14 @@
 // safetensors-format.ts), readable by Python's safetensors.torch.load_file. We write tensors
 // contiguously in sorted-name order. I64 tensors load as int32 (range-checked); int32 tensors may
 // be written as I64 (SaveOptions.int32As) to match torch's integer buffers.
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { NumArray } from '../kernels/kernel.ts';
 import { fromArray } from '../tensor/launch.ts';
 import { defaultDevice, Tensor } from '../tensor/tensor.ts';
 import type { DType, Device } from '../tensor/storage.ts';
-import { CODES, checkMetadata, encodeHeader, i64BytesToInt32, int32ToI64Bytes, parseSafetensors, setKey } from './safetensors-format.ts';
+import { writeFileAtomic } from './atomic_file.ts';
+import { CODES, checkMetadata, cut, encodeHeader, i64BytesToInt32, int32ToI64Bytes, parseSafetensors, setKey } from './safetensors-format.ts';
 
 function requireLittleEndian(op: string): void {
   if (endianness() !== 'LE') throw new Error(`${op}: safetensors I/O needs a little-endian host`);
@@ -25,8 +24,8 @@ export interface SaveOptions {
 }
 
 /**
- * Write `tensors` to `path` as safetensors, atomically: a temporary file in the same directory is
- * written, fsynced and renamed over `path`, so readers never see a partial file. GPU tensors are
+ * Write `tensors` to `path` as safetensors, atomically (atomic_file.ts): `path` holds the previous
+ * or the new complete file at every moment, also when the process is killed. GPU tensors are
  * read back first. `metadata` values must be strings.
  */
 export async function save(
@@ -54,26 +53,13 @@ export async function save(
     meta,
   );
 
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.write(header);
+  await writeFileAtomic(path, (async function* () {
+    yield header;
     for (const name of names) {
       const a: NumArray = await tensors[name].toArray();
-      const bytes = codeOf(tensors[name]) === 'I64' ? int32ToI64Bytes(a as Int32Array) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-      if (bytes.byteLength) await fh.write(bytes);
+      yield codeOf(tensors[name]) === 'I64' ? int32ToI64Bytes(a as Int32Array) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     }
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  // persist the rename itself (best effort: not every platform can fsync a directory)
-  const dh = await open(dirname(path), 'r').catch(() => null);
-  if (dh) await dh.sync().catch(() => {}).finally(() => dh.close());
+  })(), 'save');
 }
 
 export interface LoadOptions {
@@ -87,7 +73,9 @@ export async function loadSafetensors(path: string, o: LoadOptions = {}): Promis
   if (typeof path !== 'string' || !path) throw new Error(`load: path must be a non-empty string, got ${String(path)}`);
   const device = o.device ?? defaultDevice();
   if (device !== 'cpu' && device !== 'gpu') throw new Error(`load: device must be 'cpu' or 'gpu', got ${String(device)}`);
-  const buf = await readFile(path);
+  const buf = await readFile(path).catch((e: Error) => {
+    throw new Error(`load ${path}: cannot read the file (${e.message})`);
+  });
   const { entries, metadata, dataStart } = parseSafetensors(buf, path);
   const tensors: Record<string, Tensor> = {};
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
@@ -95,7 +83,7 @@ export async function loadSafetensors(path: string, o: LoadOptions = {}): Promis
     // copy out: the slice may not be aligned for a typed-array view
     const bytes = buf.buffer.slice(buf.byteOffset + dataStart + e.begin, buf.byteOffset + dataStart + e.end);
     const arr: NumArray =
-      e.code === 'I64' ? i64BytesToInt32(bytes, `load ${path}: tensor '${e.name}'`)
+      e.code === 'I64' ? i64BytesToInt32(bytes, `load ${path}: tensor '${cut(e.name)}'`)
       : dtype === 'float32' ? new Float32Array(bytes)
       : dtype === 'int32' ? new Int32Array(bytes)
       : new Float64Array(bytes);

@@ -12,7 +12,7 @@ import { Tensor } from './tensor/tensor.ts';
 import type { DType, Device } from './tensor/storage.ts';
 import { fmt } from './tensor/shape.ts';
 import type { KernelDef } from './kernels/kernel.ts';
-import { mm } from './autograd/matmul.ts';
+import { mm } from './autograd/matmul_op.ts';
 import { deviceCaps } from './backend/device.ts';
 import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choice.ts';
 import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';

@@ -27,7 +27,7 @@ import { col2imKernel, conv2dColGradKernel } from '../kernels/conv2d_col.ts';
 import { im2colKernel, weightFlipKernel } from '../kernels/im2col.ts';
 import { colGradChunk, useColGrad, useSmallMaps, weightGradBPer } from '../policy/conv_choice.ts';
 import { Function } from './function.ts';
-import { checkBindingSize, gemmFor, mm } from './matmul.ts';
+import { checkBindingSize, gemmFor, mm } from './matmul_op.ts';
 
 export interface Conv2dOptions {
   /** Stride per axis (a number applies to both). Default 1. */

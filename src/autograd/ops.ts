@@ -6,7 +6,7 @@ import { argmax as rawArgmax, requireFloat } from '../tensor/raw.ts';
 import { normAxis } from '../tensor/shape.ts';
 import { Max, Sum } from './reductions.ts';
 import { Expand, Permute, Reshape } from './shape_ops.ts';
-import { matmul as matmulOp } from './matmul.ts';
+import { matmul as matmulOp } from './matmul_op.ts';
 
 import { BinaryFn } from './pointwise.ts';
 import { mseLoss as fusedMseLoss, type ElementwiseLossOptions } from './elementwise_loss_fn.ts';

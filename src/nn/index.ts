@@ -3,7 +3,7 @@ export { Module, type StateDict, type LoadResult, type BufferOptions } from './m
 export { Conv2d, Linear, MaxPool2d, ReLU, Dropout, Flatten, LocalResponseNorm, type LayerOptions } from './layers.ts';
 export { Sequential, ModuleList } from './containers.ts';
 export { Sigmoid, Tanh, GELU, LeakyReLU, Softmax, LogSoftmax, Identity, type GELUOptions, type LeakyReLUOptions, type SoftmaxOptions } from './activation_layers.ts';
-export { CrossEntropyLoss } from './loss.ts';
+export { CrossEntropyLoss } from './cross_entropy_loss.ts';
 export * as init from './init.ts';
 export * as functional from './functional.ts';
 import { conv2dInputGrad, conv2dWeightGrad } from '../autograd/conv.ts';

@@ -1,4 +1,4 @@
-// Loss modules beside CrossEntropyLoss (src/nn/loss.ts): MSELoss, L1Loss, NLLLoss,
+// Loss modules beside CrossEntropyLoss (src/nn/cross_entropy_loss.ts): MSELoss, L1Loss, NLLLoss,
 // BCEWithLogitsLoss, with torch.nn's options and buffer names (`weight`, `pos_weight`: in the
 // state dict when set, moved by to()). Options are checked when the module is built.
 import type { Tensor } from '../tensor/tensor.ts';

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { expectClose, initGpu, randArray } from '../helpers.ts';
 import { f64 } from '../kernels/layer_util.ts';
-import { CrossEntropyLoss } from '../../src/nn/loss.ts';
+import { CrossEntropyLoss } from '../../src/nn/cross_entropy_loss.ts';
 import { BCEWithLogitsLoss, L1Loss, MSELoss, NLLLoss } from '../../src/nn/loss_layers.ts';
 import { crossEntropy, nllLoss } from '../../src/autograd/loss.ts';
 import { binaryCrossEntropyWithLogits, l1Loss, mseLoss } from '../../src/autograd/elementwise_loss_fn.ts';

@@ -6,7 +6,7 @@ import { accuracyCount, accumulateSum, crossEntropyLabelErrors, crossEntropySum 
 
 // device and memory
 export { init, deviceInfo, type InitOptions, type DeviceInfo } from './backend/device.ts';
-export { memory, type MemoryInfo } from './backend/webgpu.ts';
+export { memory, debugMemory, type MemoryInfo, type MemoryDetail, type MemorySite } from './backend/webgpu.ts';
 export { sync, flush } from './backend/sync.ts';
 
 // tensors

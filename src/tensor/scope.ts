@@ -2,23 +2,22 @@
 // asynchronous code, without any async-context facility (no AsyncLocalStorage: this runs in
 // browsers too).
 //
-// Ownership rules (the TSDoc of `scope` states them for users):
-// - Precise: a tensor created while a scope is on the synchronous stack belongs to the innermost
-//   one. A scope is on the stack while its function runs synchronously (an async function: until
-//   its first await), inside `s.run(fn)`, and for a `using s = wt.scope()` block until the block
-//   ends or the first await of the code around it. JavaScript never interleaves synchronous code,
-//   so a precise owner is always right.
+// Ownership (the TSDoc of `scope` states it for users):
+// - Exact: a tensor created while a scope is innermost on the synchronous stack belongs to it. A
+//   scope is on the stack while its function runs synchronously (an async function: until its first
+//   await returns control to `scope`), inside `s.run(fn)`, and for a `using s = wt.scope()` block
+//   until the block ends. JavaScript never interleaves synchronous code, so this owner is right.
 // - Shared: a tensor created while the stack is empty (code after an await) cannot be attributed:
 //   it is registered with every async scope open at that moment (held by WeakRef, so dropping it
 //   still lets the garbage collector free it) and disposed when the last of them ends, unless one of
-//   them returns it or `keep` is called on it. Interleaved scopes therefore never dispose each
-//   other's tensors; memory made after awaits while several scopes overlap is freed when they have
-//   all ended.
-// - Returned values (tensors also inside arrays and plain objects) that a scope owns move to the
-//   scope that opened it (the one innermost on the stack at its start) if still open, else to the
-//   context of the moment: the stack's innermost scope, or shared by the open async scopes.
-// At every microtask boundary the stack must be empty: a check queued when a `using` scope opens
-// detaches any scope still on it (it crossed an await) and turns its tensors into shared ones.
+//   them returns it or `keep` is called on it.
+// - Returned values (tensors also inside arrays and plain objects) that a scope owns or shares move
+//   to the scope that was innermost when it opened, if still open, else to the context of the moment
+//   (the innermost scope on the stack, or shared by the open async scopes).
+// - Scopes left on the stack by code that returned to an enclosing scope or reached a microtask
+//   boundary (a `using` block in an async function that awaited) are detached: they stay open as
+//   async scopes, and their tensors become shared with every scope whose code may have run while they
+//   were innermost (the enclosing one, and at a microtask boundary all open async scopes).
 
 /** What a scope can free (a Tensor). */
 export interface Disposable {
@@ -26,7 +25,7 @@ export interface Disposable {
   readonly isDisposed: boolean;
 }
 
-/** A tensor created after an await: disposed when the `open` scopes holding it have all ended. */
+/** A shared tensor: disposed when the `open` scopes holding it have all ended. */
 interface Shared {
   ref: WeakRef<Disposable>;
   open: number;
@@ -40,6 +39,8 @@ const stack: Scope[] = [];
 /** Open scopes off the stack: async functions past their first await, detached `using` blocks. */
 const detached = new Set<Scope>();
 const sharedOf = new WeakMap<Disposable, Shared>();
+/** Tensors disposed as shared, for the error a later use of one throws. */
+const disposedShared = new WeakSet<Disposable>();
 let checkQueued = false;
 
 /** Compact a scope's lists (drop disposed or collected entries) past this many entries. */
@@ -50,7 +51,7 @@ const COMPACT_AT = 4096;
  * except those in the value passed to `end`. Get one from `wt.scope()`.
  */
 export class Scope {
-  /** @internal tensors this scope owns precisely. */
+  /** @internal tensors this scope owns alone. */
   readonly owned = new Set<Disposable>();
   /** @internal shared tensors this scope holds a share of. */
   shared: Shared[] = [];
@@ -69,8 +70,8 @@ export class Scope {
     return this.state !== 'ended';
   }
 
-  /** Make this scope the owner of every tensor in `v` (a tensor, or arrays / plain objects of them),
-   * taking them from any other scope. Returns `v`. */
+  /** Make this scope the only owner of every tensor in `v` (a tensor, or arrays / plain objects of
+   * them), taking them from any other scope. Returns `v`. */
   track<T>(v: T): T {
     this.check('track');
     for (const t of collect(v)) {
@@ -89,17 +90,16 @@ export class Scope {
     try {
       return fn();
     } finally {
-      // scopes `fn` left open above this one (a `using` block that awaited) stay open, detached
-      detachFrom(at + 1, false);
+      detachFrom(at + 1, [this]);
       removeFrom(stack, this);
     }
   }
 
-  /** Hand the tensors in `v` that this scope owns to the enclosing scope, as if returned. Returns `v`. */
+  /** Hand the tensors in `v` that this scope owns or shares to the enclosing scope, as if returned.
+   * Returns `v`. */
   escape<T>(v: T): T {
     this.check('escape');
-    const out: Disposable[] = [];
-    for (const t of collect(v)) if (this.owns(t)) out.push(t);
+    const out = collect(v).filter((t) => this.holds(t));
     for (const t of out) {
       release(t);
       adopt(t, this.parent, this);
@@ -111,16 +111,24 @@ export class Scope {
    * enclosing scope. Idempotent. */
   end(result?: unknown): void {
     if (this.state === 'ended') return;
+    const keepSet = new Set(collect(result));
+    const escaped: Disposable[] = [];
     const at = stack.lastIndexOf(this);
     if (at >= 0) {
-      // scopes opened inside this one and never ended must not capture the enclosing code's tensors
-      detachFrom(at + 1, false);
+      // scopes opened inside this one and still on the stack: a returned tensor they hold leaves
+      // them; the rest of theirs may be this scope's code's too, so it waits for them (shared)
+      const inner = stack.slice(at + 1);
+      for (const t of keepSet) {
+        if (inner.some((s) => s.holds(t))) {
+          release(t);
+          escaped.push(t);
+        }
+      }
+      detachFrom(at + 1, []);
       stack.splice(at, 1);
     }
     detached.delete(this);
     this.state = 'ended';
-    const keepSet = new Set(collect(result));
-    const escaped: Disposable[] = [];
     for (const t of this.owned) {
       if (keepSet.has(t)) escaped.push(t);
       else t.dispose();
@@ -137,11 +145,10 @@ export class Scope {
         c.done = true;
         sharedOf.delete(t);
         escaped.push(t);
-        continue;
-      }
-      if (--c.open === 0) {
+      } else if (--c.open === 0) {
         c.done = true;
         sharedOf.delete(t);
+        disposedShared.add(t);
         t.dispose();
       }
     }
@@ -171,10 +178,11 @@ export class Scope {
     }
   }
 
-  private owns(t: Disposable): boolean {
+  /** @internal owns `t` alone or holds a share of it. */
+  holds(t: Disposable): boolean {
     if (this.owned.has(t)) return true;
     const c = sharedOf.get(t);
-    return c !== undefined && this.shared.includes(c);
+    return c !== undefined && !c.done && this.shared.includes(c);
   }
 
   private check(op: string): void {
@@ -187,22 +195,22 @@ function removeFrom(list: Scope[], s: Scope): void {
   if (i >= 0) list.splice(i, 1);
 }
 
-/** Register `t` as shared by every open async scope. */
-function share(t: Disposable, except?: Scope): void {
+/** Register `t` as shared by the open scopes among `holders`; no holder: it is left to its user. */
+function share(t: Disposable, holders: Iterable<Scope>): void {
   const c: Shared = { ref: new WeakRef(t), open: 0, done: false };
-  for (const s of detached) {
-    if (s === except) continue;
+  for (const s of holders) {
+    if (s.state === 'ended') continue;
     s.addShared(c);
     c.open++;
   }
-  sharedOf.set(t, c);
+  if (c.open) sharedOf.set(t, c);
 }
 
-/** Give `t` (owned by no scope) to `to` if open, else to the current context, leaving `from` out. */
+/** Give `t` (held by no scope) to `to` if open, else to the current context, leaving `from` out. */
 function adopt(t: Disposable, to: Scope | null, from: Scope): void {
   if (to && to.state !== 'ended') return to.add(t);
   for (let i = stack.length - 1; i >= 0; i--) if (stack[i] !== from) return stack[i].add(t);
-  if (detached.size > (detached.has(from) ? 1 : 0)) share(t, from);
+  share(t, [...detached].filter((s) => s !== from));
 }
 
 /** Take `t` out of every scope. */
@@ -216,28 +224,28 @@ function release(t: Disposable): void {
   }
 }
 
-/** Detach the scopes on the stack from index `i` up (they stay open, as async scopes). With
- * `shareOwned`, their tensors become shared: at a microtask boundary a scope still on the stack
- * crossed an await, and microtasks queued before it opened may have run while it was innermost, so
- * its own tensors cannot be told apart from theirs. */
-function detachFrom(i: number, shareOwned: boolean): void {
+/** Detach the scopes on the stack from index `i` up: they stay open as async scopes, and the
+ * tensors they own become shared by them and `others` (whose code may have made some of them). */
+function detachFrom(i: number, others: readonly Scope[]): void {
   if (i >= stack.length) return;
   const moved = stack.splice(i);
   for (const s of moved) {
     s.state = 'async';
     detached.add(s);
   }
-  if (!shareOwned) return;
+  const holders = [...new Set([...moved, ...others])];
   for (const s of moved) {
     const ts = [...s.owned];
     s.owned.clear();
-    for (const t of ts) if (!t.isDisposed) share(t);
+    for (const t of ts) if (!t.isDisposed) share(t, holders);
   }
 }
 
+/** At a microtask boundary the stack must be empty: a scope still on it crossed an await, and
+ * microtasks of other tasks may have run while it was innermost. */
 function checkStack(): void {
   checkQueued = false;
-  detachFrom(0, true);
+  detachFrom(0, [...detached]);
 }
 
 function open(): Scope {
@@ -264,7 +272,7 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 /** Register a new tensor with the scope that owns it (see the rules above). */
 export function track(t: Disposable): void {
   if (stack.length) stack[stack.length - 1].add(t);
-  else if (detached.size) share(t);
+  else if (detached.size) share(t, detached);
 }
 
 /** Take a tensor out of every open scope, so no scope end disposes it. Returns it. */
@@ -273,26 +281,35 @@ export function keep<T extends Disposable>(t: T): T {
   return t;
 }
 
+/** For the error a disposed tensor's use throws: why a scope disposed it, when that may surprise. */
+export function disposalNote(t: Disposable): string {
+  return disposedShared.has(t)
+    ? ' (it was made after an await while an async wt.scope was open, and that scope has ended; ' +
+        'make it inside a scope that returns it, or wt.keep it)'
+    : '';
+}
+
 /**
  * Run `fn` in a new scope and dispose every tensor created inside, except what it returns (tensors,
- * also inside arrays and plain objects, move to the enclosing scope) and what `keep` takes out.
+ * also inside arrays and plain objects, move to the enclosing scope) and what `wt.keep` takes out.
  * `fn` gets the scope `s` (see {@link Scope}). With no argument, opens a scope for
- * `using s = wt.scope()`, which ends with the block.
+ * `using s = wt.scope()` (or a later `s.end()`), which ends with the block.
  *
- * Semantics, also across awaits and with scopes running concurrently:
+ * Which scope owns a tensor, also across awaits and with scopes running concurrently:
  * - A tensor created while a scope is *innermost on the synchronous stack* belongs to that scope:
  *   while `fn` runs synchronously (an async `fn` up to its first `await`), inside `s.run(() => ...)`,
- *   and inside a `using` block until the block ends or first awaits. Synchronous code never
- *   interleaves, so this is exact.
+ *   and inside a `using` block. Synchronous code never interleaves, so this is exact.
  * - A tensor created after an `await` (nothing on the synchronous stack) is shared by every async
  *   scope open at that moment, and disposed when the last of them ends (unless one returns it or it
- *   is kept). With one async scope open this is simply "disposed at its end"; when scopes interleave,
+ *   is kept). With one async scope open that is simply "disposed at its end"; when scopes interleave,
  *   none disposes a tensor another may still use, and all are freed once the overlapping scopes have
- *   ended. Use `s.run` / `s.track(t)` to give a tensor made after an await to `s` alone (freed at
- *   `s`'s end even while other scopes are open), and `wt.keep(t)` for a tensor that outlives every
- *   scope: code outside any scope that creates tensors while an async scope is open should keep them.
- * - A `using` block that awaits becomes an async scope at its first await, and the tensors it
- *   owned become shared (as if made after an await).
+ *   ended. `s.run(() => ...)` or `s.track(t)` give a tensor made after an await to `s` alone (freed
+ *   at `s`'s end even while other scopes are open).
+ * - Code outside every scope that creates tensors while an async scope is open (after an await, or
+ *   while an un-awaited scope's promise is pending) shares them with that scope: `wt.keep` the ones
+ *   it needs past that scope's end.
+ * - A `using` block that awaits becomes an async scope at its first await; what it owned so far
+ *   becomes shared with the scopes whose code may have run meanwhile.
  */
 export function scope(): Scope;
 export function scope<R>(fn: (s: Scope) => R): R;
@@ -318,12 +335,12 @@ export function scope<R>(fn?: (s: Scope) => R): R | Scope {
     return r;
   }
   // async: off the stack from its first await until its promise settles
-  const at = stack.lastIndexOf(s);
-  if (at >= 0) {
-    detachFrom(at + 1, false);
-    stack.splice(at, 1);
-  }
   if (s.state === 'stack') {
+    const at = stack.lastIndexOf(s);
+    if (at >= 0) {
+      detachFrom(at + 1, [s]);
+      stack.splice(at, 1);
+    }
     s.state = 'async';
     detached.add(s);
   }

@@ -199,6 +199,46 @@ describe('scope: async', () => {
     expect(wt.memory().inUse).toBe(m0);
   });
 
+  it('a using block that awaits inside a called async function does not take the caller\'s returned tensor', async () => {
+    const m0 = wt.memory().inUse;
+    let a!: wt.Tensor;
+    async function f(): Promise<void> {
+      using s = wt.scope();
+      a = wt.ones([4]);
+      await null;
+      s.track(a.add(1));
+    }
+    let t!: wt.Tensor;
+    await wt.scope(async (outer) => {
+      const r = outer.run(() =>
+        wt.scope(() => {
+          const p = f(); // f's using block is still open (and innermost) when f returns here
+          return { t: wt.full([4], 3).add(1), p };
+        }),
+      );
+      t = r.t; // returned into `outer`, although made while f's block was innermost
+      await r.p;
+      expect(a.isDisposed).toBe(true);
+      expect(t.isDisposed).toBe(false);
+      expect(Array.from(await t.toArray())).toEqual([4, 4, 4, 4]);
+    });
+    expect(t.isDisposed).toBe(true);
+    expect(wt.memory().inUse).toBe(m0);
+  });
+
+  it('unscoped code creating tensors while an async scope is open shares them with it (keep opts out); the error says so', async () => {
+    const p = wt.scope(async () => {
+      await null;
+      await null;
+    });
+    const t = wt.ones([2]); // no scope of its own: shared with the pending scope
+    const k = wt.keep(wt.ones([2]));
+    await p;
+    expect(() => t.add(1)).toThrow(/was disposed \(it was made after an await while an async wt.scope was open/);
+    expect(k.isDisposed).toBe(false);
+    k.dispose();
+  });
+
   it('a rejected async scope frees its tensors and rethrows', async () => {
     const m0 = wt.memory().inUse;
     let t!: wt.Tensor;

@@ -6,12 +6,12 @@ import { accuracyCount, accumulateSum, crossEntropyLabelErrors, crossEntropySum 
 
 // device and memory
 export { init, deviceInfo, type InitOptions, type DeviceInfo } from './backend/device.ts';
-export { memory, type MemoryInfo } from './backend/webgpu.ts';
+export { memory, debugMemory, type MemoryInfo, type MemoryDetail, type MemorySite } from './backend/webgpu.ts';
 export { sync, flush } from './backend/sync.ts';
 
 // tensors
 export { Tensor, isTensor, type DType, type Device } from './tensor/tensor.ts';
-export { tidy, keep } from './tensor/storage.ts';
+export { scope, tidy, keep, type Scope } from './tensor/scope.ts';
 export { tensor, zeros, ones, full, fullLike, arange, rand, randn, type CreateOptions } from './tensor/creation.ts';
 export { manualSeed, getRngState, setRngState, Generator } from './tensor/random.ts';
 

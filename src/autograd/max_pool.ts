@@ -1,7 +1,7 @@
 // max_pool2d: x [B, C, H, W] (or unbatched [C, H, W]) -> [B, C, OH, OW]. The forward records the
 // argmax of each window (int32 flat index into the input plane) only when a backward can follow.
 import type { Tensor } from '../tensor/tensor.ts';
-import { launch } from '../tensor/launch.ts';
+import { launchRows } from '../tensor/chunked.ts';
 import { maxPoolKernel, maxPoolBackwardKernel, maxPoolScatterKernel, scatterClasses, zeroKernel, type PoolGeom } from '../kernels/maxpool.ts';
 import { maxPoolLanesBackwardKernel } from '../kernels/maxpool_lanes.ts';
 import { maxPoolBackwardChoice, maxPoolForwardKernel } from '../policy/pool_choice.ts';
@@ -16,13 +16,21 @@ export type MaxPoolOptions = PoolWindowOptions;
  * backward src/policy/pool_choice.ts picks for the adapter. */
 export function maxPoolBackward(g: Tensor, idx: Tensor, geom: PoolGeom, xShape: readonly number[]): Tensor {
   const choice = g.device === 'cpu' ? 'gather' : maxPoolBackwardChoice(geom, deviceCaps());
-  if (choice === 'lanes') return launch(maxPoolLanesBackwardKernel, geom, [g, idx, { shape: xShape }])[0];
-  if (choice === 'gather') return launch(maxPoolBackwardKernel, geom, [g, idx, { shape: xShape }])[0];
-  const gx = launch(zeroKernel, { n: geom.n * geom.h * geom.w }, [{ shape: xShape }], g.device, g.dtype)[0];
+  const inPlane = geom.h * geom.w;
+  const outPlane = geom.oh * geom.ow;
+  // planes split into chunks past the binding limit (chunked.ts)
+  const args = (gx: Tensor | { shape: readonly number[] }) => [{ arg: g, perRow: outPlane }, { arg: idx, perRow: outPlane }, { arg: gx, perRow: inPlane }];
+  if (choice === 'lanes') return launchRows(maxPoolLanesBackwardKernel, geom, geom.n, planes, args({ shape: xShape }))[0];
+  if (choice === 'gather') return launchRows(maxPoolBackwardKernel, geom, geom.n, planes, args({ shape: xShape }))[0];
+  const zero = (_p: { n: number }, _first: number, count: number) => ({ n: count * inPlane });
+  const gx = launchRows(zeroKernel, { n: geom.n * inPlane }, geom.n, zero, [{ arg: { shape: xShape }, perRow: inPlane }], g.device, g.dtype)[0];
   const [my, mx] = scatterClasses(geom);
-  for (let cy = 0; cy < my; cy++) for (let cx = 0; cx < mx; cx++) launch(maxPoolScatterKernel, { ...geom, cy, cx }, [g, idx, gx]);
+  for (let cy = 0; cy < my; cy++) for (let cx = 0; cx < mx; cx++) launchRows(maxPoolScatterKernel, { ...geom, cy, cx }, geom.n, planes, args(gx));
   return gx;
 }
+
+/** The kernels' problem for planes [first, first + count). */
+const planes = <P extends PoolGeom>(p: P, _first: number, count: number): P => ({ ...p, n: count });
 
 class MaxPool2d extends Function {
   name = 'maxPool2d';
@@ -38,7 +46,9 @@ class MaxPool2d extends Function {
     const p = { ...this.geom, withIdx: this.record };
     // CPU tensors run the twin both kernels share
     const k = x.device === 'cpu' ? maxPoolKernel : maxPoolForwardKernel(this.geom, deviceCaps());
-    const outs = launch(k, p, [x, { shape: this.outShape }, ...(this.record ? [{ shape: this.outShape, dtype: 'int32' as const }] : [])]);
+    const { h, w, oh, ow, n } = this.geom;
+    const idx = this.record ? [{ arg: { shape: this.outShape, dtype: 'int32' as const }, perRow: oh * ow }] : [];
+    const outs = launchRows(k, p, n, planes, [{ arg: x, perRow: h * w }, { arg: { shape: this.outShape }, perRow: oh * ow }, ...idx]);
     if (this.record) {
       this.idx = outs[1];
       this.save(this.idx);

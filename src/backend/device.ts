@@ -2,6 +2,7 @@
 // Nothing outside src/backend touches GPUDevice directly.
 import { create, globals } from 'webgpu';
 import type { Caps } from '../kernels/kernel.ts';
+import { debugMemory } from './creation_site.ts';
 
 export interface InitOptions {
   /** An adapter you already requested; otherwise one is requested here. */
@@ -9,6 +10,8 @@ export interface InitOptions {
   powerPreference?: GPUPowerPreference;
   /** Extra Dawn toggles / options passed to `create()`. */
   dawnOptions?: string[];
+  /** Record where each GPU tensor is created, for `memory({ detail: true })` (see `debugMemory`). */
+  debugMemory?: boolean;
 }
 
 export interface DeviceInfo {
@@ -128,6 +131,7 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
 
 /** Acquire the adapter and device. Safe to call more than once: the first call wins. */
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
+  if (opts.debugMemory !== undefined) debugMemory(opts.debugMemory);
   if (state) return state.info;
   if (!initPromise) initPromise = doInit(opts);
   try {

@@ -11,6 +11,7 @@ import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 import { matmulKernel, type MatmulParams } from '../kernels/matmul.ts';
 import { type GemmChoice, gemmGroups } from '../kernels/gemm.ts';
 import { chooseGemm } from '../policy/gemm_choice.ts';
+import { tunedGemm } from './tuning_families.ts';
 import { Function } from './function.ts';
 import { expand, reshape } from './ops.ts';
 
@@ -42,7 +43,8 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false, batch =
   if (batch > MAX_WG_PER_DIM) throw new Error(`matmul: batch ${batch} exceeds ${MAX_WG_PER_DIM} (one workgroup row per batch)`);
   for (const [what, s] of [['left operand', a.shape], ['right operand', b.shape], ['output', outShape]] as const)
     checkBindingSize('matmul', what, s, a.device);
-  const gemm = gemmFor('matmul', a.device);
+  // on the GPU the autotuner's pick for this shape class (the policy's choice until tuned)
+  const gemm = a.device === 'gpu' && k > 0 ? tunedGemm({ m, n, k, batch, transA, transB }) : gemmFor('matmul', a.device);
   if (a.device === 'gpu') {
     const [gx, gy] = gemmGroups(gemm, m, n);
     if (gx > MAX_WG_PER_DIM || gy > MAX_WG_PER_DIM)

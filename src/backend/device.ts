@@ -3,6 +3,7 @@
 import { create, globals } from 'webgpu';
 import type { Caps } from '../kernels/kernel.ts';
 import { debugMemory } from './creation_site.ts';
+import type { AutotuneMode, TuningStore } from './tuning_store.ts';
 
 export interface InitOptions {
   /** An adapter you already requested; otherwise one is requested here. */
@@ -12,6 +13,12 @@ export interface InitOptions {
   dawnOptions?: string[];
   /** Record where each GPU tensor is created, for `memory({ detail: true })` (see `debugMemory`). */
   debugMemory?: boolean;
+  /** Kernel autotuning: 'persist', 'memory' or 'off' (see `wt.tuning`). Default: 'persist' on
+   * hardware adapters, 'off' on software ones. */
+  autotune?: AutotuneMode;
+  /** Where autotune 'persist' keeps its picks (the Node entry passes a file store under
+   * ~/.cache/webgpu-tensor); without one the picks stay in memory. */
+  tuningStore?: TuningStore;
 }
 
 export interface DeviceInfo {
@@ -129,18 +136,27 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
   return st;
 }
 
+let tuningOpts: Pick<InitOptions, 'autotune' | 'tuningStore'> | null = null;
+
 /** Acquire the adapter and device. Safe to call more than once: the first call wins. */
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   if (opts.debugMemory !== undefined) debugMemory(opts.debugMemory);
   if (state) return state.info;
+  tuningOpts ??= { autotune: opts.autotune, tuningStore: opts.tuningStore };
   if (!initPromise) initPromise = doInit(opts);
   try {
     state = await initPromise;
   } catch (e) {
     initPromise = null;
+    tuningOpts = null;
     throw e;
   }
   return state.info;
+}
+
+/** The autotuning options of the init() call that acquired the device. */
+export function initTuningOptions(): Pick<InitOptions, 'autotune' | 'tuningStore'> {
+  return tuningOpts ?? {};
 }
 
 /** Mark that an error was reported (so its follow-on 'invalid' errors are dropped). */

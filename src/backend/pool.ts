@@ -73,6 +73,8 @@ export class BufferPool {
     private readonly maxBufferSize: number,
     /** Receives the promise of each allocation's error-scope check (the runtime awaits them at readbacks). */
     private readonly onCheck: (p: Promise<void>) => void = () => {},
+    /** Called after buffers are destroyed (the runtime drops bind groups that may reference them). */
+    private readonly onDestroy: () => void = () => {},
   ) {}
 
   take(bytes: number, label: string): GpuStorage {
@@ -136,6 +138,7 @@ export class BufferPool {
     this.live.delete(s);
     if (s.lost) {
       s.buffer.destroy();
+      this.onDestroy();
       return;
     }
     this.pooledBytes += s.classBytes;
@@ -162,5 +165,6 @@ export class BufferPool {
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.pooledBytes = 0;
+    this.onDestroy();
   }
 }

@@ -72,7 +72,7 @@ export interface TuningRow {
   picked: string;
   /** The built-in default. */
   default: string;
-  /** Median ms per run of each candidate timed (NaN: it failed; absent: not timed). */
+  /** ms per run of each candidate timed, the fastest of its samples (NaN: it failed; absent: not timed). */
   ms: Record<string, number>;
   /** 'tuned' in this process, 'cache' read from the store, 'default' not tuned (see `note`). */
   source: PickSource;
@@ -100,10 +100,10 @@ export interface TuningConfig {
 /** Wall ms one family may spend tuning per process: a few seconds, so a first run on a new adapter
  * is not held up long; classes past it keep the default and are tuned in a later process. */
 export const FAMILY_BUDGET_MS = 3000;
-/** Most wall ms one candidate is timed for (its samples stop there; at least two are taken). */
+/** Most wall ms one measurement of a candidate takes (its samples stop there; a few are always taken). */
 export const CANDIDATE_MAX_MS = 600;
-/** A candidate replaces the built-in default only when its median is at least this much lower:
- * medians of the same kernel move by a few percent between runs (GPU timestamps ~1-2%, lavapipe on
+/** A candidate replaces the built-in default only when its time is at least this much lower: the
+ * times of the same kernel move by a few percent between runs (GPU timestamps ~1-2%, lavapipe on
  * the loaded dev machine ~5%), so a smaller gap would flip picks between runs for nothing. */
 export const TIE_MARGIN = 0.05;
 
@@ -271,17 +271,21 @@ export class Tuner {
     const ms: Record<string, number> = {};
     const notes: string[] = [];
     let trial: TuningTrial | null = null;
-    const t0 = performance.now();
     try {
       trial = family.trial!(shape);
-      for (let i = 0; i < cands.length; i++) {
-        const c = cands[i];
-        const left = this.budgetMs - (this.spent.get(family.name) ?? 0) - (performance.now() - t0);
-        const limit = Math.max(0, Math.min(CANDIDATE_MAX_MS, left / (cands.length - i)));
+      // two rounds, the second in reverse order (A B B A): a disturbance that lasts a while (another
+      // process, a thermal or clock change) weighs on every candidate alike; each keeps its fastest
+      const order = [...cands, ...[...cands].reverse()];
+      for (let i = 0; i < order.length; i++) {
+        const c = order[i];
+        if (Number.isNaN(ms[c.name])) continue; // failed in the first round
+        const left = this.budgetMs - (this.spent.get(family.name) ?? 0);
+        if (i >= cands.length && left <= 0) break; // the second round is skipped past the budget
+        const limit = Math.max(0, Math.min(CANDIDATE_MAX_MS, left / (order.length - i)));
         this.forced = { family: family.name, name: c.name };
         try {
           const t = await this.clock.measure(() => trial!.run(), limit, { family: family.name, shapeClass: cls, candidate: c.name });
-          ms[c.name] = t.ms;
+          ms[c.name] = c.name in ms ? Math.min(ms[c.name], t.ms) : t.ms;
           this.spent.set(family.name, (this.spent.get(family.name) ?? 0) + t.costMs);
         } catch (e) {
           ms[c.name] = NaN;
@@ -450,7 +454,7 @@ export function report(): TuningRow[] {
 export function formatReport(rows: TuningRow[] = report()): string {
   if (!rows.length) return `autotuning (${mode()}): nothing picked yet`;
   const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'failed');
-  const lines = [`autotuning (${mode()}): family, shape class, shape -> pick (ms per run of each candidate)`];
+  const lines = [`autotuning (${mode()}): family, shape class, shape -> pick (ms per run of each candidate, fastest sample)`];
   for (const r of rows) {
     const ms = Object.entries(r.ms).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
     lines.push(`  ${r.family} ${r.shapeClass} ${r.shape} -> ${r.picked}${r.picked !== r.default ? ` (default ${r.default})` : ''} [${r.source}]${ms ? ` (${ms})` : ''}${r.note ? `; ${r.note}` : ''}`);

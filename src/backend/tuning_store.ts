@@ -42,7 +42,7 @@ export interface SavedPick {
   pick: string;
   /** The built-in default when it was tuned. */
   default: string;
-  /** Median ms per run of each candidate timed (NaN / null: it failed). */
+  /** ms per run of each candidate timed, the fastest of its samples (null: it failed). */
   ms: Record<string, number | null>;
   /** The shape it was timed on (the first of its class seen). */
   shape: string;

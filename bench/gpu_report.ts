@@ -11,7 +11,7 @@
 //             (examples/alexnet.ts); stopped at the deadline, the epochs done are reported
 // and writes out/gpu-report/report.json and report.md (plus each phase's log and JSON there).
 // Phases after autotune use the picks it made (WT_TUNING_DIR = out/gpu-report/tuning-cache).
-//   --quick        small shapes, one epoch on a subset, a few kernel entries (~2 min on lavapipe;
+//   --quick        small shapes, one epoch on a subset, a few kernel entries (~2-3 min on lavapipe;
 //                  CI runs it); the phases after autotune use the built-in kernel choices
 //   --minutes N    the deadline (default 8; --quick 4)
 //   --out DIR      where the report goes (default out/gpu-report)
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
   const dataArgs = data ? ['--data', data] : [];
   const alexDir = f('alexnet');
   const recipe = quick
-    ? { args: ['--epochs', '1', '--train-limit', '96', '--test-limit', '96', '--resize', '67', '--batch-size', '16', '--lr', '0.005', '--momentum', '0.9', '--init', 'kaiming'], text: '1 epoch on 96 images, input 67, batch 16 (quick)' }
+    ? { args: ['--epochs', '1', '--train-limit', '32', '--test-limit', '32', '--resize', '67', '--batch-size', '8', '--lr', '0.01', '--momentum', '0', '--init', 'xavier'], text: '1 epoch on 32 images, input 67, batch 8, the d2l optimiser settings (quick)' }
     : { args: ['--epochs', '10', '--resize', '224', '--batch-size', '128', '--lr', '0.01', '--momentum', '0', '--init', 'xavier', '--train-limit', '60000'], text: 'd2l: 10 epochs, input 224, batch 128, SGD lr 0.01, xavier init, 60,000 training images' };
   const phases: Phase[] = [
     { name: 'autotune', script: 'bench/autotune.ts', args: [...(quick ? ['--quick', '--budget-ms', '1500'] : []), '--json', f('autotune.json')], capS: quick ? 45 : 60, json: f('autotune.json'), env: { WT_TUNING_DIR: cache } },
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
     { name: 'tfjs', script: 'bench/compare-tfjs.ts', args: quick ? ['--small', '--runs', '2', '--filter', 'matmul 256', '--json', f('tfjs.json')] : ['--full', '--json', f('tfjs.json')], capS: quick ? 45 : 90, json: f('tfjs.json'), env: tuned },
     {
       name: 'train', script: 'bench/train.ts',
-      args: [...(quick ? ['--batch', '4', '--resize', '67', '--steps', '1', '--warmup', '2', '--profile', '1'] : ['--batch', '128', '--resize', '224', '--steps', '10', '--warmup', '2', '--profile', '2']), ...dataArgs, '--json', f('train.json')],
+      args: [...(quick ? ['--batch', '2', '--resize', '67', '--steps', '1', '--warmup', '2', '--profile', '1'] : ['--batch', '128', '--resize', '224', '--steps', '10', '--warmup', '2', '--profile', '2']), ...dataArgs, '--json', f('train.json')],
       capS: quick ? 60 : 75, json: f('train.json'), env: tuned,
     },
     { name: 'alexnet', script: 'examples/alexnet.ts', args: [...recipe.args, ...dataArgs, '--out', alexDir, '--checkpoint-every', '0'], capS: Infinity, env: tuned },

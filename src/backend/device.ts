@@ -142,6 +142,8 @@ let tuningOpts: Pick<InitOptions, 'autotune' | 'tuningStore'> | null = null;
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   if (opts.debugMemory !== undefined) debugMemory(opts.debugMemory);
   if (state) return state.info;
+  if (opts.autotune !== undefined && !['off', 'memory', 'persist'].includes(opts.autotune))
+    throw new Error(`init: autotune must be 'off', 'memory' or 'persist', got ${JSON.stringify(opts.autotune)}`);
   tuningOpts ??= { autotune: opts.autotune, tuningStore: opts.tuningStore };
   if (!initPromise) initPromise = doInit(opts);
   try {

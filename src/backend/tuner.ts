@@ -231,6 +231,11 @@ export class Tuner {
     return this.pending.size;
   }
 
+  /** A tuning pass is under way. */
+  get tuning(): boolean {
+    return this.busy !== null;
+  }
+
   /** Tune the queued classes (the GPU must be idle: `wt.sync()` calls this after its wait). */
   run(): Promise<void> {
     if (!this.pending.size) return this.busy ?? Promise.resolve();
@@ -419,12 +424,13 @@ export function choose<S, C>(family: TuningFamily<S, C>, shape: S): C {
 
 /** Whether shape classes wait to be tuned. */
 export function tuningPending(): boolean {
-  return current !== null && current.pendingCount > 0;
+  return current !== null && current.pendingCount > 0 && !current.tuning;
 }
 
 /** Tune what is queued, if anything (after a full sync). */
 export async function runPendingTuning(): Promise<void> {
-  if (!current || !current.pendingCount || !isInitialised()) return;
+  // a sync while a pass runs (from a clock or a concurrent task) does not wait for the pass
+  if (!current || !current.pendingCount || current.tuning || !isInitialised()) return;
   await current.run();
 }
 

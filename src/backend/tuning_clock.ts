@@ -34,11 +34,13 @@ export interface TuningClock {
 /** Samples per candidate (fewer when its time limit is reached first; at least MIN_SAMPLES). */
 export const SAMPLES = 5;
 export const MIN_SAMPLES = 3;
-/** A sample repeats the work until it lasts this long: GPU timestamps are quantised (~0.1 ms by
- * default in Dawn) and a submit costs tens of microseconds, both small against 2 ms. */
+/** A sample repeats the work until it lasts this long: GPU timestamps are quantised (to 2^16 ns,
+ * ~0.07 ms, by default in Dawn) and a submit costs tens of microseconds, both small against 2 ms. */
 export const MIN_SAMPLE_MS = 2;
 /** Most repetitions of the work in one sample (and one submit). */
-const MAX_REPS = 64;
+const MAX_REPS = 256;
+/** Most dispatches in one sample: below the runtime's automatic submit (2048), so a sample is one submit. */
+const MAX_SAMPLE_DISPATCHES = 2000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -53,13 +55,26 @@ export function gpuTuningClock(): TuningClock {
       // untimed: compiles the candidate's pipelines
       run();
       await rt.sync();
-      const t1 = performance.now();
-      run();
-      await rt.sync();
-      const once = performance.now() - t1;
-      const reps = Math.max(1, Math.min(MAX_REPS, Math.ceil(MIN_SAMPLE_MS / Math.max(once, 1e-3))));
       if (timer === undefined) timer = timestampsAvailable() ? createTimer(SAMPLES) : null;
+      // one run timed alone sizes the samples (GPU time where timestamps tell it: the wall clock
+      // of a short run is mostly submit and wake-up)
       timer?.reset();
+      const d0 = rt.stats.dispatches;
+      run();
+      const perRun = Math.max(1, rt.stats.dispatches - d0);
+      const b0 = timer ? timer.begin() : -1;
+      const t1 = performance.now();
+      rt.flush();
+      if (timer) timer.end(b0);
+      await rt.sync();
+      let once = performance.now() - t1;
+      if (timer) {
+        const [g] = await timer.read();
+        if (g > 0 && g <= once) once = g;
+        timer.reset();
+      }
+      // stay within one submit (the runtime submits by itself past AUTO_FLUSH dispatches)
+      const reps = Math.max(1, Math.min(MAX_REPS, Math.floor(MAX_SAMPLE_DISPATCHES / perRun), Math.ceil(MIN_SAMPLE_MS / Math.max(once, 1e-3))));
       const wall: number[] = [];
       let escaped = false;
       let expect = once * reps;

@@ -29,6 +29,8 @@ import { parseArgs } from './lib/bench_args.ts';
 
 const USAGE = 'usage: tsx bench/gpu_report.ts [--quick] [--minutes N] [--out DIR] [--only a,b] [--skip a,b] [--data DIR]';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** A path for messages: relative to the repository when inside it. */
+const show = (p: string) => (relative(ROOT, p).startsWith('..') ? p : relative(ROOT, p) || '.');
 const TSX = createRequire(import.meta.url).resolve('tsx/cli');
 
 type PhaseName = 'autotune' | 'peak' | 'kernels' | 'tfjs' | 'train' | 'alexnet';
@@ -101,7 +103,7 @@ function runPhase(p: Phase, limitS: number, log: string): Promise<PhaseResult> {
       clearTimeout(timer);
       out.end();
       const seconds = (performance.now() - t0) / 1000;
-      done({ name: p.name, ok: code === 0 && !timedOut, seconds, exitCode: code, timedOut, log: relative(ROOT, log) });
+      done({ name: p.name, ok: code === 0 && !timedOut, seconds, exitCode: code, timedOut, log: show(log) });
     });
   });
 }
@@ -213,7 +215,8 @@ async function main(): Promise<void> {
     ? { args: ['--epochs', '1', '--train-limit', '32', '--test-limit', '32', '--resize', '67', '--batch-size', '8', '--lr', '0.01', '--momentum', '0', '--init', 'xavier'], text: '1 epoch on 32 images, input 67, batch 8, the d2l optimiser settings (quick)' }
     : { args: ['--epochs', '10', '--resize', '224', '--batch-size', '128', '--lr', '0.01', '--momentum', '0', '--init', 'xavier', '--train-limit', '60000'], text: 'd2l: 10 epochs, input 224, batch 128, SGD lr 0.01, xavier init, 60,000 training images' };
   const phases: Phase[] = [
-    { name: 'autotune', script: 'bench/autotune.ts', args: [...(quick ? ['--quick', '--budget-ms', '1500'] : []), '--json', f('autotune.json')], capS: quick ? 45 : 60, json: f('autotune.json'), env: { WT_TUNING_DIR: cache } },
+    // full: 15 s per kernel family, so every AlexNet layer shape gets all its GEMM variants timed
+    { name: 'autotune', script: 'bench/autotune.ts', args: [...(quick ? ['--quick', '--budget-ms', '1500'] : ['--budget-ms', '15000']), '--json', f('autotune.json')], capS: quick ? 45 : 75, json: f('autotune.json'), env: { WT_TUNING_DIR: cache } },
     { name: 'peak', script: 'bench/peak.ts', args: [...(quick ? ['--quick', '--runs', '1'] : []), '--json', f('peak.json')], capS: quick ? 45 : 45, json: f('peak.json'), env: tuned },
     {
       name: 'kernels', script: 'bench/kernels.ts',
@@ -233,7 +236,7 @@ async function main(): Promise<void> {
   if (selected.some((p) => p.name === 'alexnet')) rmSync(alexDir, { recursive: true, force: true });
   for (const p of selected) if (p.json) rmSync(p.json, { force: true });
 
-  console.log(`bench:gpu${quick ? ' --quick' : ''}: ${selected.map((p) => p.name).join(', ')} within ${minutes} min; report in ${relative(ROOT, outDir) || '.'}`);
+  console.log(`bench:gpu${quick ? ' --quick' : ''}: ${selected.map((p) => p.name).join(', ')} within ${minutes} min; report in ${show(outDir)}`);
   if (!data) console.log('Fashion-MNIST not found: bench:train uses synthetic images and the AlexNet recipe is skipped (put the four *-ubyte.gz files in data/fashion-mnist or .device/fashion-mnist, or pass --data DIR)');
   const results: PhaseResult[] = [];
   for (let i = 0; i < selected.length; i++) {
@@ -277,7 +280,7 @@ async function main(): Promise<void> {
   };
   writeFileSync(f('report.json'), JSON.stringify(report, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
   writeFileSync(f('report.md'), markdown(report));
-  console.log(`\nbench:gpu: ${results.filter((r) => r.ok).length}/${results.length} phases ok in ${totalSeconds.toFixed(0)} s; wrote ${relative(ROOT, f('report.json'))} and ${relative(ROOT, f('report.md'))}`);
+  console.log(`\nbench:gpu: ${results.filter((r) => r.ok).length}/${results.length} phases ok in ${totalSeconds.toFixed(0)} s; wrote ${show(f('report.json'))} and ${show(f('report.md'))}`);
   for (const r of results) if (!r.ok) console.log(`  ${r.name}: ${r.note ?? (r.timedOut ? 'stopped at its time limit' : `exit ${r.exitCode}`)}${r.log ? ` (see ${r.log})` : ''}`);
   if (results.some((r) => !r.ok && !r.note?.startsWith('skipped'))) process.exitCode = 1;
 }

@@ -102,6 +102,8 @@ export interface TuningConfig {
 export const FAMILY_BUDGET_MS = 3000;
 /** Most wall ms one measurement of a candidate takes (its samples stop there; a few are always taken). */
 export const CANDIDATE_MAX_MS = 600;
+/** Candidates timed again in the second round (besides the default): the fastest of the first. */
+export const ROUND2 = 3;
 /** A candidate replaces the built-in default only when its time is at least this much lower: the
  * times of the same kernel move by a few percent between runs (GPU timestamps ~1-2%, lavapipe on
  * the loaded dev machine ~5%), so a smaller gap would flip picks between runs for nothing. */
@@ -110,6 +112,8 @@ export const TIE_MARGIN = 0.05;
 interface Entry {
   pick: string;
   default: string;
+  /** Not every candidate was timed (budget): used in this process, not saved. */
+  partial?: boolean;
   ms: Record<string, number>;
   shape: string;
   source: PickSource;
@@ -265,28 +269,25 @@ export class Tuner {
             `(at most ${(this.budgetMs / 1000).toFixed(1)} s per kernel family; ${where}; wt.tuning.report() lists the picks)`,
         );
       }
-      await this.tuneClass(p.family, p.cls, p.shape);
-      tuned++;
+      if (await this.tuneClass(p.family, p.cls, p.shape)) tuned++;
     }
     if (tuned && this.store) this.save(this.store);
   }
 
-  private async tuneClass<S, C>(family: TuningFamily<S, C>, cls: string, shape: S): Promise<void> {
+  /** Time the candidates of one class and record the pick; true when it is complete (worth saving). */
+  private async tuneClass<S, C>(family: TuningFamily<S, C>, cls: string, shape: S): Promise<boolean> {
     const cands = family.candidates(shape).filter((c) => !this.excluded.get(family.name)?.has(c.name));
     const ms: Record<string, number> = {};
     const notes: string[] = [];
+    let partial = false;
     let trial: TuningTrial | null = null;
     try {
       trial = family.trial!(shape);
       // two rounds, the second in reverse order (A B B A): a disturbance that lasts a while (another
-      // process, a thermal or clock change) weighs on every candidate alike; each keeps its fastest
-      const order = [...cands, ...[...cands].reverse()];
-      for (let i = 0; i < order.length; i++) {
-        const c = order[i];
-        if (Number.isNaN(ms[c.name])) continue; // failed in the first round
-        const left = this.budgetMs - (this.spent.get(family.name) ?? 0);
-        if (i >= cands.length && left <= 0) break; // the second round is skipped past the budget
-        const limit = Math.max(0, Math.min(CANDIDATE_MAX_MS, left / (order.length - i)));
+      // process, a thermal or clock change) weighs on every candidate alike; each keeps its fastest.
+      // The second round times the default and the ROUND2 fastest of the first only.
+      const measure = async (c: Candidate<C>, left: number, after: number) => {
+        const limit = Math.max(0, Math.min(CANDIDATE_MAX_MS, left / after));
         this.forced = { family: family.name, name: c.name };
         try {
           const t = await this.clock.measure(() => trial!.run(), limit, { family: family.name, shapeClass: cls, candidate: c.name });
@@ -299,7 +300,20 @@ export class Tuner {
         } finally {
           this.forced = null;
         }
+      };
+      const left = () => this.budgetMs - (this.spent.get(family.name) ?? 0);
+      for (let i = 0; i < cands.length; i++) {
+        // past the budget the rest go untimed; the class is tuned again in a later process
+        if (i > 0 && left() <= 0) {
+          partial = true;
+          notes.push(`budget spent after ${i} of ${cands.length} candidates`);
+          break;
+        }
+        await measure(cands[i], left(), 2 * cands.length - i);
       }
+      const fastest = cands.filter((c) => Number.isFinite(ms[c.name])).sort((a, b) => ms[a.name] - ms[b.name]).slice(0, ROUND2).map((c) => c.name);
+      const again = cands.filter((c, i) => Number.isFinite(ms[c.name]) && (i === 0 || fastest.includes(c.name))).reverse();
+      for (let i = 0; i < again.length && left() > 0; i++) await measure(again[i], left(), again.length - i);
     } catch (e) {
       notes.push(`no trial: ${(e as Error).message.split('\n')[0]}`);
     } finally {
@@ -317,16 +331,17 @@ export class Tuner {
     }
     const timed = Object.values(ms).some(Number.isFinite);
     this.classes(family.name).set(cls, {
-      pick, default: dflt, ms, shape: family.describe(shape), source: timed ? 'tuned' : 'default',
+      pick, default: dflt, ms, shape: family.describe(shape), source: timed ? 'tuned' : 'default', partial,
       ...(notes.length ? { note: notes.join('; ') } : {}),
     });
+    return timed && !partial;
   }
 
   private save(store: TuningStore): void {
     const picks: TuningFile['picks'] = {};
     for (const [fam, classes] of this.table) {
       for (const [cls, e] of classes) {
-        if (e.source === 'default') continue;
+        if (e.source === 'default' || e.partial) continue;
         const ms: SavedPick['ms'] = {};
         for (const [k, v] of Object.entries(e.ms)) ms[k] = Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null;
         (picks[fam] ??= {})[cls] = { pick: e.pick, default: e.default, ms, shape: e.shape };

@@ -104,6 +104,19 @@ describe('tuner (fake clock)', () => {
     expect(t.pendingCount).toBe(0);
   });
 
+  it('a class cut short by the budget uses the best timed candidate and is not saved', async () => {
+    const f = family();
+    const store = memoryTuningStore();
+    const clock = fakeClock({ a: 3, b: 1, c: 0.5 }, 40);
+    const t = tuner('persist', clock, { store, budgetMs: 50 });
+    t.choose(f, { n: 4 });
+    await t.run();
+    expect(clock.calls).toEqual(['n4:a', 'n4:b']);
+    expect(t.choose(f, { n: 4 })).toBe('value-b');
+    expect(t.report()[0].note).toMatch(/budget spent after 2 of 3 candidates/);
+    expect(store.read('test-adapter')).toBe(null);
+  });
+
   it("'off' runs the defaults and times nothing", async () => {
     const f = family();
     const clock = fakeClock({ a: 3, b: 1, c: 2 });

@@ -32,8 +32,9 @@ const BIND_GROUP_CACHE_MAX = 4096;
  * promises is pending, which took ~15-25% of the main thread's time on the dev machine and the
  * core it runs on from lavapipe's threads; a sleep with no Dawn promise pending took ~0%. */
 const SLEEP_SHARE = 0.85;
-/** Completed steps whose GPU time the sleep estimate looks at (their minimum is used, so a late
- * wake-up that inflates one measurement does not lengthen the next sleep). */
+/** Completed steps whose GPU time the sleep estimate looks at: their median (a late wake-up that
+ * inflates one measurement barely moves it; the minimum woke too early on the loaded dev machine,
+ * where step times varied by 1.5x, and the early poll took the time the sleep was meant to save). */
 const STEP_HISTORY = 8;
 
 interface Pipeline {
@@ -317,7 +318,8 @@ class Runtime {
     if (mustFinish > 0) {
       const oldest = this.steps[mustFinish - 1];
       if (sleepFirst && this.stepMs.length) {
-        const due = oldest.at + Math.min(...this.stepMs) * SLEEP_SHARE - performance.now();
+        const sorted = [...this.stepMs].sort((a, b) => a - b);
+        const due = oldest.at + sorted[sorted.length >> 1] * SLEEP_SHARE - performance.now();
         if (due > 2) await new Promise((r) => setTimeout(r, due));
       }
       await this.waitThrough(oldest.through, oldest.done);

@@ -282,7 +282,9 @@ export class Tuner {
     let partial = false;
     let trial: TuningTrial | null = null;
     try {
+      const t0 = performance.now();
       trial = family.trial!(shape);
+      this.spent.set(family.name, (this.spent.get(family.name) ?? 0) + (performance.now() - t0));
       // two rounds, the second in reverse order (A B B A): a disturbance that lasts a while (another
       // process, a thermal or clock change) weighs on every candidate alike; each keeps its fastest.
       // The second round times the default and the ROUND2 fastest of the first only.
@@ -514,7 +516,8 @@ export interface ParityResult {
 
 /**
  * Check every candidate of every registered family (or `only` those) against the CPU twin on the
- * family's sample shapes; a candidate that fails is excluded from tuning for this process.
+ * family's sample shapes (the small ones unless `quick: false`: the CPU twin of a full-size layer
+ * takes minutes); a candidate that fails is excluded from tuning for this process.
  * `tol`: the largest relative error accepted (default 1e-3 of the largest value).
  */
 export async function checkParity(o: { quick?: boolean; only?: string[]; tol?: number } = {}): Promise<ParityResult[]> {
@@ -524,7 +527,7 @@ export async function checkParity(o: { quick?: boolean; only?: string[]; tol?: n
   for (const f of registry.values()) {
     if (o.only && !o.only.includes(f.name)) continue;
     if (!f.parity) continue;
-    for (const s of f.samples?.(!!o.quick) ?? []) {
+    for (const s of f.samples?.(o.quick ?? true) ?? []) {
       const cands = f.candidates(s);
       let pt: ParityTrial | null = null;
       try {

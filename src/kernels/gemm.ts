@@ -3,6 +3,8 @@
 // where each operand is a small WGSL loader (`Operand`), so one core serves plain matmul (either
 // operand in either orientation) and convolutions (im2col index math inside the loader; no im2col
 // buffer). K may be split into three nested counters k = (k0 * K1 + k1) * K2 + k2 (conv taps).
+// Independent GEMMs of the same size (convolution groups) can sit side by side on the grid's y
+// (`grouped`): the header derives the group `grp` and the row block within it.
 // A kernel file declares its bindings and uniforms through `defineKernel` (shader.ts) and writes
 // its body with `gemmBody`; which design runs is in the params (`GemmChoice`), chosen by
 // src/policy/gemm_choice.ts.
@@ -81,6 +83,13 @@ export interface GemmDesc {
   storeVec?: { w: number; store(row: string, col: string, v: string): string };
   /** Bias added per row or per column from binding `bias`, then optional ReLU. */
   bias?: 'row' | 'col' | null;
+  /** u32 expression added to the bias index (e.g. the group's first output channel). */
+  biasOffset?: string;
+  /** Independent GEMMs side by side on the grid's y dimension (convolution groups): workgroup row
+   * wid.y = grp * (row blocks of M) + block. The header defines `grp` after M, N and K, then runs
+   * `prelude` (offsets that depend on the group); the loaders and the store may use both. The
+   * kernel dispatches groups times the rows of `gemmGroups`. */
+  grouped?: { prelude: string };
   relu?: boolean;
   /** Extra WGSL helper functions (loaders call them). */
   helpers?: string;
@@ -120,8 +129,15 @@ export function gemmGroups(choice: GemmChoice, m: number, n: number): [number, n
 
 const range = (n: number) => [...Array(n).keys()];
 
-function header(d: GemmDesc): string {
+function header(d: GemmDesc, rowBlock: number): string {
   const [k0, k1, k2] = d.kDims;
+  const grouped = d.grouped
+    ? `
+  let rowBlocks = (M + ${rowBlock - 1}u) / ${rowBlock}u;
+  let grp = wid.y / rowBlocks;
+  let wy = wid.y - grp * rowBlocks;
+  ${d.grouped.prelude}`
+    : '';
   return `let z = wid.z;
   ${d.prelude ?? ''}
   let M = ${d.m};
@@ -129,14 +145,20 @@ function header(d: GemmDesc): string {
   let K0 = ${k0};
   let K1 = ${k1};
   let K2 = ${k2};
-  let K = K0 * K1 * K2;`;
+  let K = K0 * K1 * K2;${grouped}`;
 }
+
+/** The workgroup's row-block index (within its group when grouped). */
+const rowBlockId = (d: GemmDesc) => (d.grouped ? 'wy' : 'wid.y');
+
+/** bias[offset + i] */
+const biasAt = (d: GemmDesc, i: string) => `bias[${d.biasOffset ? `${d.biasOffset} + ` : ''}${i}]`;
 
 /** Vector epilogue over columns col..col+w-1 (needs `storeVec`). */
 function epilogueVec(d: GemmDesc, row: string, col: string, acc: string, w: number): string {
   let v = acc;
-  if (d.bias === 'row') v = `${v} + bias[${row}]`;
-  if (d.bias === 'col') v = `${v} + ${vecType(w)}(${range(w).map((c) => `bias[${col} + ${c}u]`).join(', ')})`;
+  if (d.bias === 'row') v = `${v} + ${biasAt(d, row)}`;
+  if (d.bias === 'col') v = `${v} + ${vecType(w)}(${range(w).map((c) => biasAt(d, `${col} + ${c}u`)).join(', ')})`;
   if (d.relu) v = `max(${v}, ${vecType(w)}(0.0))`;
   return d.storeVec!.store(row, col, v);
 }
@@ -152,7 +174,7 @@ function storeRow(d: GemmDesc, row: string, col: string, v: string, w: number): 
 
 function epilogue(d: GemmDesc, row: string, col: string, acc: string): string {
   let v = acc;
-  if (d.bias) v = `${v} + bias[${d.bias === 'row' ? row : col}]`;
+  if (d.bias) v = `${v} + ${biasAt(d, d.bias === 'row' ? row : col)}`;
   if (d.relu) v = `max(${v}, 0.0)`;
   return d.store(row, col, v);
 }
@@ -223,9 +245,9 @@ function lanesWgsl(d: GemmDesc, t: LanesTile): string {
   return `${d.helpers ?? ''}
 @compute @workgroup_size(${8 * t.s})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${header(d)}
+  ${header(d, t.r)}
   let lane = lid % 8u;
-  let row0 = wid.y * ${t.r}u;
+  let row0 = ${rowBlockId(d)} * ${t.r}u;
   let col0 = (wid.x * ${t.s}u + lid / 8u) * ${8 * t.c}u + lane * ${t.c}u;
   // rows / columns past M / N are clamped for loading and never stored
   ${rowSetup}
@@ -292,8 +314,8 @@ var<workgroup> Bs: array<vec4<f32>, ${TK * 16}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  ${header(d)}
-  let row0 = wid.y * ${TILE}u;
+  ${header(d, TILE)}
+  let row0 = ${rowBlockId(d)} * ${TILE}u;
   let col0 = wid.x * ${TILE}u;
   let ty4 = lid.y * 4u;
   let tx4 = lid.x * 4u;

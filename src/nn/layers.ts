@@ -50,7 +50,18 @@ function pair(op: string, name: string, v: Size2, check: (op: string, name: stri
 }
 const fmtPair = (p: Pair) => (p[0] === p[1] ? `${p[0]}` : `(${p[0]}, ${p[1]})`);
 
-/** 2-D convolution: x [B, in, H, W] -> [B, out, H', W']; sizes are a number or [h, w]. */
+export interface Conv2dLayerOptions extends LayerOptions {
+  stride?: Size2;
+  padding?: Size2;
+  /** Spacing between kernel taps (default 1). */
+  dilation?: Size2;
+  /** Channel groups: inChannels and outChannels are multiples of it (default 1; = inChannels: depthwise). */
+  groups?: number;
+}
+const CONV2D_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'bias', 'device'] as const;
+
+/** 2-D convolution: x [B, in, H, W] -> [B, out, H', W']; sizes are a number or [h, w]. weight
+ * [out, in / groups, kh, kw], bias [out] (torch.nn.Conv2d). */
 export class Conv2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -59,30 +70,47 @@ export class Conv2d extends Module {
   readonly kernelSize: Pair;
   readonly stride: Pair;
   readonly padding: Pair;
+  readonly dilation: Pair;
+  readonly groups: number;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: Size2, o: LayerOptions & { stride?: Size2; padding?: Size2 } = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2, o: Conv2dLayerOptions = {}) {
     super();
+    if (o === null || typeof o !== 'object' || Array.isArray(o))
+      throw new Error(`Conv2d: expected an options object { ${CONV2D_OPTIONS.join(', ')} }, got ${Array.isArray(o) ? 'an array' : String(o)}`);
+    for (const k of Object.keys(o))
+      if (!(CONV2D_OPTIONS as readonly string[]).includes(k))
+        throw new Error(`Conv2d: unknown option '${k}' (accepted: ${CONV2D_OPTIONS.join(', ')})`);
     this.inChannels = posInt('Conv2d', 'inChannels', inChannels);
     this.outChannels = posInt('Conv2d', 'outChannels', outChannels);
     this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, posInt);
     this.stride = pair('Conv2d', 'stride', o.stride ?? 1, posInt);
     this.padding = pair('Conv2d', 'padding', o.padding ?? 0, nonNegInt);
+    this.dilation = pair('Conv2d', 'dilation', o.dilation ?? 1, posInt);
+    this.groups = posInt('Conv2d', 'groups', o.groups ?? 1);
+    if (inChannels % this.groups !== 0)
+      throw new Error(`Conv2d: inChannels must be divisible by groups, got inChannels ${inChannels} and groups ${this.groups}`);
+    if (outChannels % this.groups !== 0)
+      throw new Error(`Conv2d: outChannels must be divisible by groups, got outChannels ${outChannels} and groups ${this.groups}`);
     const dev = device('Conv2d', o.device);
-    this.weight = param([outChannels, inChannels, ...this.kernelSize], dev, 'weight');
+    this.weight = param([outChannels, inChannels / this.groups, ...this.kernelSize], dev, 'weight');
     this.bias = (o.bias ?? true) ? param([outChannels], dev, 'bias') : null;
     defaultLayerInit_(this.weight, this.bias);
   }
 
+  private options(relu: boolean) {
+    return { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups, relu };
+  }
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+    return conv2d(x, this.weight, this.bias, this.options(false));
   }
   /** conv followed by ReLU in one kernel (Sequential uses this for Conv2d, ReLU pairs). */
   forwardRelu(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, relu: true });
+    return conv2d(x, this.weight, this.bias, this.options(true));
   }
   protected override extraRepr(): string {
+    const dil = this.dilation[0] === 1 && this.dilation[1] === 1 ? '' : `, dilation=${fmtPair(this.dilation)}`;
     return `${this.inChannels}, ${this.outChannels}, kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}, ` +
-      `padding=${fmtPair(this.padding)}${this.bias ? '' : ', bias=false'}`;
+      `padding=${fmtPair(this.padding)}${dil}${this.groups === 1 ? '' : `, groups=${this.groups}`}${this.bias ? '' : ', bias=false'}`;
   }
 }
 

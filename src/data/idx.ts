@@ -4,15 +4,23 @@
 //   bytes 4..    ndims u32 sizes
 //   then         prod(sizes) data bytes, row-major; nothing after.
 // Images are 0x00000803 (n, rows, cols), labels 0x00000801 (n). Every check names the file.
-import { readFile } from 'node:fs/promises';
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
+// Parsing from bytes works anywhere; reading files is in src/node/idx_files.ts.
 
-const gunzipAsync = promisify(gunzip);
+/** Decompresses a whole gzip stream. */
+export type Gunzip = (gz: Uint8Array) => Promise<Uint8Array>;
 
+/** Gunzip with the web-standard DecompressionStream (browsers, Deno, Node >= 18). */
+export async function streamGunzip(gz: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([gz as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Magic number of an IDX file of unsigned-byte images (n, rows, cols). */
 export const IDX_IMAGES_MAGIC = 0x00000803;
+/** Magic number of an IDX file of unsigned-byte labels (n). */
 export const IDX_LABELS_MAGIC = 0x00000801;
 
+/** Images parsed from an IDX file. */
 export interface IdxImages {
   n: number;
   rows: number;
@@ -21,6 +29,7 @@ export interface IdxImages {
   data: Uint8Array;
 }
 
+/** Labels parsed from an IDX file. */
 export interface IdxLabels {
   n: number;
   data: Uint8Array;
@@ -33,12 +42,11 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Gunzip if gzipped; zlib failures are rethrown naming the file. */
-export async function maybeGunzip(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+/** Gunzip if gzipped; failures are rethrown naming the file. */
+export async function maybeGunzip(bytes: Uint8Array, file: string, gunzip: Gunzip = streamGunzip): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
   try {
-    const out = await gunzipAsync(bytes);
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    return await gunzip(bytes);
   } catch (e) {
     throw new Error(
       `IDX file ${file}: corrupt or truncated gzip data (${(e as Error).message}); ` +
@@ -74,39 +82,21 @@ export function parseIdx(bytes: Uint8Array, file: string, magic: number): { dims
   return { dims, data: bytes.subarray(headerBytes) };
 }
 
-/** Parse IDX image bytes (raw or gzipped). */
-export async function parseIdxImages(raw: Uint8Array, file: string): Promise<IdxImages> {
-  const { dims, data } = parseIdx(await maybeGunzip(raw, file), file, IDX_IMAGES_MAGIC);
+/** Parse IDX image bytes (raw or gzipped); `file` names them in errors. */
+export async function parseIdxImages(raw: Uint8Array, file: string, gunzip?: Gunzip): Promise<IdxImages> {
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file, gunzip), file, IDX_IMAGES_MAGIC);
   const [n, rows, cols] = dims;
   if (rows === 0 || cols === 0) throw new Error(`IDX file ${file}: images of ${rows}x${cols} pixels`);
   return { n, rows, cols, data };
 }
 
 /** Parse IDX label bytes (raw or gzipped); every label must be < numClasses. */
-export async function parseIdxLabels(raw: Uint8Array, file: string, numClasses = 10): Promise<IdxLabels> {
-  const { dims, data } = parseIdx(await maybeGunzip(raw, file), file, IDX_LABELS_MAGIC);
+export async function parseIdxLabels(raw: Uint8Array, file: string, numClasses = 10, gunzip?: Gunzip): Promise<IdxLabels> {
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file, gunzip), file, IDX_LABELS_MAGIC);
   for (let i = 0; i < data.length; i++)
     if (data[i] >= numClasses)
       throw new Error(`IDX file ${file}: label ${i} is ${data[i]}, expected 0..${numClasses - 1}; the file is corrupt`);
   return { n: dims[0], data };
-}
-
-async function readBytes(file: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(file));
-  } catch (e) {
-    throw new Error(`IDX file ${file}: cannot read it (${(e as Error).message})`);
-  }
-}
-
-/** Read an IDX images file (raw or .gz). */
-export async function readIdxImages(file: string): Promise<IdxImages> {
-  return parseIdxImages(await readBytes(file), file);
-}
-
-/** Read an IDX labels file (raw or .gz); labels must be < numClasses. */
-export async function readIdxLabels(file: string, numClasses = 10): Promise<IdxLabels> {
-  return parseIdxLabels(await readBytes(file), file, numClasses);
 }
 
 /** Encode an IDX file (tests, small exports): magic for `dims.length` dims of unsigned bytes. */

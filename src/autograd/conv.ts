@@ -13,9 +13,8 @@ import { empty, launch, sameDevice } from '../tensor/launch.ts';
 import { permute, reduce, requireFloat } from '../tensor/raw.ts';
 import { binary, unary } from './pointwise.ts';
 import { checkShape, fmt, numel, type Shape } from '../tensor/shape.ts';
-import { deviceInfo } from '../backend/device.ts';
+import { deviceCaps } from '../backend/device.ts';
 import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';
-import { gemmGroups, pickVariant } from '../kernels/gemm.ts';
 import { type Conv2dGeom, conv2dKernel } from '../kernels/conv2d.ts';
 import {
   conv2dInputGradKernel,
@@ -24,10 +23,11 @@ import {
   weightTransposeKernel,
   type Conv2dWeightGradParams,
 } from '../kernels/conv2d_backward.ts';
-import { col2imKernel, conv2dColGradKernel, useColGrad } from '../kernels/conv2d_col.ts';
+import { col2imKernel, conv2dColGradKernel } from '../kernels/conv2d_col.ts';
 import { im2colKernel, weightFlipKernel } from '../kernels/im2col.ts';
+import { colGradChunk, useColGrad, useSmallMaps, weightGradBPer } from '../policy/conv_choice.ts';
 import { Function } from './function.ts';
-import { checkBindingSize, mm } from './matmul.ts';
+import { checkBindingSize, gemmFor, mm } from './matmul_op.ts';
 
 export interface Conv2dOptions {
   /** Stride per axis (a number applies to both). Default 1. */
@@ -76,7 +76,7 @@ function geomOf(op: string, xs: Shape, ws: Shape, o: Conv2dOptions, device: stri
     if (batch > MAX_WG_PER_DIM) throw new Error(`${op}: batch ${batch} exceeds ${MAX_WG_PER_DIM}`);
     // per-image bytes of the larger activation -> the batch that would fit
     const per = Math.max(cin * h * wd, cout * g.oh * g.ow) * 4;
-    const hint = `use a batch of at most ${Math.floor(deviceInfo().limits.maxStorageBufferBindingSize / per)}`;
+    const hint = `use a batch of at most ${Math.floor(deviceCaps().maxStorageBufferBindingSize / per)}`;
     checkBindingSize(op, 'input', xs, 'gpu', hint);
     checkBindingSize(op, 'output', [batch, cout, g.oh, g.ow], 'gpu', hint);
   }
@@ -109,19 +109,10 @@ export function conv2dInputGrad(inputShape: readonly number[], w: Tensor, gy: Te
 //   forward  y^T [B*OH*OW, Cout] = colT @ W^T (+ bias, ReLU fused), then one permute to NCHW;
 //   dW       [Cout, K] = dY^T [Cout, B*OH*OW] @ col^T (col = colT^T, built K-major);
 //   dX       (stride 1) = the forward of dY with the flipped, transposed weight and padding K-1-P.
+// Which geometries take it: `useSmallMaps` in src/policy/conv_choice.ts (GPU only).
 
-/** Largest im2col buffer the small-map path builds (bytes). */
-const SMALL_COL_BYTES = 32 * 2 ** 20;
-
-/** Switch for the small-map path (tests and A/B timings). */
-export const smallMapsConfig = { enabled: true };
-
-/** Whether the explicit-im2col path serves this geometry (GPU only). */
-export function useSmallMaps(g: Conv2dGeom, device: string): boolean {
-  if (device !== 'gpu' || !smallMapsConfig.enabled) return false;
-  const ohw = g.oh * g.ow;
-  const bytes = g.batch * ohw * g.cin * g.kh * g.kw * 4;
-  return ohw <= 64 && g.cin >= 8 && g.batch * ohw <= MAX_WG_PER_DIM && bytes <= Math.min(SMALL_COL_BYTES, deviceInfo().limits.maxStorageBufferBindingSize);
+function smallMaps(g: Conv2dGeom, device: string): boolean {
+  return device === 'gpu' && useSmallMaps(g, deviceCaps());
 }
 
 /** colT [B*OH*OW, K] or (kMajor) col [K, B*OH*OW], K = Cin*KH*KW. */
@@ -133,9 +124,10 @@ function im2col(g: Conv2dGeom, x: Tensor, kMajor: boolean): Tensor {
 
 /** Forward on either path: y [B, Cout, OH, OW]. */
 function convForward(g: Conv2dGeom, x: Tensor, w: Tensor, b: Tensor | null, relu: boolean): Tensor {
-  if (!useSmallMaps(g, x.device)) {
+  if (!smallMaps(g, x.device)) {
     const out = { shape: [g.batch, g.cout, g.oh, g.ow] };
-    return launch(conv2dKernel, { ...g, bias: !!b, relu }, b ? [x, w, b, out] : [x, w, out])[0];
+    const p = { ...g, bias: !!b, relu, ...gemmFor('conv2d', x.device) };
+    return launch(conv2dKernel, p, b ? [x, w, b, out] : [x, w, out])[0];
   }
   const ohw = g.oh * g.ow;
   const col = im2col(g, x, false);
@@ -164,7 +156,7 @@ function flippedGeom(g: Conv2dGeom): Conv2dGeom | null {
 
 function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
   const gg = flippedGeom(g);
-  if (useSmallMaps(g, w.device) && gg && useSmallMaps(gg, w.device)) {
+  if (smallMaps(g, w.device) && gg && smallMaps(gg, w.device)) {
     const wf = launch(weightFlipKernel, g, [w, { shape: [g.cin, g.cout, g.kh, g.kw] }])[0];
     const dx = convForward(gg, gy, wf, null, false);
     wf.dispose();
@@ -174,21 +166,20 @@ function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
   // both paths read the weight as Wt [Cin, KH, KW, Cout] (vec4 over output channels)
   const ckk = g.cin * g.kh * g.kw;
   const wt = launch(weightTransposeKernel, { rows: g.cout, cols: ckk }, [w, { shape: [ckk, g.cout] }])[0];
+  const gemm = gemmFor('conv2d_input_grad', w.device);
   if (useColGrad(g)) {
     // few input channels: column gradient + col2im, a chunk of images at a time
-    const colBytes = ckk * g.oh * g.ow * 4;
-    const cap = w.device === 'gpu' ? Math.min(64 * 2 ** 20, deviceInfo().limits.maxStorageBufferBindingSize) : Infinity;
-    const chunk = Math.max(1, Math.floor(cap / colBytes));
+    const chunk = w.device === 'gpu' ? colGradChunk(g, deviceCaps()) : Math.max(1, g.batch);
     if (w.device === 'gpu') checkBindingSize('conv2d', 'column gradient of one image', [ckk, g.oh * g.ow], 'gpu');
     for (let b0 = 0; b0 < g.batch; b0 += chunk) {
       const nb = Math.min(chunk, g.batch - b0);
-      const col = launch(conv2dColGradKernel, { ...g, b0, nb }, [wt, gy, { shape: [nb, ckk, g.oh * g.ow] }])[0];
+      const col = launch(conv2dColGradKernel, { ...g, b0, nb, ...gemm }, [wt, gy, { shape: [nb, ckk, g.oh * g.ow] }])[0];
       for (const cls of inputGradClasses(g)) launch(col2imKernel, { ...g, b0, nb, cls }, [col, dx]);
       col.dispose();
     }
   } else {
     // one launch per stride residue class; together they write every element
-    for (const cls of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls }, [wt, gy, dx]);
+    for (const cls of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls, ...gemm }, [wt, gy, dx]);
   }
   wt.dispose();
   return dx;
@@ -208,7 +199,7 @@ export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], gy: 
 
 function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
   const wShape = [g.cout, g.cin, g.kh, g.kw];
-  if (useSmallMaps(g, x.device)) {
+  if (smallMaps(g, x.device)) {
     const col = im2col(g, x, true); // [K, B*OH*OW]: dW = dY^T col^T, both operands vec4 along K
     const gy3 = gy._view([g.batch, g.cout, g.oh * g.ow]);
     const gt = permute(gy3, [1, 0, 2]); // [Cout, B, OH*OW]
@@ -222,8 +213,9 @@ function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
     dw2.dispose();
     return dw;
   }
-  const bPer = weightGradBPer(g, x.device);
-  const p: Conv2dWeightGradParams = { ...g, bPer };
+  const gemm = gemmFor('conv2d_weight_grad', x.device);
+  const bPer = x.device === 'gpu' ? weightGradBPer(g, gemm, deviceCaps()) : Math.max(1, g.batch);
+  const p: Conv2dWeightGradParams = { ...g, bPer, ...gemm };
   const splits = Math.ceil(g.batch / bPer);
   if (splits === 1) return launch(conv2dWeightGradKernel, p, [x, gy, { shape: wShape }])[0];
   // per-split partial sums [splits, Cout, Cin, KH, KW], then one reduction
@@ -231,19 +223,6 @@ function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
   const dw = reduce('sum', part, 0);
   part.dispose();
   return dw;
-}
-
-/** Images per weight-gradient split: enough workgroups for the adapter, partial sums kept small. */
-function weightGradBPer(g: Conv2dGeom, device: string): number {
-  if (device !== 'gpu') return Math.max(1, g.batch);
-  const v = pickVariant('conv2d');
-  const n = g.cin * g.kh * g.kw;
-  const [gx, gy] = gemmGroups(v, g.cout, n);
-  const want = v === 'tiled' ? 1024 : 32;
-  let splits = Math.min(g.batch, Math.max(1, Math.ceil(want / (gx * gy))));
-  const maxPartial = Math.min(64 * 2 ** 20, deviceInfo().limits.maxStorageBufferBindingSize);
-  splits = Math.max(1, Math.min(splits, Math.floor(maxPartial / (g.cout * n * 4))));
-  return Math.ceil(g.batch / splits);
 }
 
 class Conv2d extends Function {

@@ -2,10 +2,11 @@
 //   Y[b, co, p] = sum_{k=(ci,kh,kw)} W[co, k] * X[b, ci, oh*sh + kh - ph, ow*sw + kw - pw] (+ bias[co]) (ReLU)
 // x: [B, Cin, H, W]; w: [Cout, Cin, KH, KW]; y: [B, Cout, OH, OW]; p = oh * OW + ow.
 // GEMM: z = b, rows = co (M = Cout), cols = p (N = OH*OW), K = Cin*KH*KW split (ci, kh, kw).
-import type { KernelDef, NumArray } from './kernel.ts';
+import type { NumArray } from './kernel.ts';
+import { type UField, defineKernel, read, rw, u32 } from './shader.ts';
 import {
-  type GemmDesc, type GemmVariant, type Operand,
-  elem, gemmGroups, gemmSpec, gemmWgsl, outWidth, pickVariant, rowMajorStore, vecType,
+  type GemmChoice, type GemmDesc, type Operand,
+  elem, gemmBody, gemmEnables, gemmGroups, gemmSpec, outWidth, rowMajorStore, vecType,
 } from './gemm.ts';
 
 /** Convolution geometry shared by the forward and both backward kernels. */
@@ -27,17 +28,19 @@ export interface Conv2dGeom {
   ow: number;
 }
 
-export interface Conv2dParams extends Conv2dGeom {
+export interface Conv2dParams extends Conv2dGeom, GemmChoice {
   /** A bias binding (length Cout) follows W. */
   bias: boolean;
   relu: boolean;
-  variant?: GemmVariant;
 }
 
-/** The geometry words every conv kernel's uniform struct starts with (this order). */
-export const GEOM_FIELDS = 'batch: u32, cin: u32, h: u32, w: u32, cout: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, oh: u32, ow: u32';
-export function geomWords(g: Conv2dGeom): number[] {
-  return [g.batch, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
+/** The geometry fields every conv kernel's uniform struct starts with (this order). */
+export function geomFields(g: Conv2dGeom): UField[] {
+  return [
+    u32('batch', g.batch), u32('cin', g.cin), u32('h', g.h), u32('w', g.w), u32('cout', g.cout),
+    u32('kh', g.kh), u32('kw', g.kw), u32('sh', g.sh), u32('sw', g.sw), u32('ph', g.ph), u32('pw', g.pw),
+    u32('oh', g.oh), u32('ow', g.ow),
+  ];
 }
 
 /** WGSL helper: one zero-padded input element X[base + ih * W + iw] (0 outside the image). */
@@ -50,21 +53,13 @@ fn ldX(base: u32, ih: i32, iw: i32) -> f32 {
 /** W rows ([Cout, K] with K = Cin*KH*KW) are 16-byte aligned: load 4 taps at once. */
 const vecW = (p: Conv2dParams) => (p.cin * p.kh * p.kw) % 4 === 0;
 
-function desc(p: Conv2dParams, variant: GemmVariant): GemmDesc {
-  const nb = p.bias ? 1 : 0;
-  const ow = outWidth(variant, p.cout, p.oh * p.ow);
+function desc(p: Conv2dParams): GemmDesc {
+  const ow = outWidth(p, p.cout, p.oh * p.ow);
   const wv = vecW(p) ? 4 : 1;
   // A = W as [Cout, K] row-major
   const A: Operand = { setup: (i, s) => `let w_${s} = ${i} * K;`, load: (s, k) => elem('W', `w_${s} + ${k.k}`, wv), fast: 'k' };
   if (wv === 4) A.vecK = (s, k) => `W[(w_${s} + ${k.k}) / 4u]`;
   return {
-    decls: `
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> W: array<${wv === 4 ? 'vec4<f32>' : 'f32'}>;
-${p.bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
-@group(0) @binding(${2 + nb}) var<storage, read_write> Y: array<${vecType(ow)}>;
-struct U { ${GEOM_FIELDS} }
-@group(0) @binding(${3 + nb}) var<uniform> u: U;`,
     helpers: LOAD_X,
     prelude: 'let hw = u.h * u.w; let xOff = z * u.cin * hw;',
     m: 'u.cout',
@@ -86,16 +81,19 @@ struct U { ${GEOM_FIELDS} }
   };
 }
 
-export const conv2dKernel: KernelDef<Conv2dParams> = {
+export const conv2dKernel = defineKernel<Conv2dParams>({
   name: 'conv2d',
-  spec: (p) => `${gemmSpec(pickVariant('conv2d', p.variant), p.cout)}${vecW(p) ? ':v4' : ''}:o${outWidth(pickVariant('conv2d', p.variant), p.cout, p.oh * p.ow)}${p.bias ? '+b' : ''}${p.relu ? '+relu' : ''}`,
-  bindings: (p) => (p.bias ? ['read', 'read', 'read', 'rw'] : ['read', 'read', 'rw']),
-  uniforms: (p) => geomWords(p),
-  dispatch: (p) => [...gemmGroups(pickVariant('conv2d', p.variant), p.cout, p.oh * p.ow), p.batch],
-  wgsl: (p) => {
-    const v = pickVariant('conv2d', p.variant);
-    return gemmWgsl(v, desc(p, v), p.cout);
-  },
+  spec: (p) => `${gemmSpec(p, p.cout)}${vecW(p) ? ':v4' : ''}:o${outWidth(p, p.cout, p.oh * p.ow)}${p.bias ? '+b' : ''}${p.relu ? '+relu' : ''}`,
+  storage: (p) => [
+    read('X'),
+    read('W', vecW(p) ? 'vec4<f32>' : 'f32'),
+    ...(p.bias ? [read('bias')] : []),
+    rw('Y', vecType(outWidth(p, p.cout, p.oh * p.ow))),
+  ],
+  uniforms: (p) => geomFields(p),
+  enables: (p) => gemmEnables(p),
+  body: (p, caps) => gemmBody('conv2d', p, desc(p), p.cout, caps),
+  dispatch: (p) => [...gemmGroups(p, p.cout, p.oh * p.ow), p.batch],
   cpu: (p, bufs: NumArray[]) => {
     const [X, W] = bufs;
     const bias = p.bias ? bufs[2] : null;
@@ -121,4 +119,4 @@ export const conv2dKernel: KernelDef<Conv2dParams> = {
             Y[((b * cout + co) * oh + y) * ow + x] = acc;
           }
   },
-};
+});

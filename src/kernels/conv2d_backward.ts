@@ -1,5 +1,6 @@
 // conv2d backward kernels, implicit GEMMs on the gemm.ts cores (no im2col buffers). Inputs with
-// fewer than 8 channels take the column-gradient path of conv2d_col.ts for dX instead.
+// few channels take the column-gradient path of conv2d_col.ts for dX instead (`useColGrad` in
+// src/policy/conv_choice.ts).
 //
 // Input gradient dX[b, ci, ih, iw] = sum_{co,kh,kw} W[co, ci, kh, kw] * dY[b, co, oh, ow] over the taps
 // with oh*sh + kh = ih + ph (same for w). With stride > 1 only taps kh == (ih + ph) mod sh contribute,
@@ -14,12 +15,13 @@
 // GEMM: rows = co (M = Cout), cols = (ci, kh, kw) (N = Cin*KH*KW), K = (b, oh, ow). The batch can be
 // split over z (`bPer` images each) into partial sums [splits, Cout, N] that the caller reduces.
 // x: [B, Cin, H, W]; w: [Cout, Cin, KH, KW]; dY: [B, Cout, OH, OW].
-import type { KernelDef, NumArray } from './kernel.ts';
+import type { NumArray } from './kernel.ts';
+import { type UField, defineKernel, read, rw, u32 } from './shader.ts';
 import {
-  type GemmDesc, type GemmVariant, type KIdx, type Operand,
-  elem, gemmGroups, gemmSpec, gemmWgsl, iWidths, outWidth, pickVariant, rowMajorStore, vecType,
+  type GemmChoice, type GemmDesc, type KIdx, type Operand,
+  elem, gemmBody, gemmEnables, gemmGroups, gemmSpec, outWidth, rowMajorStore, vecType,
 } from './gemm.ts';
-import { type Conv2dGeom, GEOM_FIELDS, LOAD_X, geomWords } from './conv2d.ts';
+import { type Conv2dGeom, LOAD_X, geomFields } from './conv2d.ts';
 
 // ---- input gradient ----
 
@@ -41,9 +43,8 @@ export interface InputGradClass {
   tw0: number;
 }
 
-export interface Conv2dInputGradParams extends Conv2dGeom {
+export interface Conv2dInputGradParams extends Conv2dGeom, GemmChoice {
   cls: InputGradClass;
-  variant?: GemmVariant;
 }
 
 function axisClass(r: number, s: number, p: number, size: number, k: number) {
@@ -69,6 +70,14 @@ export function inputGradClasses(g: Conv2dGeom): InputGradClass[] {
   return out;
 }
 
+/** Uniform fields of one residue class (after the geometry). */
+export function classFields(c: InputGradClass): UField[] {
+  return [
+    u32('rh', c.rh), u32('rw', c.rw), u32('ih0', c.ih0), u32('iw0', c.iw0), u32('qh', c.qh), u32('qw', c.qw),
+    u32('jh', c.jh), u32('jw', c.jw), u32('th0', c.th0), u32('tw0', c.tw0),
+  ];
+}
+
 /** Wt rows ([.., Cout]) are 16-byte aligned: load 4 output channels at once. */
 export const vecCout = (p: Conv2dGeom) => p.cout % 4 === 0;
 
@@ -79,12 +88,6 @@ function inputGradDesc(p: Conv2dInputGradParams): GemmDesc {
   const A: Operand = { setup: (i, s) => `let w_${s} = ${i} * KK;`, load: (s, k) => elem('WT', wIdx(s, k), wv), fast: 'k' };
   if (wv === 4) A.vecK = (s, k) => `WT[(${wIdx(s, k)}) / 4u]`;
   return {
-    decls: `
-@group(0) @binding(0) var<storage, read> WT: array<${vecType(wv)}>;
-@group(0) @binding(1) var<storage, read> G: array<f32>;
-@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
-struct U { ${GEOM_FIELDS}, rh: u32, rw: u32, ih0: u32, iw0: u32, qh: u32, qw: u32, jh: u32, jw: u32, th0: u32, tw0: u32 }
-@group(0) @binding(3) var<uniform> u: U;`,
     helpers: `
 fn ldG(base: u32, oh: i32, ow: i32) -> f32 {
   let ok = (u32(oh) < u.oh) & (u32(ow) < u.ow);
@@ -109,16 +112,14 @@ fn ldG(base: u32, oh: i32, ow: i32) -> f32 {
   };
 }
 
-export const conv2dInputGradKernel: KernelDef<Conv2dInputGradParams> = {
+export const conv2dInputGradKernel = defineKernel<Conv2dInputGradParams>({
   name: 'conv2d_input_grad',
-  spec: (p) => `${gemmSpec(pickVariant('conv2d_input_grad', p.variant), p.cin)}${vecCout(p) ? ':v4' : ''}`,
-  bindings: () => ['read', 'read', 'rw'],
-  uniforms: (p) => {
-    const c = p.cls;
-    return [...geomWords(p), c.rh, c.rw, c.ih0, c.iw0, c.qh, c.qw, c.jh, c.jw, c.th0, c.tw0];
-  },
-  dispatch: (p) => [...gemmGroups(pickVariant('conv2d_input_grad', p.variant), p.cin, p.cls.qh * p.cls.qw), p.batch],
-  wgsl: (p) => gemmWgsl(pickVariant('conv2d_input_grad', p.variant), inputGradDesc(p), p.cin),
+  spec: (p) => `${gemmSpec(p, p.cin)}${vecCout(p) ? ':v4' : ''}`,
+  storage: (p) => [read('WT', vecType(vecCout(p) ? 4 : 1)), read('G'), rw('DX')],
+  uniforms: (p) => [...geomFields(p), ...classFields(p.cls)],
+  enables: (p) => gemmEnables(p),
+  body: (p, caps) => gemmBody('conv2d_input_grad', p, inputGradDesc(p), p.cin, caps),
+  dispatch: (p) => [...gemmGroups(p, p.cin, p.cls.qh * p.cls.qw), p.batch],
   cpu: (p, [WT, G, DX]: NumArray[]) => {
     const { cin, h, w, cout, kh, kw, oh, ow, sh, sw, ph, pw } = p;
     const c = p.cls;
@@ -140,14 +141,13 @@ export const conv2dInputGradKernel: KernelDef<Conv2dInputGradParams> = {
             DX[((b * cin + ci) * h + ih) * w + iw] = acc;
           }
   },
-};
+});
 
 // ---- weight gradient ----
 
-export interface Conv2dWeightGradParams extends Conv2dGeom {
+export interface Conv2dWeightGradParams extends Conv2dGeom, GemmChoice {
   /** Images per split; the launch has ceil(batch / bPer) splits on z. */
   bPer: number;
-  variant?: GemmVariant;
 }
 
 export function weightGradSplits(p: Conv2dWeightGradParams): number {
@@ -157,20 +157,14 @@ export function weightGradSplits(p: Conv2dWeightGradParams): number {
 /** dY images are 16-byte aligned (OH*OW % 4 == 0): load 4 output pixels at once. */
 const vecG = (p: Conv2dGeom) => (p.oh * p.ow) % 4 === 0;
 
-function weightGradDesc(p: Conv2dWeightGradParams, variant: GemmVariant): GemmDesc {
+function weightGradDesc(p: Conv2dWeightGradParams): GemmDesc {
   const gv = vecG(p) ? 4 : 1;
-  const ow = outWidth(variant, p.cout, p.cin * p.kh * p.kw);
+  const ow = outWidth(p, p.cout, p.cin * p.kh * p.kw);
   // A(co, (b, oh, ow)) = dY[b0 + b, co, oh, ow]
   const gIdx = (s: string, k: KIdx) => `(b0 + ${k.k0}) * u.cout * ohw + g_${s} + ${k.k1} * u.ow + ${k.k2}`;
   const A: Operand = { setup: (i, s) => `let g_${s} = ${i} * ohw;`, load: (s, k) => elem('G', gIdx(s, k), gv), fast: 'k' };
   if (gv === 4) A.vecK = (s, k) => `G[(${gIdx(s, k)}) / 4u]`;
   return {
-    decls: `
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> G: array<${gv === 4 ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read_write> DW: array<${vecType(ow)}>;
-struct U { ${GEOM_FIELDS}, bPer: u32 }
-@group(0) @binding(3) var<uniform> u: U;`,
     helpers: LOAD_X,
     prelude: 'let b0 = z * u.bPer; let ohw = u.oh * u.ow; let KK = u.kh * u.kw; let hw = u.h * u.w;',
     m: 'u.cout',
@@ -194,22 +188,14 @@ struct U { ${GEOM_FIELDS}, bPer: u32 }
   };
 }
 
-export const conv2dWeightGradKernel: KernelDef<Conv2dWeightGradParams> = {
+export const conv2dWeightGradKernel = defineKernel<Conv2dWeightGradParams>({
   name: 'conv2d_weight_grad',
-  spec: (p) => {
-    const v = pickVariant('conv2d_weight_grad', p.variant);
-    return `${gemmSpec(v, p.cout)}${vecG(p) ? ':v4' : ''}:o${outWidth(v, p.cout, p.cin * p.kh * p.kw)}`;
-  },
-  bindings: () => ['read', 'read', 'rw'],
-  uniforms: (p) => [...geomWords(p), p.bPer],
-  dispatch: (p) => [
-    ...gemmGroups(pickVariant('conv2d_weight_grad', p.variant), p.cout, p.cin * p.kh * p.kw),
-    weightGradSplits(p),
-  ],
-  wgsl: (p) => {
-    const v = pickVariant('conv2d_weight_grad', p.variant);
-    return gemmWgsl(v, weightGradDesc(p, v), p.cout);
-  },
+  spec: (p) => `${gemmSpec(p, p.cout)}${vecG(p) ? ':v4' : ''}:o${outWidth(p, p.cout, p.cin * p.kh * p.kw)}`,
+  storage: (p) => [read('X'), read('G', vecG(p) ? 'vec4<f32>' : 'f32'), rw('DW', vecType(outWidth(p, p.cout, p.cin * p.kh * p.kw)))],
+  uniforms: (p) => [...geomFields(p), u32('bPer', p.bPer)],
+  enables: (p) => gemmEnables(p),
+  body: (p, caps) => gemmBody('conv2d_weight_grad', p, weightGradDesc(p), p.cout, caps),
+  dispatch: (p) => [...gemmGroups(p, p.cout, p.cin * p.kh * p.kw), weightGradSplits(p)],
   cpu: (p, [X, G, DW]: NumArray[]) => {
     const { cin, h, w, cout, kh, kw, oh, ow, sh, sw, ph, pw } = p;
     const n = cin * kh * kw;
@@ -233,7 +219,7 @@ export const conv2dWeightGradKernel: KernelDef<Conv2dWeightGradParams> = {
               DW[(z * cout + co) * n + (ci * kh + i) * kw + j] = acc;
             }
   },
-};
+});
 
 // ---- weight transpose for the input gradient ----
 
@@ -246,17 +232,13 @@ const TT = 16;
 
 /** out[c, r] = in[r, c] for in [rows, cols]: w [Cout, Cin*KH*KW] -> Wt [Cin*KH*KW, Cout]. 2-D
  * dispatch (no index division). */
-export const weightTransposeKernel: KernelDef<TransposeParams> = {
+export const weightTransposeKernel = defineKernel<TransposeParams>({
   name: 'conv2d_weight_t',
   spec: () => '',
-  bindings: () => ['read', 'rw'],
-  uniforms: (p) => [p.rows, p.cols],
+  storage: () => [read('X'), rw('Y')],
+  uniforms: (p) => [u32('rows', p.rows), u32('cols', p.cols)],
   dispatch: (p) => [Math.ceil(p.cols / TT), Math.ceil(p.rows / TT), 1],
-  wgsl: () => `
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-struct U { rows: u32, cols: u32 }
-@group(0) @binding(2) var<uniform> u: U;
+  body: () => `
 @compute @workgroup_size(${TT}, ${TT})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   if (g.x < u.cols && g.y < u.rows) { Y[g.x * u.rows + g.y] = X[g.y * u.cols + g.x]; }
@@ -264,4 +246,4 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   cpu: (p, [X, Y]: NumArray[]) => {
     for (let r = 0; r < p.rows; r++) for (let c = 0; c < p.cols; c++) Y[c * p.rows + r] = X[r * p.cols + c];
   },
-};
+});

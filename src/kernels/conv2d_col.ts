@@ -1,37 +1,38 @@
-// conv2d input gradient for few input channels (Cin < 8): the class GEMM of conv2d_backward.ts has
-// M = Cin rows there and leaves most of a register tile idle (conv1: Cin = 1), so dX goes through
-// the column gradient instead, a chunk of `nb` images from `b0` at a time:
+// conv2d input gradient for few input channels (`useColGrad` in src/policy/conv_choice.ts): the
+// class GEMM of conv2d_backward.ts has M = Cin rows there and leaves most of a register tile idle
+// (conv1: Cin = 1), so dX goes through the column gradient instead, a chunk of `nb` images from
+// `b0` at a time:
 //   dCol[b, (ci,kh,kw), p] = sum_co Wt[(ci,kh,kw), co] * dY[b, co, p]   (GEMM: M = Cin*KH*KW, N = OH*OW, K = Cout)
 //   dX[b, ci, ih, iw] = sum over the taps of dCol at (oh, ow) = ((ih+ph-kh)/sh, (iw+pw-kw)/sw)  (col2im)
 // dCol: [nb, Cin*KH*KW, OH*OW]; Wt = the weight transposed to [Cin*KH*KW, Cout] (weightTransposeKernel).
-import type { KernelDef, NumArray } from './kernel.ts';
+import type { NumArray } from './kernel.ts';
+import { defineKernel, read, rw, u32 } from './shader.ts';
 import {
-  type GemmDesc, type GemmVariant, type Operand,
-  elem, gemmGroups, gemmSpec, gemmWgsl, iWidths, outWidth, pickVariant, rowMajorStore, vecType,
+  type GemmChoice, type GemmDesc, type Operand,
+  elem, gemmBody, gemmEnables, gemmGroups, gemmSpec, iWidths, outWidth, rowMajorStore, vecType,
 } from './gemm.ts';
-import { type Conv2dGeom, GEOM_FIELDS, geomWords } from './conv2d.ts';
-import { type InputGradClass, vecCout } from './conv2d_backward.ts';
+import { type Conv2dGeom, geomFields } from './conv2d.ts';
+import { type InputGradClass, classFields, vecCout } from './conv2d_backward.ts';
 
-/** Use the column path for this geometry. */
-export function useColGrad(g: Conv2dGeom): boolean {
-  return g.cin < 8;
-}
-
-export interface Conv2dColGradParams extends Conv2dGeom {
+export interface Conv2dColGradParams extends Conv2dGeom, GemmChoice {
   /** first image of the chunk; the launch covers `nb` images on z */
   b0: number;
   nb: number;
-  variant?: GemmVariant;
 }
 
-function colGradDesc(p: Conv2dColGradParams, variant: GemmVariant): GemmDesc {
+/** Width of the dY loads across output pixels (the lanes core's columns per lane; 1 = scalar). */
+function gWidth(p: Conv2dColGradParams): number {
+  const iw = iWidths(p, p.cin * p.kh * p.kw).b;
+  return (p.oh * p.ow) % iw === 0 && iw > 1 ? iw : 1;
+}
+
+function colGradDesc(p: Conv2dColGradParams): GemmDesc {
   const wv = vecCout(p) ? 4 : 1;
   // A((ci,kh,kw) = r, co) = Wt[r, co]
   const A: Operand = { setup: (i, s) => `let wr_${s} = ${i} * u.cout;`, load: (s, k) => elem('WT', `wr_${s} + ${k.k}`, wv), fast: 'k' };
   if (wv === 4) A.vecK = (s, k) => `WT[(wr_${s} + ${k.k}) / 4u]`;
-  const ow = outWidth(variant, p.cin * p.kh * p.kw, p.oh * p.ow);
-  const iw = iWidths(variant, p.cin * p.kh * p.kw).b;
-  const gv = (p.oh * p.ow) % iw === 0 && iw > 1 ? iw : 1;
+  const ow = outWidth(p, p.cin * p.kh * p.kw, p.oh * p.ow);
+  const gv = gWidth(p);
   const B: Operand = {
     setup: (i, s) => `let gp_${s} = gOff + ${i};`,
     load: (s, k) => elem('G', `gp_${s} + ${k.k} * ohw`, gv),
@@ -39,12 +40,6 @@ function colGradDesc(p: Conv2dColGradParams, variant: GemmVariant): GemmDesc {
   };
   if (gv > 1) B.vecI = { w: gv, load: (s, k) => `G[(gp_${s} + ${k.k} * ohw) / ${gv}u]` };
   return {
-    decls: `
-@group(0) @binding(0) var<storage, read> WT: array<${vecType(wv)}>;
-@group(0) @binding(1) var<storage, read> G: array<${vecType(gv)}>;
-@group(0) @binding(2) var<storage, read_write> COL: array<${vecType(ow)}>;
-struct U { ${GEOM_FIELDS}, b0: u32 }
-@group(0) @binding(3) var<uniform> u: U;`,
     prelude: 'let ohw = u.oh * u.ow; let ckk = u.cin * u.kh * u.kw; let gOff = (u.b0 + z) * u.cout * ohw;',
     m: 'ckk',
     n: 'ohw',
@@ -57,20 +52,21 @@ struct U { ${GEOM_FIELDS}, b0: u32 }
   };
 }
 
-export const conv2dColGradKernel: KernelDef<Conv2dColGradParams> = {
+export const conv2dColGradKernel = defineKernel<Conv2dColGradParams>({
   name: 'conv2d_col_grad',
   spec: (p) => {
-    const v = pickVariant('conv2d_col_grad', p.variant);
     const m = p.cin * p.kh * p.kw;
-    return `${gemmSpec(v, m)}:${(p.oh * p.ow) % iWidths(v, m).b === 0 ? 'v' : 's'}${outWidth(v, m, p.oh * p.ow)}${vecCout(p) ? 'w4' : ''}`;
+    return `${gemmSpec(p, m)}:${(p.oh * p.ow) % iWidths(p, m).b === 0 ? 'v' : 's'}${outWidth(p, m, p.oh * p.ow)}${vecCout(p) ? 'w4' : ''}`;
   },
-  bindings: () => ['read', 'read', 'rw'],
-  uniforms: (p) => [...geomWords(p), p.b0],
-  dispatch: (p) => [...gemmGroups(pickVariant('conv2d_col_grad', p.variant), p.cin * p.kh * p.kw, p.oh * p.ow), p.nb],
-  wgsl: (p) => {
-    const v = pickVariant('conv2d_col_grad', p.variant);
-    return gemmWgsl(v, colGradDesc(p, v), p.cin * p.kh * p.kw);
-  },
+  storage: (p) => [
+    read('WT', vecType(vecCout(p) ? 4 : 1)),
+    read('G', vecType(gWidth(p))),
+    rw('COL', vecType(outWidth(p, p.cin * p.kh * p.kw, p.oh * p.ow))),
+  ],
+  uniforms: (p) => [...geomFields(p), u32('b0', p.b0)],
+  enables: (p) => gemmEnables(p),
+  body: (p, caps) => gemmBody('conv2d_col_grad', p, colGradDesc(p), p.cin * p.kh * p.kw, caps),
+  dispatch: (p) => [...gemmGroups(p, p.cin * p.kh * p.kw, p.oh * p.ow), p.nb],
   cpu: (p, [WT, G, COL]: NumArray[]) => {
     const ckk = p.cin * p.kh * p.kw;
     const ohw = p.oh * p.ow;
@@ -82,7 +78,7 @@ export const conv2dColGradKernel: KernelDef<Conv2dColGradParams> = {
           COL[(z * ckk + r) * ohw + q] = acc;
         }
   },
-};
+});
 
 export interface Col2imParams extends Conv2dGeom {
   b0: number;
@@ -96,20 +92,13 @@ const C2I_WG = 64;
 /** dX[b0 + z, ci, ih, iw] = sum of the column gradient over the taps that read (ih, iw), for the
  * pixels of one residue class: there the taps are kh = rh + sh*jh, kw = rw + sw*jw for every pixel
  * (uniform loops, no per-tap division). Dispatch: x over qw, y over qh, z over (image, ci). */
-export const col2imKernel: KernelDef<Col2imParams> = {
+export const col2imKernel = defineKernel<Col2imParams>({
   name: 'conv2d_col2im',
   spec: () => '',
-  bindings: () => ['read', 'rw'],
-  uniforms: (p) => {
-    const c = p.cls;
-    return [...geomWords(p), p.b0, c.rh, c.rw, c.ih0, c.iw0, c.qh, c.qw, c.jh, c.jw, c.th0, c.tw0];
-  },
+  storage: () => [read('COL'), rw('DX')],
+  uniforms: (p) => [...geomFields(p), u32('b0', p.b0), ...classFields(p.cls)],
   dispatch: (p) => [Math.ceil(p.cls.qw / C2I_WG), p.cls.qh, p.nb * p.cin],
-  wgsl: () => `
-@group(0) @binding(0) var<storage, read> COL: array<f32>;
-@group(0) @binding(1) var<storage, read_write> DX: array<f32>;
-struct U { ${GEOM_FIELDS}, b0: u32, rh: u32, rw: u32, ih0: u32, iw0: u32, qh: u32, qw: u32, jh: u32, jw: u32, th0: u32, tw0: u32 }
-@group(0) @binding(2) var<uniform> u: U;
+  body: () => `
 @compute @workgroup_size(${C2I_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let qw = gid.x;
@@ -154,4 +143,4 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
           DX[((p.b0 * p.cin + zc) * p.h + c.ih0 + qh * p.sh) * p.w + c.iw0 + qw * p.sw] = acc;
         }
   },
-};
+});

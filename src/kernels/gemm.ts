@@ -3,8 +3,11 @@
 // where each operand is a small WGSL loader (`Operand`), so one core serves plain matmul (either
 // operand in either orientation) and convolutions (im2col index math inside the loader; no im2col
 // buffer). K may be split into three nested counters k = (k0 * K1 + k1) * K2 + k2 (conv taps).
+// A kernel file declares its bindings and uniforms through `defineKernel` (shader.ts) and writes
+// its body with `gemmBody`; which design runs is in the params (`GemmChoice`), chosen by
+// src/policy/gemm_choice.ts.
 //
-// Two designs, chosen per adapter (`pickVariant`), both generated from the same loaders:
+// Two designs, both generated from the same loaders:
 //  'lanes' (software adapters such as lavapipe): a workgroup is one 8-lane subgroup owning an
 //     R x 8C output tile (16 x 16: R = 16 rows, C = 2 columns per lane); each lane keeps R x C
 //     accumulators in registers and reads storage directly. lavapipe (Mesa 25) turns every storage
@@ -20,9 +23,17 @@
 //  'tiled' (hardware GPUs; the TF.js design): 16x16 invocations x 4x4 outputs = a 64x64 tile, K in
 //     32-deep slices staged in workgroup memory (A slice stored k-major so a thread reads its 4 rows
 //     as one vec4), vec4 global loads where the operand offers them.
-import { deviceInfo } from '../backend/device.ts';
+import type { Caps } from './kernel.ts';
 
 export type GemmVariant = 'lanes' | 'tiled';
+
+/** The GEMM design of one launch; every GEMM kernel's params carry it. */
+export interface GemmChoice {
+  variant: GemmVariant;
+  /** 'lanes' only: subgroups of 8 lanes per workgroup, side by side along the columns (default 1;
+   * more than 1 needs subgroups of exactly 8). */
+  lanesSubgroups?: number;
+}
 
 /** The current K index: linear `k` and its decomposition k = (k0 * K1 + k1) * K2 + k2. */
 export interface KIdx {
@@ -49,9 +60,10 @@ export interface Operand {
   vecI?: { w: number; load(s: string, k: KIdx): string };
 }
 
+/** The problem one GEMM kernel solves, as WGSL fragments. The storage bindings and `struct U` come
+ * from the kernel's `defineKernel` declarations; the fragments refer to them by name (the epilogue
+ * reads a binding named `bias`). */
 export interface GemmDesc {
-  /** Storage bindings and `struct U` + `var<uniform> u`, in binding order. */
-  decls: string;
   /** Statements at the top of `main` (may use `z`, the batch / split index). */
   prelude?: string;
   /** u32 expressions (may use prelude lets): M, N, and K = K0 * K1 * K2. */
@@ -82,37 +94,15 @@ export interface LanesTile {
   s: number;
 }
 
-/** Subgroups per 'lanes' workgroup (experiments; >1 needs subgroups of exactly 8). */
-export const lanesConfig = { s: 1 };
-
-// ---- variant choice ----
-
-let forcedVariant: GemmVariant | undefined;
-
-/** Force one GEMM design for every later launch (tests; `undefined` = choose per adapter). */
-export function setGemmVariant(v: GemmVariant | undefined): void {
-  forcedVariant = v;
-}
-
-function lanesSupported(): boolean {
-  const i = deviceInfo();
-  // the core relies on an 8-invocation workgroup being one whole subgroup of at least 8 lanes
-  return i.features.includes('subgroups') && i.subgroupMinSize >= 8;
-}
-
-/** The design for this launch: the requested one, else the forced one, else per adapter. */
-export function pickVariant(op: string, requested?: GemmVariant): GemmVariant {
-  const v = requested ?? forcedVariant;
-  if (v === 'lanes' && !lanesSupported())
-    throw new Error(`${op}: the 'lanes' GEMM variant needs the 'subgroups' feature with subgroups of at least 8; use 'tiled'`);
-  if (v === 'lanes' || v === 'tiled') return v;
-  if (v !== undefined) throw new Error(`${op}: variant must be 'lanes' or 'tiled', got ${String(v)}`);
-  return deviceInfo().software && lanesSupported() ? 'lanes' : 'tiled';
+/** Whether the adapter can run the 'lanes' core with `s` subgroups per workgroup: it relies on 8
+ * consecutive invocations being one whole subgroup of at least 8 lanes (exactly 8 when s > 1). */
+export function lanesRunsOn(caps: Caps, s = 1): boolean {
+  return caps.subgroups && caps.subgroupMinSize >= 8 && (s === 1 || caps.subgroupMaxSize === 8);
 }
 
 /** The register tile for the lanes core: fewer rows when M is small. */
-export function lanesTile(m: number): LanesTile {
-  const s = lanesConfig.s > 1 && deviceInfo().subgroupMaxSize === 8 ? lanesConfig.s : 1;
+export function lanesTile(choice: GemmChoice, m: number): LanesTile {
+  const s = choice.lanesSubgroups ?? 1;
   return m <= 8 ? { r: 8, c: 4, s } : { r: 16, c: 2, s };
 }
 
@@ -120,9 +110,9 @@ export const TILE = 64;
 const TK = 32;
 
 /** Workgroup counts [x, y] for an M x N problem. */
-export function gemmGroups(variant: GemmVariant, m: number, n: number): [number, number] {
-  if (variant === 'tiled') return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
-  const t = lanesTile(m);
+export function gemmGroups(choice: GemmChoice, m: number, n: number): [number, number] {
+  if (choice.variant === 'tiled') return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
+  const t = lanesTile(choice, m);
   return [Math.ceil(n / (8 * t.c * t.s)), Math.ceil(m / t.r)];
 }
 
@@ -168,7 +158,7 @@ function epilogue(d: GemmDesc, row: string, col: string, acc: string): string {
 }
 
 /** The 'lanes' core (see the file comment); `t` = register tile. */
-export function lanesWgsl(d: GemmDesc, t: LanesTile): string {
+function lanesWgsl(d: GemmDesc, t: LanesTile): string {
   const G = t.r / 8;
   const { A, B } = d;
   // vector loads: along k (4 steps per loop iteration) or across this lane's rows / columns
@@ -230,9 +220,7 @@ export function lanesWgsl(d: GemmDesc, t: LanesTile): string {
       ${storeRow(d, 'row', 'col0', 'v', t.c)}
     }
   }`;
-  return `enable subgroups;
-${d.decls}
-${d.helpers ?? ''}
+  return `${d.helpers ?? ''}
 @compute @workgroup_size(${8 * t.s})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${header(d)}
@@ -266,44 +254,29 @@ function tileLoad(d: GemmDesc, o: Operand, isA: boolean, S: string): string {
   const kid: KIdx = { k: 'k', k0: 'k0', k1: 'k1', k2: 'k2' };
   if (o.fast === 'k' && o.vecK) {
     // 512 vec4 (4 consecutive k) per slice, 2 per invocation
-    return [0]
-      .map(() => {
-        const e = 'e';
-        return `for (var e = li; e < 512u; e += 256u) { let q = ${e} % 8u; let r = ${e} / 8u; let i = ${base} + r; let k = t + q * 4u;
+    return `for (var e = li; e < 512u; e += 256u) { let q = e % 8u; let r = e / 8u; let i = ${base} + r; let k = t + q * 4u;
       var v = vec4<f32>(0.0);
-      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecK!('x', kid)}; }
+      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecK('x', kid)}; }
       ${range(4).map((c) => `${S}[(q * 4u + ${c}u) * 16u + (r >> 2u)][r & 3u] = v.${'xyzw'[c]};`).join(' ')} }`;
-      })
-      .join('\n    ');
   }
   if (o.fast === 'i' && o.vecI?.w === 4) {
     // 512 vec4 (4 consecutive rows / columns) per slice, 2 per invocation
-    return [0]
-      .map(() => {
-        const e = 'e';
-        return `for (var e = li; e < 512u; e += 256u) { let r4 = ${e} % 16u; let kk = ${e} / 16u; let i = ${base} + r4 * 4u; let k = t + kk;
+    return `for (var e = li; e < 512u; e += 256u) { let r4 = e % 16u; let kk = e / 16u; let i = ${base} + r4 * 4u; let k = t + kk;
       var v = vec4<f32>(0.0);
-      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecI!.load('x', kid)}; }
+      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecI.load('x', kid)}; }
       ${S}[kk * 16u + r4] = v; }`;
-      })
-      .join('\n    ');
   }
   // 2048 scalars per slice, 8 per invocation; consecutive invocations walk the contiguous index
   // (loops rather than unrolled copies: a GPU compiler unrolls them, lavapipe compiles faster)
-  return [0]
-    .map(() => {
-      const e = 'e';
-      const [r, kk] = o.fast === 'k' ? [`${e} / ${TK}u`, `${e} % ${TK}u`] : [`${e} % ${TILE}u`, `${e} / ${TILE}u`];
-      return `for (var e = li; e < ${TILE * TK}u; e += 256u) { let r = ${r}; let kk = ${kk}; let i = ${base} + r; let k = t + kk;
+  const [r, kk] = o.fast === 'k' ? [`e / ${TK}u`, `e % ${TK}u`] : [`e % ${TILE}u`, `e / ${TILE}u`];
+  return `for (var e = li; e < ${TILE * TK}u; e += 256u) { let r = ${r}; let kk = ${kk}; let i = ${base} + r; let k = t + kk;
       var v = 0.0;
       if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.load('x', kid)}; }
       ${S}[kk * 16u + (r >> 2u)][r & 3u] = v; }`;
-    })
-    .join('\n    ');
 }
 
 /** The 'tiled' core (see the file comment). */
-export function tiledWgsl(d: GemmDesc): string {
+function tiledWgsl(d: GemmDesc): string {
   const stores = `let res = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var r = 0u; r < 4u; r++) {
     let row = row0 + ty4 + r;
@@ -312,8 +285,7 @@ export function tiledWgsl(d: GemmDesc): string {
       ${storeRow(d, 'row', 'col0 + tx4', 'v', 4)}
     }
   }`;
-  return `${d.decls}
-${d.helpers ?? ''}
+  return `${d.helpers ?? ''}
 // slices: [k][16 vec4]; As vec4 j at k = rows 4j..4j+3, Bs vec4 j at k = cols 4j..4j+3
 var<workgroup> As: array<vec4<f32>, ${TK * 16}>;
 var<workgroup> Bs: array<vec4<f32>, ${TK * 16}>;
@@ -352,15 +324,15 @@ export function elem(name: string, idx: string, w: number): string {
 }
 
 /** Widths the cores use for vector loads across rows (A) / columns (B); 1 = none. */
-export function iWidths(variant: GemmVariant, m: number): { a: number; b: number } {
-  if (variant === 'tiled') return { a: 4, b: 4 };
-  const t = lanesTile(m);
+export function iWidths(choice: GemmChoice, m: number): { a: number; b: number } {
+  if (choice.variant === 'tiled') return { a: 4, b: 4 };
+  const t = lanesTile(choice, m);
   return { a: t.r / 8, b: t.c };
 }
 
 /** Width of vector stores for an M x N output (columns per lane / per thread), 1 = scalar. */
-export function outWidth(variant: GemmVariant, m: number, n: number): number {
-  const w = iWidths(variant, m).b;
+export function outWidth(choice: GemmChoice, m: number, n: number): number {
+  const w = iWidths(choice, m).b;
   return w > 1 && n % w === 0 ? w : 1;
 }
 
@@ -373,14 +345,27 @@ export function rowMajorStore(name: string, base: string, w: number): Pick<GemmD
   };
 }
 
-/** WGSL for the chosen variant. */
-export function gemmWgsl(variant: GemmVariant, d: GemmDesc, m: number): string {
-  return variant === 'lanes' ? lanesWgsl(d, lanesTile(m)) : tiledWgsl(d);
+/** WGSL `enable`s the chosen design needs (for `defineKernel`'s `enables`). */
+export function gemmEnables(choice: GemmChoice): string[] {
+  return choice.variant === 'lanes' ? ['subgroups'] : [];
 }
 
-/** Spec fragment naming the variant and its tile (the pipeline cache key must include it). */
-export function gemmSpec(variant: GemmVariant, m: number): string {
-  if (variant === 'tiled') return 'tiled';
-  const t = lanesTile(m);
+/** Helpers and entry point of the chosen design for an M x N problem (`m` picks the lanes tile);
+ * `op` names the kernel in the error raised when the adapter cannot run the design. */
+export function gemmBody(op: string, choice: GemmChoice, d: GemmDesc, m: number, caps: Caps): string {
+  if (choice.variant === 'tiled') return tiledWgsl(d);
+  const t = lanesTile(choice, m);
+  if (!lanesRunsOn(caps, t.s))
+    throw new Error(
+      `${op}: the 'lanes' GEMM design with ${t.s} subgroup(s) per workgroup needs the 'subgroups' feature with ` +
+        `subgroups of ${t.s > 1 ? 'exactly' : 'at least'} 8 lanes (this adapter: ${caps.subgroups ? `${caps.subgroupMinSize}-${caps.subgroupMaxSize}` : 'none'}); use 'tiled'`,
+    );
+  return lanesWgsl(d, t);
+}
+
+/** Spec fragment naming the design and its tile (the pipeline cache key must include it). */
+export function gemmSpec(choice: GemmChoice, m: number): string {
+  if (choice.variant === 'tiled') return 'tiled';
+  const t = lanesTile(choice, m);
   return `lanes${t.r}x${t.c}x${t.s}`;
 }

@@ -113,24 +113,30 @@ export class Linear extends Module {
 }
 
 /** Max pooling over kernelSize windows; stride defaults to kernelSize (as torch); sizes are a
- * number or [h, w]; padding (at most half the kernel) pads with -infinity. */
+ * number or [h, w]; padding (at most half the kernel) pads with -infinity; `ceilMode` sizes the
+ * output by ceil (torch's ceil_mode). */
 export class MaxPool2d extends Module {
   readonly kernelSize: Pair;
   readonly stride: Pair;
   readonly padding: Pair;
-  constructor(kernelSize: Size2, stride?: Size2, padding: Size2 = 0) {
+  readonly ceilMode: boolean;
+  constructor(kernelSize: Size2, stride?: Size2 | null, padding: Size2 = 0, o: { ceilMode?: boolean } = {}) {
     super();
     this.kernelSize = pair('MaxPool2d', 'kernelSize', kernelSize, posInt);
-    this.stride = stride === undefined ? this.kernelSize : pair('MaxPool2d', 'stride', stride, posInt);
+    this.stride = stride === undefined || stride === null ? this.kernelSize : pair('MaxPool2d', 'stride', stride, posInt);
     this.padding = pair('MaxPool2d', 'padding', padding, nonNegInt);
     if (this.padding.some((p, i) => p * 2 > this.kernelSize[i]))
       throw new Error(`MaxPool2d: padding must be at most half of kernelSize, got padding ${fmtPair(this.padding)} for kernelSize ${fmtPair(this.kernelSize)}`);
+    if (typeof o !== 'object' || o === null) throw new Error(`MaxPool2d: expected options { ceilMode } as an object, got ${String(o)}`);
+    for (const k of Object.keys(o)) if (k !== 'ceilMode') throw new Error(`MaxPool2d: unknown option '${k}' (accepted: ceilMode)`);
+    if (o.ceilMode !== undefined && typeof o.ceilMode !== 'boolean') throw new Error(`MaxPool2d: ceilMode must be a boolean, got ${String(o.ceilMode)}`);
+    this.ceilMode = o.ceilMode ?? false;
   }
   forward(x: Tensor): Tensor {
-    return maxPool2d(x, this.kernelSize, this.stride, this.padding);
+    return maxPool2d(x, this.kernelSize, this.stride, this.padding, { ceilMode: this.ceilMode });
   }
   protected override extraRepr(): string {
-    return `kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}, padding=${fmtPair(this.padding)}`;
+    return `kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}, padding=${fmtPair(this.padding)}${this.ceilMode ? ', ceilMode=true' : ''}`;
   }
 }
 

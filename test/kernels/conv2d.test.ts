@@ -93,7 +93,7 @@ describe('conv2d kernels: GPU vs CPU twins', () => {
         for (const chunk of [g.batch, 1]) await both(`${variant} column input grad chunk=${chunk}`, (d) => colPath(d, chunk));
         // both input-gradient paths agree (CPU twins: independent formulations)
         const classes = wt.full([n.x], NaN, { device: 'cpu' });
-        for (const cls of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls }, [wT('cpu'), t(G, 'cpu'), classes]);
+        for (const cls of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls, variant }, [wT('cpu'), t(G, 'cpu'), classes]);
         expectClose(await colPath('cpu', g.batch).toArray(), await classes.toArray(), 1e-5, 1e-5, 'class vs column input grad');
         for (const bPer of [g.batch, 1])
           await both(`${variant} weight grad bPer=${bPer}`, (d) =>
@@ -115,7 +115,7 @@ describe('conv2d kernels: GPU vs CPU twins', () => {
     const n = sizes(g);
     const X = randArray(n.x, 7);
     const W = randArray(n.w, 8);
-    const y = launch(conv2dKernel, { ...g, bias: false, relu: false }, [wt.tensor(X, [n.x], { device: 'cpu' }), wt.tensor(W, [n.w], { device: 'cpu' }), { shape: [n.y] }])[0];
+    const y = launch(conv2dKernel, { ...g, bias: false, relu: false, variant: 'tiled' }, [wt.tensor(X, [n.x], { device: 'cpu' }), wt.tensor(W, [n.w], { device: 'cpu' }), { shape: [n.y] }])[0];
     const ref = new Float32Array(n.y);
     for (let co = 0; co < g.cout; co++)
       for (let oy = 0; oy < g.oh; oy++)

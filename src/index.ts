@@ -1,4 +1,10 @@
-// webgpu-tensor's public API (PyTorch-shaped names), by name. Tensor methods are attached by
+/// <reference types="@webgpu/types" preserve="true" />
+/**
+ * The core API: runs wherever WebGPU does (browsers, Deno, Node given a `GPU`). Under Node,
+ * `webgpu-tensor` resolves to {@link "webgpu-tensor/node"}, which adds files and Dawn.
+ * @module webgpu-tensor
+ */
+// The public API (PyTorch-shaped names), by name. Tensor methods are attached by
 // autograd/tensor_methods.ts, imported here for its effect.
 import './autograd/tensor_methods.ts';
 import { gradcheck } from './autograd/gradcheck.ts';
@@ -48,6 +54,7 @@ export { type BackwardOptions } from './autograd/engine.ts';
 export * as profiler from './backend/profiler.ts';
 // Custom kernels (defineKernel, runKernel) and the built-in kernel descriptions, for benchmarking.
 export * as kernels from './kernel_api.ts';
+/** Test helpers: `gradcheck(fn, inputs)` compares autograd gradients with finite differences (float64 CPU). */
 export const testing = { gradcheck };
 
 /** Training metrics accumulated on the GPU (read back only for display). */
@@ -65,7 +72,6 @@ export const metrics = {
 // modules, optimizers, files, data
 export * as nn from './nn/index.ts';
 export * as optim from './nn/optim.ts';
-export { save, load, loadSafetensors, type LoadOptions } from './nn/safetensors.ts';
-export { writeFileAtomic, writeFileAtomicSync, type AtomicData } from './nn/atomic_file.ts';
-export { saveCheckpoint, loadCheckpoint, type CheckpointContents } from './nn/checkpoint.ts';
+export { saveBytes, loadBytes, loadSafetensorsBytes, type LoadOptions, type SaveOptions } from './nn/safetensors.ts';
+export { saveCheckpointBytes, loadCheckpointBytes, type CheckpointContents, type CheckpointTarget } from './nn/checkpoint.ts';
 export * as data from './data/index.ts';

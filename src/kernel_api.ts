@@ -45,6 +45,7 @@ export interface OutputSpec {
   dtype?: DType;
 }
 
+/** Options of {@link runKernel}. */
 export interface RunKernelOptions {
   /** Device when no argument is a tensor (every argument an `OutputSpec`). Default 'cpu'. */
   device?: Device;
@@ -71,6 +72,7 @@ export function runKernel<P>(def: KernelDef<P>, params: P, args: readonly (Tenso
   return launch(def, params, args.map((a) => (a instanceof Tensor ? a : { shape: [...a.shape], dtype: a.dtype })), o.device);
 }
 
+/** Options of {@link gemm}: transposed reads and the fused epilogue. */
 export interface GemmOptions {
   /** Read `a` as [K, M] (its transpose) in place. */
   transA?: boolean;

@@ -1,19 +1,28 @@
 // The one GPUDevice of the process: adapter choice, limits, error routing.
-// Nothing outside src/backend touches GPUDevice directly.
-import { create, globals } from 'webgpu';
+// Nothing outside src/backend touches GPUDevice directly. The `GPU` object comes from the caller
+// (a browser's or Deno's `navigator.gpu`, Dawn's `create()` in Node: see src/node/dawn_init.ts).
 import type { Caps } from '../kernels/kernel.ts';
 import { debugMemory } from './creation_site.ts';
 
+/** Options of {@link init}. */
 export interface InitOptions {
-  /** An adapter you already requested; otherwise one is requested here. */
+  /**
+   * The WebGPU entry point to request an adapter from: `navigator.gpu` in a browser or Deno, Dawn's
+   * `create([])` in Node. Default: `navigator.gpu` when there is one (the Node entry defaults to Dawn).
+   */
+  gpu?: GPU;
+  /**
+   * An adapter you already requested; otherwise one is requested here. Pass the `gpu` it came from
+   * too when that is Dawn's: Dawn's instance must stay referenced while its device is in use.
+   */
   adapter?: GPUAdapter;
+  /** Passed to `requestAdapter` (default 'high-performance'). */
   powerPreference?: GPUPowerPreference;
-  /** Extra Dawn toggles / options passed to `create()`. */
-  dawnOptions?: string[];
   /** Record where each GPU tensor is created, for `memory({ detail: true })` (see `debugMemory`). */
   debugMemory?: boolean;
 }
 
+/** What {@link init} and {@link deviceInfo} report about the adapter and device. */
 export interface DeviceInfo {
   vendor: string;
   architecture: string;
@@ -28,7 +37,8 @@ export interface DeviceInfo {
 }
 
 interface DeviceState {
-  gpu: GPU;
+  /** Kept alive with the device: Dawn destroys its instance (and crashes the device's callbacks) once this is collected. */
+  gpu: GPU | undefined;
   adapter: GPUAdapter;
   device: GPUDevice;
   info: DeviceInfo;
@@ -43,13 +53,17 @@ interface DeviceState {
 let state: DeviceState | null = null;
 let initPromise: Promise<DeviceState> | null = null;
 
+/** init() without a `gpu` where there is no `navigator.gpu`. */
+export const NO_GPU_HELP =
+  "webgpu-tensor: no WebGPU entry point: pass init({ gpu }) (navigator.gpu, or Dawn's create([]) from the `webgpu` " +
+  "package), or in Node use the Node entry ('webgpu-tensor' under Node, or 'webgpu-tensor/node'), which creates Dawn's. " +
+  'In a browser WebGPU needs a secure context (https or localhost); headless Chromium needs --enable-unsafe-webgpu.';
+
+/** requestAdapter() returned null. */
 export const NO_ADAPTER_HELP =
-  'webgpu-tensor: no WebGPU adapter found. Dawn needs a Vulkan driver. ' +
-  'On Linux without a GPU install Mesa >= 24 lavapipe: on Debian bookworm run ' +
-  '`echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/backports.list && ' +
-  'apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1` ' +
-  "(bookworm's own Mesa 22 is refused by Dawn); on Ubuntu >= 24.04 `apt-get install -y mesa-vulkan-drivers libvulkan1`. " +
-  'With a GPU, install its vendor Vulkan driver. `npm run provision` does this for you on Debian/Ubuntu as root.';
+  'webgpu-tensor: no WebGPU adapter found (requestAdapter returned null). In a browser, check that WebGPU is enabled ' +
+  'and the GPU is not blocklisted (chrome://gpu, about:support); in Node the Node entry needs a Vulkan driver ' +
+  '(`npm run provision` installs Mesa lavapipe on Debian/Ubuntu).';
 
 const LIMITS_TO_RAISE = [
   'maxStorageBufferBindingSize',
@@ -69,11 +83,12 @@ function isSoftware(info: GPUAdapterInfo): boolean {
 }
 
 async function doInit(opts: InitOptions): Promise<DeviceState> {
-  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
-  Object.assign(globalThis, globals);
-  const gpu = create(opts.dawnOptions ?? []);
   let adapter = opts.adapter ?? null;
-  if (!adapter) adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  const gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!adapter) {
+    if (!gpu) throw new Error(NO_GPU_HELP);
+    adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  }
   if (!adapter) throw new Error(NO_ADAPTER_HELP);
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMITS_TO_RAISE) {
@@ -129,7 +144,10 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
   return st;
 }
 
-/** Acquire the adapter and device. Safe to call more than once: the first call wins. */
+/**
+ * Acquire the adapter and device from `opts.gpu` (default `navigator.gpu`). Safe to call more than
+ * once: the first call wins. Resolves to what the adapter offers.
+ */
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
   if (opts.debugMemory !== undefined) debugMemory(opts.debugMemory);
   if (state) return state.info;
@@ -158,6 +176,7 @@ export function throwPendingErrors(): void {
   }
 }
 
+/** The device, for the backend; throws naming `op` before init() or after a device loss. */
 export function gpuDevice(op = 'gpu op'): GPUDevice {
   if (!state) throw new Error(`${op}: the GPU is not initialised; call \`await wt.init()\` first`);
   throwPendingErrors();
@@ -165,10 +184,12 @@ export function gpuDevice(op = 'gpu op'): GPUDevice {
   return state.device;
 }
 
+/** Whether init() has completed. */
 export function isInitialised(): boolean {
   return state !== null;
 }
 
+/** The adapter and device facts init() resolved to; throws before init(). */
 export function deviceInfo(): DeviceInfo {
   if (!state) throw new Error('deviceInfo: the GPU is not initialised; call `await wt.init()` first');
   return state.info;

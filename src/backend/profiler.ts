@@ -39,6 +39,7 @@ export function timestampsAvailable(device?: GPUDevice): boolean {
   return (device ?? gpuDevice('profiler.timestampsAvailable')).features.has('timestamp-query');
 }
 
+/** Options of `profiler.timer()`. */
 export interface TimerOptions {
   /** The device whose queue is timed; default webgpu-tensor's own. Another library's device on
    * the same adapter works too (to time it the same way). */

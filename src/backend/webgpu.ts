@@ -205,7 +205,7 @@ class Runtime {
       p.set(bytes);
       return p;
     })();
-    this.device.queue.writeBuffer(dst.buffer, byteOffset, padded);
+    this.device.queue.writeBuffer(dst.buffer, byteOffset, padded as Uint8Array<ArrayBuffer>);
   }
 
   /** Submit everything recorded so far. */
@@ -215,7 +215,7 @@ class Runtime {
       this.pass.end();
       this.pass = null;
     }
-    for (const c of this.arenaUsed) this.device.queue.writeBuffer(c.buffer, 0, c.bytes, 0, Math.max(16, c.used));
+    for (const c of this.arenaUsed) this.device.queue.writeBuffer(c.buffer, 0, c.bytes as Uint8Array<ArrayBuffer>, 0, Math.max(16, c.used));
     this.device.queue.submit([this.encoder.finish()]);
     this.arenaFree.push(...this.arenaUsed);
     this.arenaUsed = [];
@@ -273,6 +273,7 @@ export function hasRuntime(): boolean {
   return rt !== null;
 }
 
+/** GPU memory held by webgpu-tensor's buffer pool (see {@link memory}). */
 export interface MemoryInfo {
   /** Bytes held by live GPU tensors (size-class rounded). */
   inUse: number;
@@ -288,7 +289,8 @@ export interface MemoryDetail extends MemoryInfo {
   detail: MemorySite[];
 }
 
-/** GPU memory counters; with `{ detail: true }` also the live tensors by creation site (a leak report). */
+/** Bytes in use and pooled on the GPU, and buffers created so far (zeros before init()); with
+ * `{ detail: true }` also the live tensors by creation site (a leak report). */
 export function memory(): MemoryInfo;
 export function memory(opts: { detail: true }): MemoryDetail;
 export function memory(opts?: { detail?: boolean }): MemoryInfo | MemoryDetail;

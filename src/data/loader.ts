@@ -18,6 +18,7 @@ import { defaultDevice, type Tensor } from '../tensor/tensor.ts';
 import type { Split } from './fashion.ts';
 import { drawAugment, resizePacked, uploadBytes } from './transforms.ts';
 
+/** Random crop and flip applied by the {@link Loader} on the device. */
 export interface AugmentOptions {
   /** Zero padding before the random crop back to the input size (default 2: offsets 0..4). */
   pad?: number;
@@ -25,6 +26,7 @@ export interface AugmentOptions {
   flip?: boolean;
 }
 
+/** Options of {@link Loader}. */
 export interface LoaderOptions {
   batchSize: number;
   /** Shuffle every epoch (default false: dataset order). */
@@ -42,6 +44,7 @@ export interface LoaderOptions {
   device?: Device;
 }
 
+/** One batch from {@link Loader.epoch}: images and labels on the device. */
 export interface Batch {
   /** [size, 1, R, R] float32 in [0, 1]; owned by the caller. */
   x: Tensor;
@@ -77,6 +80,10 @@ export function streamSeed(seed: number, epoch: number, stream: number): number 
 
 const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
+/**
+ * Batches of a {@link Split}: uploads the uint8 images, resizes (and augments) them on the device,
+ * shuffles per epoch from a seed, so an epoch's order is reproducible and resumable mid-epoch.
+ */
 export class Loader {
   readonly n: number;
   readonly batchSize: number;

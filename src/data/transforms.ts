@@ -21,6 +21,7 @@ export function uploadBytes(bytes: Uint8Array, device: Device): Tensor {
   return fromArray(new Int32Array(b.buffer, b.byteOffset, words), [words], 'int32', device);
 }
 
+/** Sizes and augmentation of {@link resizePacked}. */
 export interface ResizeOptions {
   /** Images in the packed tensor. */
   n: number;

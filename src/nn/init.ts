@@ -9,6 +9,7 @@ import { globalGenerator } from '../tensor/random.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { writeArray } from './assign.ts';
 
+/** fan_in and fan_out of a weight [out, in, ...kernel] (torch's _calculate_fan_in_and_fan_out). */
 export function calculateFans(t: Tensor): { fanIn: number; fanOut: number } {
   if (t.ndim < 2)
     throw new Error(`init: fan in and fan out need a tensor with at least 2 dimensions, got shape [${t.shape}]`);
@@ -16,6 +17,7 @@ export function calculateFans(t: Tensor): { fanIn: number; fanOut: number } {
   return { fanIn: t.shape[1] * receptive, fanOut: t.shape[0] * receptive };
 }
 
+/** The nonlinearities {@link calculateGain} knows. */
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
 
 /** torch.nn.init.calculate_gain. `param` is leaky_relu's negative slope (default 0.01). */
@@ -67,11 +69,14 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
   return fill('normal_', t, () => mean + std * globalGenerator.normal());
 }
 
+/** Fill `t` with `value` in place; returns `t`. */
 export function constant_(t: Tensor, value: number): Tensor {
   if (typeof value !== 'number') throw new Error(`constant_: value must be a number, got ${typeof value}`);
   return fill('constant_', t, () => value);
 }
+/** Fill `t` with 0 in place; returns `t`. */
 export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
+/** Fill `t` with 1 in place; returns `t`. */
 export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
 
 /** Glorot uniform: bound = gain * sqrt(6 / (fan_in + fan_out)). */
@@ -87,6 +92,7 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
 
+/** Options of the Kaiming (He) initialisers. */
 export interface KaimingOptions {
   /** Negative slope of the following leaky ReLU (torch's `a`), default 0. */
   a?: number;

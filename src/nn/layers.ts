@@ -32,6 +32,7 @@ function param(shape: number[], dev: Device, name: string): Tensor {
   return t;
 }
 
+/** Options shared by the layers with parameters. */
 export interface LayerOptions {
   /** Add a learnable bias (default true). */
   bias?: boolean;
@@ -139,6 +140,7 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** max(x, 0), elementwise. */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);

@@ -19,13 +19,16 @@ import { Tensor } from '../tensor/tensor.ts';
 import type { Device } from '../tensor/storage.ts';
 import { copyInto } from './assign.ts';
 
+/** Parameter and persistent buffer names (torch's dotted names) -> tensors. */
 export type StateDict = Record<string, Tensor>;
 
+/** Keys {@link Module.loadStateDict} did not find, or did not expect (non-strict loads). */
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
 }
 
+/** Options of {@link Module.registerBuffer}. */
 export interface BufferOptions {
   /** In stateDict() and expected by loadStateDict() (default true); a non-persistent buffer is still moved by to(). */
   persistent?: boolean;
@@ -33,6 +36,10 @@ export interface BufferOptions {
 
 type Own = [string, Tensor, 'parameter' | 'buffer'] | [string, Module, 'module'];
 
+/**
+ * Base class of layers and models, as torch.nn.Module: parameters, buffers and child modules found
+ * by field name; stateDict / loadStateDict with torch's names; train / eval; to(device).
+ */
 export abstract class Module {
   /** True in training mode (Dropout active); set by train()/eval(). */
   training = true;

@@ -7,6 +7,7 @@ import { defaultDevice, type Tensor } from './tensor.ts';
 import type { DType, Device } from './storage.ts';
 import { globalGenerator } from './random.ts';
 
+/** Where a new tensor lives, its dtype, and whether autograd tracks it. */
 export interface CreateOptions {
   device?: Device;
   dtype?: DType;
@@ -75,6 +76,7 @@ export function tensor(data: NumArray | number[] | unknown[] | number, shape?: r
   return finish(fromArray(arr, sh, dtype, device), o);
 }
 
+/** A tensor of `shape` filled with `value`. */
 export function full(shape: Shape, value: number, o: CreateOptions = {}): Tensor {
   const sh = checkShape('full', shape);
   const device = dev(o);
@@ -83,7 +85,9 @@ export function full(shape: Shape, value: number, o: CreateOptions = {}): Tensor
   if (dtype === 'int32') return finish(fromArray(new Int32Array(numel(sh)).fill(value), sh, dtype, device), o);
   return finish(rawFull(sh, value, device, dtype), o);
 }
+/** A tensor of `shape` filled with 0. */
 export const zeros = (shape: Shape, o: CreateOptions = {}) => full(shape, 0, o);
+/** A tensor of `shape` filled with 1. */
 export const ones = (shape: Shape, o: CreateOptions = {}) => full(shape, 1, o);
 
 /** [start, end) in steps of `step`; `arange(n)` = [0..n). */

@@ -27,6 +27,10 @@ export interface GraphNode {
 
 let nextId = 1;
 
+/**
+ * An n-dimensional array on the CPU or the GPU, with autograd: shape, dtype and device are fixed;
+ * ops return new tensors; GPU memory is freed by dispose(), tidy(), or when the tensor is collected.
+ */
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
@@ -215,6 +219,7 @@ function sameShapeArr(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** Whether `x` is a Tensor. */
 export function isTensor(x: unknown): x is Tensor {
   return x instanceof Tensor;
 }

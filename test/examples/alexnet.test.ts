@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function run(args: string[]): { out: string; status: number | null } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/alexnet.ts', ...args], {
+  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', 'examples/alexnet.ts', ...args], {
     encoding: 'utf8',
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
     timeout: 300_000,

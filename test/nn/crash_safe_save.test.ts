@@ -31,7 +31,7 @@ interface Writer {
 }
 
 function spawnWriter(): Writer {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/checkpoint_writer.ts', path], {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'test/fixtures/checkpoint_writer.ts', path], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
   });

@@ -1,0 +1,47 @@
+// init() for Node: the core's init with Dawn (the `webgpu` package) as the default `GPU`, the
+// runtime directory Dawn's Vulkan loader expects, and install help for a missing Vulkan driver.
+import { create, globals } from 'webgpu';
+import { deviceInfo, init as initCore, isInitialised, type DeviceInfo, type InitOptions } from '../backend/device.ts';
+
+/** Options of the Node entry's {@link init}: the core's, plus Dawn's. */
+export interface NodeInitOptions extends InitOptions {
+  /** Dawn toggles / options passed to `create()` when `gpu` is not given, e.g. 'disable-dawn-features=...'. */
+  dawnOptions?: string[];
+}
+
+/** Thrown when Dawn finds no adapter: how to install a Vulkan driver. */
+export const DAWN_NO_ADAPTER_HELP =
+  'webgpu-tensor: no WebGPU adapter found. Dawn needs a Vulkan driver. ' +
+  'On Linux without a GPU install Mesa >= 24 lavapipe: on Debian bookworm run ' +
+  '`echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/backports.list && ' +
+  'apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1` ' +
+  "(bookworm's own Mesa 22 is refused by Dawn); on Ubuntu >= 24.04 `apt-get install -y mesa-vulkan-drivers libvulkan1`. " +
+  'With a GPU, install its vendor Vulkan driver. `npm run provision` does this for you on Debian/Ubuntu as root.';
+
+/**
+ * Acquire the adapter and device: from `opts.gpu` when given, else from Dawn's `create(dawnOptions)`.
+ * Sets XDG_RUNTIME_DIR to /tmp when unset (Dawn's Vulkan loader warns without it). Safe to call more
+ * than once: the first call wins.
+ */
+export async function init(opts: NodeInitOptions = {}): Promise<DeviceInfo> {
+  if (isInitialised()) return deviceInfo();
+  pending ??= start(opts).catch((e: unknown) => {
+    pending = null;
+    throw e;
+  });
+  return pending;
+}
+
+/** The first init() in flight (a second call while it runs waits for it rather than creating a second Dawn). */
+let pending: Promise<DeviceInfo> | null = null;
+
+async function start(opts: NodeInitOptions): Promise<DeviceInfo> {
+  const { dawnOptions, ...core } = opts;
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+  Object.assign(globalThis, globals);
+  // the core keeps `gpu` alive with the device (Dawn's instance must outlive it)
+  const gpu = core.gpu ?? create(dawnOptions ?? []);
+  const adapter = core.adapter ?? (await gpu.requestAdapter({ powerPreference: core.powerPreference ?? 'high-performance' }));
+  if (!adapter) throw new Error(DAWN_NO_ADAPTER_HELP);
+  return initCore({ ...core, gpu, adapter });
+}

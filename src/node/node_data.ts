@@ -1,0 +1,8 @@
+// The Node entry's `wt.data` namespace: the core's, plus Fashion-MNIST and IDX files on disk.
+export * from '../data/index.ts';
+export {
+  loadFashionMNIST, locateFashionMNIST, downloadFashionMNIST, fashionMnistSearchPath, dataDirFromArgv,
+  DEFAULT_DOWNLOAD_DIR, SYSTEM_DIR,
+  type LoadOptions, type LocateOptions, type Located,
+} from './fashion_files.ts';
+export { readIdxImages, readIdxLabels, zlibGunzip } from './idx_files.ts';

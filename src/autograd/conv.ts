@@ -27,6 +27,7 @@ import { col2imKernel, conv2dColGradKernel } from '../kernels/conv2d_col.ts';
 import { im2colKernel, weightFlipKernel } from '../kernels/im2col.ts';
 import { colGradChunk, useColGrad, useSmallMaps, weightGradBPer } from '../policy/conv_choice.ts';
 import { Function } from './function.ts';
+import { checkOptions } from '../backend/options.ts';
 import { checkBindingSize, gemmFor, mm } from './matmul_op.ts';
 
 export interface Conv2dOptions {
@@ -38,6 +39,8 @@ export interface Conv2dOptions {
   relu?: boolean;
 }
 
+const CONV2D_KEYS = ['stride', 'padding', 'relu'] as const;
+
 function pair(op: string, name: string, v: number | readonly [number, number] | undefined, dflt: number, min: number): [number, number] {
   const p: readonly unknown[] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
   if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min))
@@ -48,6 +51,7 @@ function pair(op: string, name: string, v: number | readonly [number, number] | 
 /** Validate conv2d arguments (before any GPU work) and return the geometry. */
 function conv2dGeom(x: Tensor, w: Tensor, bias: Tensor | null | undefined, o: Conv2dOptions = {}): Conv2dGeom {
   const op = 'conv2d';
+  checkOptions(op, o, CONV2D_KEYS);
   requireFloat(op, ...(bias ? [x, w, bias] : [x, w]));
   sameDevice(op, bias ? [x, w, bias] : [x, w]);
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]))
@@ -93,6 +97,7 @@ function checkGrad(op: string, gy: Tensor, g: Conv2dGeom): void {
  * gradient gy [B, Cout, OH, OW]; `inputShape` = x's shape. Not recorded by autograd. */
 export function conv2dInputGrad(inputShape: readonly number[], w: Tensor, gy: Tensor, o: Conv2dOptions = {}): Tensor {
   const op = 'conv2dInputGrad';
+  checkOptions(op, o, CONV2D_KEYS);
   checkShape(op, inputShape);
   requireFloat(op, w, gy);
   sameDevice(op, [w, gy]);
@@ -189,6 +194,7 @@ function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
  * gradient gy; `weightShape` = w's shape. Not recorded by autograd. */
 export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], gy: Tensor, o: Conv2dOptions = {}): Tensor {
   const op = 'conv2dWeightGrad';
+  checkOptions(op, o, CONV2D_KEYS);
   checkShape(op, weightShape);
   requireFloat(op, x, gy);
   sameDevice(op, [x, gy]);

@@ -11,8 +11,8 @@ import {
   checkLimits, splitFromBytes, FASHION_MNIST_FILES, FASHION_MNIST_KEYS, FASHION_MNIST_URL,
   type FashionMNIST, type FashionMNISTFile, type Split, type SplitLimits,
 } from '../data/fashion.ts';
-import { zlibGunzip } from './idx_files.ts';
 import { writeFileAtomic } from './atomic_file.ts';
+import { zlibGunzip } from './idx_files.ts';
 import { checkOptions } from '../backend/options.ts';
 
 /** Where downloads go by default. */

@@ -39,7 +39,7 @@ export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
 export { maxPool2d, type MaxPoolOptions } from './autograd/max_pool.ts';
 export { avgPool2d, type AvgPoolOptions } from './autograd/avg_pool.ts';
 export { adaptiveAvgPool2d, adaptiveMaxPool2d } from './autograd/adaptive_pool2d.ts';
-export { dropout } from './autograd/dropout_op.ts';
+export { dropout, type DropoutOptions } from './autograd/dropout_op.ts';
 export { crossEntropy, nllLoss, type CrossEntropyOptions, type NllLossOptions } from './autograd/loss.ts';
 export {
   l1Loss, binaryCrossEntropyWithLogits, type ElementwiseLossOptions, type BceWithLogitsOptions,

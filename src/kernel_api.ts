@@ -7,6 +7,7 @@
 // The built-in kernel descriptions below are the ones the library's ops launch, exposed so a
 // benchmark can time one kernel alone on preallocated tensors; their params are the kernels' own
 // (no argument checks beyond the runtime's), so prefer the public ops for anything else.
+import { checkOptions } from './backend/options.ts';
 import { launch } from './tensor/launch.ts';
 import { Tensor } from './tensor/tensor.ts';
 import type { DType, Device } from './tensor/storage.ts';
@@ -59,6 +60,7 @@ export interface RunKernelOptions {
  * kernel's `cpu` twin runs at once. Returns the new tensors, in argument order.
  */
 export function runKernel<P>(def: KernelDef<P>, params: P, args: readonly (Tensor | OutputSpec)[], o: RunKernelOptions = {}): Tensor[] {
+  checkOptions(`runKernel ${def?.name}`, o, ['device']);
   const access = def.bindings(params);
   if (args.length !== access.length)
     throw new Error(`runKernel ${def.name}: the kernel has ${access.length} storage bindings, got ${args.length} arguments`);
@@ -91,6 +93,7 @@ export interface GemmOptions {
  * For the common cases use `wt.matmul` / `wt.linear`.
  */
 export function gemm(a: Tensor, b: Tensor, o: GemmOptions = {}): Tensor {
+  checkOptions('kernels.gemm', o, ['transA', 'transB', 'bias', 'relu']);
   if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 2 || b.ndim !== 2)
     throw new Error('kernels.gemm: expected two 2-D tensors');
   const k = o.transA ? a.shape[0] : a.shape[1];

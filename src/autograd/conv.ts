@@ -30,6 +30,7 @@ import { col2imKernel, conv2dColGradKernel } from '../kernels/conv2d_col.ts';
 import { im2colKernel, weightFlipKernel } from '../kernels/im2col.ts';
 import { colGradChunk, useColGrad, useSmallMaps, weightGradBPer } from '../policy/conv_choice.ts';
 import { Function } from './function.ts';
+import { checkOptions } from '../backend/options.ts';
 import { checkBindingSize, gemmFor, mm } from './matmul_op.ts';
 
 export interface Conv2dOptions {
@@ -46,16 +47,7 @@ export interface Conv2dOptions {
   relu?: boolean;
 }
 
-const CONV_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'relu'] as const;
-
-/** Throws naming the op when `o` is not an options object or has a key outside CONV_OPTIONS. */
-function checkOptions(op: string, o: unknown): asserts o is Conv2dOptions {
-  if (o === null || typeof o !== 'object' || Array.isArray(o))
-    throw new Error(`${op}: expected an options object { ${CONV_OPTIONS.join(', ')} }, got ${Array.isArray(o) ? 'an array' : String(o)}`);
-  for (const k of Object.keys(o))
-    if (!(CONV_OPTIONS as readonly string[]).includes(k))
-      throw new Error(`${op}: unknown option '${k}' (accepted: ${CONV_OPTIONS.join(', ')})`);
-}
+const CONV2D_KEYS = ['stride', 'padding', 'dilation', 'groups', 'relu'] as const;
 
 function pair(op: string, name: string, v: number | readonly [number, number] | undefined, dflt: number, min: number): [number, number] {
   const p: readonly unknown[] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
@@ -67,6 +59,7 @@ function pair(op: string, name: string, v: number | readonly [number, number] | 
 /** Validate conv2d arguments (before any GPU work) and return the geometry. */
 function conv2dGeom(x: Tensor, w: Tensor, bias: Tensor | null | undefined, o: Conv2dOptions = {}): Conv2dGeom {
   const op = 'conv2d';
+  checkOptions(op, o, CONV2D_KEYS);
   requireFloat(op, ...(bias ? [x, w, bias] : [x, w]));
   sameDevice(op, bias ? [x, w, bias] : [x, w]);
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]))
@@ -76,7 +69,7 @@ function conv2dGeom(x: Tensor, w: Tensor, bias: Tensor | null | undefined, o: Co
 
 /** Geometry from the input and weight shapes, validated; checks binding sizes on the GPU. */
 function geomOf(op: string, xs: Shape, ws: Shape, o: Conv2dOptions, device: string): Conv2dGeom {
-  checkOptions(op, o);
+  checkOptions(op, o, CONV2D_KEYS);
   if (xs.length !== 4) throw new Error(`${op}: expected input x of shape [B, Cin, H, W], got ${fmt(xs)}`);
   if (ws.length !== 4) throw new Error(`${op}: expected weight of shape [Cout, Cin/groups, KH, KW], got ${fmt(ws)}`);
   const groups = o.groups ?? 1;
@@ -140,6 +133,7 @@ function checkGrad(op: string, gy: Tensor, g: Conv2dGeom): void {
  * gradient gy [B, Cout, OH, OW]; `inputShape` = x's shape. Not recorded by autograd. */
 export function conv2dInputGrad(inputShape: readonly number[], w: Tensor, gy: Tensor, o: Conv2dOptions = {}): Tensor {
   const op = 'conv2dInputGrad';
+  checkOptions(op, o, CONV2D_KEYS);
   checkShape(op, inputShape);
   requireFloat(op, w, gy);
   sameDevice(op, [w, gy]);
@@ -240,6 +234,7 @@ function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
  * gradient gy; `weightShape` = w's shape. Not recorded by autograd. */
 export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], gy: Tensor, o: Conv2dOptions = {}): Tensor {
   const op = 'conv2dWeightGrad';
+  checkOptions(op, o, CONV2D_KEYS);
   checkShape(op, weightShape);
   requireFloat(op, x, gy);
   sameDevice(op, [x, gy]);

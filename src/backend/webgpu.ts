@@ -1,7 +1,9 @@
 // WebGPU runtime: pipeline cache, buffer pool, and the command recorder that batches many
 // dispatches into one encoder and submits on flush() (step end) or when a readback needs it.
-import { gpuDevice, deviceInfo, deviceCaps, throwPendingErrors, noteErrorReported } from './device.ts';
+import { gpuDevice, deviceInfo, deviceCaps, deviceLost, deviceLostError, throwPendingErrors, noteErrorReported, onDeviceLost } from './device.ts';
 import { BufferPool, GpuStorage, type MemorySite } from './pool.ts';
+import { FaultLog, type FaultSite } from './faults.ts';
+import { checkOptions } from './options.ts';
 import { type Caps, type KernelDef, packUniforms, split1D, MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 
 export { GpuStorage, type MemorySite } from './pool.ts';
@@ -53,6 +55,8 @@ class Runtime {
   /** minStorageBufferOffsetAlignment: where a bound slice may start. */
   readonly offsetAlign: number;
   readonly caps: Caps;
+  /** Fault records of checking kernels, raised at readbacks (faults.ts). */
+  readonly faults: FaultLog;
   stats = { submits: 0, dispatches: 0, pipelines: 0 };
 
   constructor(device: GPUDevice) {
@@ -63,6 +67,12 @@ class Runtime {
     this.maxBinding = this.deviceMaxBinding;
     this.offsetAlign = device.limits.minStorageBufferOffsetAlignment;
     this.caps = deviceCaps();
+    this.faults = new FaultLog(device, this.pool, this.offsetAlign);
+  }
+
+  /** The fault record of `site`, to bind as a kernel's 'fault' operand. */
+  fault(site: FaultSite): BufferSlice {
+    return this.faults.slice(site);
   }
 
   /** Compile (once per name + spec) inside error scopes that rethrow with the kernel's name. */
@@ -233,35 +243,90 @@ class Runtime {
     this.pool.throwErrors();
   }
 
-  /** Copy `bytes` of `src` to the host. Submits pending work. */
+  /** mapAsync for reading; a failure because the device was lost says so. */
+  private async map(buffer: GPUBuffer, op: string): Promise<void> {
+    try {
+      await buffer.mapAsync(1 /* READ */);
+    } catch (e) {
+      const why = deviceLost();
+      throw why ? deviceLostError(op, why) : e;
+    }
+  }
+
+  private staging(size: number): { buffer: GPUBuffer; free: GPUBuffer[] } {
+    let free = this.stagingFree.get(size);
+    if (!free) this.stagingFree.set(size, (free = []));
+    const buffer = free.pop() ?? this.device.createBuffer({ size, usage: BU.MAP_READ | BU.COPY_DST, label: 'readback-staging' });
+    return { buffer, free };
+  }
+
+  /** Copy `bytes` of `src` to the host. Submits pending work. Fault records of checking kernels
+   * ride along in the same staging buffer and are raised here (faults.ts). */
   async read(src: GpuStorage, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    let list = this.stagingFree.get(size);
-    if (!list) this.stagingFree.set(size, (list = []));
-    const staging =
-      list.pop() ?? this.device.createBuffer({ size, usage: BU.MAP_READ | BU.COPY_DST, label: 'readback-staging' });
+    const faultBytes = this.faults.snapshotBytes();
+    const st = this.staging(size + faultBytes);
     const copyBytes = Math.min(size, Math.ceil(bytes / 4) * 4, src.buffer.size - srcOffset);
-    this.copyEncoder().copyBufferToBuffer(src.buffer, srcOffset, staging, 0, copyBytes);
+    const enc = this.copyEncoder();
+    enc.copyBufferToBuffer(src.buffer, srcOffset, st.buffer, 0, copyBytes);
+    if (faultBytes) this.faults.snapshot(enc, st.buffer, size, faultBytes);
     this.flush();
     await this.checkScopes();
-    await staging.mapAsync(1 /* READ */);
-    const out = staging.getMappedRange(0, size).slice(0, bytes);
-    staging.unmap();
-    list.push(staging);
+    await this.map(st.buffer, 'toArray');
+    const out = st.buffer.getMappedRange(0, size).slice(0, bytes);
+    const faults = faultBytes ? st.buffer.getMappedRange(size, faultBytes).slice(0) : null;
+    st.buffer.unmap();
+    st.free.push(st.buffer);
     throwPendingErrors();
+    if (faults) this.faults.raise(faults);
     return out;
   }
 
-  /** Wait until the GPU has finished all submitted work. */
-  async sync(): Promise<void> {
+  /** Snapshot the fault records (submitting pending work) and wait for it; null when not armed. */
+  private async readFaults(): Promise<ArrayBuffer | null> {
+    const bytes = this.faults.snapshotBytes();
+    if (!bytes) return null;
+    const st = this.staging(bytes);
+    this.faults.snapshot(this.copyEncoder(), st.buffer, 0, bytes);
     this.flush();
     await this.checkScopes();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.map(st.buffer, 'sync');
+    const out = st.buffer.getMappedRange(0, bytes).slice(0);
+    st.buffer.unmap();
+    st.free.push(st.buffer);
+    return out;
+  }
+
+  /** Wait until the GPU has finished all submitted work; raises device faults. */
+  async sync(): Promise<void> {
+    const faults = await this.readFaults(); // its map waits for all submitted work
+    if (!faults) {
+      this.flush();
+      await this.checkScopes();
+      await this.device.queue.onSubmittedWorkDone();
+    }
     throwPendingErrors();
+    if (faults) this.faults.raise(faults);
+  }
+
+  /** Bad labels counted by checking kernels since the last call (reads the records back when
+   * armed); other device faults are raised. */
+  async labelErrors(): Promise<number> {
+    const faults = await this.readFaults();
+    throwPendingErrors();
+    if (faults) this.faults.raise(faults, true);
+    return this.faults.takeLabelCount();
   }
 }
 
 let rt: Runtime | null = null;
+
+// a lost device's runtime is dropped: its storages report deviceLost, memory() starts over
+onDeviceLost((device) => {
+  if (rt?.device !== device) return;
+  rt.pool.deviceLost = true;
+  rt = null;
+});
 
 export function runtime(op = 'gpu op'): Runtime {
   const dev = gpuDevice(op);
@@ -289,11 +354,13 @@ export interface MemoryDetail extends MemoryInfo {
   detail: MemorySite[];
 }
 
-/** GPU memory counters; with `{ detail: true }` also the live tensors by creation site (a leak report). */
+/** Bytes in use and pooled on the GPU, and buffers created so far (zeros before init()); with
+ * `{ detail: true }` also the live tensors by creation site (a leak report). */
 export function memory(): MemoryInfo;
 export function memory(opts: { detail: true }): MemoryDetail;
 export function memory(opts?: { detail?: boolean }): MemoryInfo | MemoryDetail;
 export function memory(opts: { detail?: boolean } = {}): MemoryInfo | MemoryDetail {
+  checkOptions('memory', opts, ['detail']);
   const info = rt
     ? { inUse: rt.pool.inUseBytes, pooled: rt.pool.pooledBytes, buffersCreated: rt.pool.created }
     : { inUse: 0, pooled: 0, buffersCreated: 0 };

@@ -15,6 +15,7 @@
 //             extra    JSON of the caller's extra value
 // Loading restores parameters in place, optimizer state, the scheduler and the RNG, so a resumed
 // run continues exactly as an uninterrupted one. Here as bytes; files: src/node/weight_files.ts.
+import { checkOptions } from '../backend/options.ts';
 import { getRngState, setRngState } from '../tensor/random.ts';
 import { defaultDevice, Tensor } from '../tensor/tensor.ts';
 import type { Device } from '../tensor/storage.ts';
@@ -47,6 +48,7 @@ export interface CheckpointContents {
 export interface CheckpointTarget {
   model: Module;
   optimizer?: AnyOptimizer;
+  /** A learning-rate scheduler of `optimizer` (wt.optim.lrScheduler.*). */
   scheduler?: LRScheduler;
 }
 
@@ -70,7 +72,8 @@ export async function loadCheckpointBytes(bytes: Uint8Array | ArrayBuffer, c: Ch
 
 /** Validate `c`, collect its tensors and metadata and hand them to `write`. */
 export async function writeCheckpoint<R>(c: CheckpointContents, write: CheckpointWriter<R>): Promise<R> {
-  if (!c || typeof c !== 'object' || !c.model) throw new Error('saveCheckpoint: expected { model, optimizer?, epoch, extra? }');
+  checkOptions('saveCheckpoint', c, ['model', 'optimizer', 'scheduler', 'epoch', 'extra']);
+  if (!c || typeof c !== 'object' || !c.model) throw new Error('saveCheckpoint: expected { model, optimizer?, scheduler?, epoch, extra? }');
   if (typeof c.epoch !== 'number' || !Number.isFinite(c.epoch))
     throw new Error(`saveCheckpoint: epoch must be a finite number, got ${String(c.epoch)}`);
   if (c.optimizer !== undefined && !(c.optimizer instanceof Optimizer))
@@ -145,11 +148,12 @@ function checkModelState(model: Module, sd: Record<string, Tensor>): void {
 
 /**
  * Restore a checkpoint (read by `read`; `path` names it in errors) into `model` (and `optimizer`,
- * when given) and the global RNG. The model must have the same parameter and buffer names and
- * shapes (strict). A checkpoint that is truncated, corrupt or does not fit the model is rejected
- * with an Error naming it, and then nothing (model, optimizer, RNG) has been changed.
+ * `scheduler`, when given) and the global RNG. The model must have the same parameter and buffer
+ * names and shapes (strict). A checkpoint that is truncated, corrupt or does not fit the model is
+ * rejected with an Error naming it, and then nothing (model, optimizer, RNG) has been changed.
  */
 export async function readCheckpoint(path: string, c: CheckpointTarget, read: CheckpointReader): Promise<{ epoch: number; extra: unknown }> {
+  checkOptions('loadCheckpoint', c, ['model', 'optimizer', 'scheduler']);
   if (!c || typeof c !== 'object' || !c.model) throw new Error('loadCheckpoint: expected { model, optimizer?, scheduler? }');
   const device = c.model.parameters()[0]?.device ?? c.model.buffers()[0]?.device ?? defaultDevice();
   const { tensors, metadata } = await read(device);

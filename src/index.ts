@@ -7,13 +7,17 @@
 // The public API (PyTorch-shaped names), by name. Tensor methods are attached by
 // autograd/tensor_methods.ts, imported here for its effect.
 import './autograd/tensor_methods.ts';
+// the autotuner's trials (they run the ops)
+import './autograd/tuning_trials.ts';
 import { gradcheck } from './autograd/gradcheck.ts';
 import { accuracyCount, accumulateSum, crossEntropyLabelErrors, crossEntropySum } from './autograd/loss.ts';
 
 // device and memory
 export { init, deviceInfo, type InitOptions, type DeviceInfo } from './backend/device.ts';
 export { memory, debugMemory, type MemoryInfo, type MemoryDetail, type MemorySite } from './backend/webgpu.ts';
-export { sync, flush } from './backend/sync.ts';
+export { sync, flush, SubmitFence, type SyncOptions } from './backend/sync.ts';
+// kernel autotuning: modes, picks, settings
+export * as tuning from './tuning_api.ts';
 
 // tensors
 export { Tensor, isTensor, type DType, type Device } from './tensor/tensor.ts';

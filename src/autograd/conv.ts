@@ -28,7 +28,8 @@ import {
 } from '../kernels/conv2d_backward.ts';
 import { col2imKernel, conv2dColGradKernel } from '../kernels/conv2d_col.ts';
 import { im2colKernel, weightFlipKernel } from '../kernels/im2col.ts';
-import { colGradChunk, useColGrad, useSmallMaps, weightGradBPer } from '../policy/conv_choice.ts';
+import { colGradChunk, useColGrad, weightGradBPer } from '../policy/conv_choice.ts';
+import { tunedConvGemm, tunedSmallMaps } from './tuning_families.ts';
 import { Function } from './function.ts';
 import { checkOptions } from '../backend/options.ts';
 import { checkBindingSize, gemmFor, mm } from './matmul_op.ts';
@@ -150,10 +151,11 @@ export function conv2dInputGrad(inputShape: readonly number[], w: Tensor, gy: Te
 //   forward  y^T [B*OH*OW, Cout] = colT @ W^T (+ bias, ReLU fused), then one permute to NCHW;
 //   dW       [Cout, K] = dY^T [Cout, B*OH*OW] @ col^T (col = colT^T, built K-major);
 //   dX       (stride 1) = the forward of dY with the flipped, transposed weight and padding K-1-P.
-// Which geometries take it: `useSmallMaps` in src/policy/conv_choice.ts (GPU only).
+// Which geometries take it: `useSmallMaps` in src/policy/conv_choice.ts (GPU only), and among
+// those the autotuner's pick where it is on (tuning_families.ts).
 
 function smallMaps(g: Conv2dGeom, device: string): boolean {
-  return device === 'gpu' && useSmallMaps(g, deviceCaps());
+  return tunedSmallMaps(g, device);
 }
 
 /** colT [B*OH*OW, K] or (kMajor) col [K, B*OH*OW], K = Cin*KH*KW. */
@@ -167,7 +169,7 @@ function im2col(g: Conv2dGeom, x: Tensor, kMajor: boolean): Tensor {
 function convForward(g: Conv2dGeom, x: Tensor, w: Tensor, b: Tensor | null, relu: boolean): Tensor {
   if (!smallMaps(g, x.device)) {
     const out = { shape: [g.batch, g.cout, g.oh, g.ow] };
-    const p = { ...g, bias: !!b, relu, ...gemmFor('conv2d', x.device) };
+    const p = { ...g, bias: !!b, relu, ...tunedConvGemm(g, x.device) };
     return launch(conv2dKernel, p, b ? [x, w, b, out] : [x, w, out])[0];
   }
   const ohw = g.oh * g.ow;
@@ -209,7 +211,7 @@ function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
   // both paths read the weight as Wt [Cin/G, KH, KW, Cout] (vec4 over output channels)
   const kkg = cinPer(g) * g.kh * g.kw;
   const wt = launch(weightTransposeKernel, { rows: g.cout, cols: kkg }, [w, { shape: [kkg, g.cout] }])[0];
-  const gemm = gemmFor('conv2d_input_grad', w.device);
+  const gemm = tunedConvGemm(g, w.device);
   if (useColGrad(g)) {
     // few input channels per group, many output channels: column gradient + col2im, a chunk of
     // images at a time; the column gradient has rows (ci, kh, kw) over all Cin channels
@@ -259,7 +261,7 @@ function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
     dw2.dispose();
     return dw;
   }
-  const gemm = gemmFor('conv2d_weight_grad', x.device);
+  const gemm = tunedConvGemm(g, x.device);
   const bPer = x.device === 'gpu' ? weightGradBPer(g, gemm, deviceCaps()) : Math.max(1, g.batch);
   const p: Conv2dWeightGradParams = { ...g, bPer, ...gemm };
   const splits = Math.ceil(g.batch / bPer);

@@ -12,6 +12,7 @@ import { matmulKernel, type MatmulParams } from '../kernels/matmul.ts';
 import { type GemmChoice, gemmGroups, splitOf } from '../kernels/gemm.ts';
 import { splitKReduceKernel } from '../kernels/split_k_reduce.ts';
 import { chooseGemm } from '../policy/gemm_choice.ts';
+import { tunedGemm } from './tuning_families.ts';
 import { Function } from './function.ts';
 import { expand, reshape } from './ops.ts';
 
@@ -47,7 +48,14 @@ export function mm(
   if (batch > MAX_WG_PER_DIM) throw new Error(`matmul: batch ${batch} exceeds ${MAX_WG_PER_DIM} (one workgroup row per batch)`);
   for (const [what, s] of [['left operand', a.shape], ['right operand', b.shape], ['output', outShape]] as const)
     checkBindingSize('matmul', what, s, a.device);
-  let gemm = choice && a.device === 'gpu' ? choice : gemmFor('matmul', a.device);
+  // on the GPU the given choice, else the autotuner's pick for this shape class (the policy's
+  // choice until tuned)
+  let gemm =
+    choice && a.device === 'gpu'
+      ? choice
+      : a.device === 'gpu' && k > 0
+        ? tunedGemm({ m, n, k, batch, transA, transB })
+        : gemmFor('matmul', a.device);
   // split-K partials past the binding limit: run unsplit (the same result, one pass)
   if (splitOf(gemm) > 1 && a.device === 'gpu' && splitOf(gemm) * numel(outShape) * 4 > deviceCaps().maxStorageBufferBindingSize)
     gemm = { ...gemm, splitK: 1 };

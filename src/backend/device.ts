@@ -5,6 +5,7 @@ import type { Caps } from '../kernels/kernel.ts';
 import { debugMemory } from './creation_site.ts';
 import { setCheckNumerics } from './faults.ts';
 import { checkOptions } from './options.ts';
+import type { AutotuneMode, TuningStore } from './tuning_store.ts';
 
 /** Options of {@link init}. */
 export interface InitOptions {
@@ -27,10 +28,16 @@ export interface InitOptions {
    * first at the next readback or sync, naming the op (default false: no extra GPU work).
    */
   checkNumerics?: boolean;
+  /** Kernel autotuning: 'persist', 'memory' or 'off' (see `wt.tuning`). Default: 'persist' on
+   * hardware adapters, 'off' on software ones. */
+  autotune?: AutotuneMode;
+  /** Where autotune 'persist' keeps its picks (the Node entry passes a file store under
+   * ~/.cache/webgpu-tensor); without one the picks stay in memory. */
+  tuningStore?: TuningStore;
 }
 
 /** The keys {@link init} accepts. */
-export const INIT_KEYS = ['gpu', 'adapter', 'powerPreference', 'debugMemory', 'checkNumerics'] as const;
+export const INIT_KEYS = ['gpu', 'adapter', 'powerPreference', 'debugMemory', 'checkNumerics', 'autotune', 'tuningStore'] as const;
 
 /** What {@link init} and {@link deviceInfo} report about the adapter and device. */
 export interface DeviceInfo {
@@ -156,6 +163,8 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
   return st;
 }
 
+let tuningOpts: Pick<InitOptions, 'autotune' | 'tuningStore'> | null = null;
+
 /**
  * Acquire the adapter and device from `opts.gpu` (default `navigator.gpu`). Safe to call more than
  * once: the first call wins. Resolves to what the adapter offers.
@@ -170,14 +179,21 @@ export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
     initPromise = null;
   }
   if (state) return state.info;
+  tuningOpts ??= { autotune: opts.autotune, tuningStore: opts.tuningStore };
   if (!initPromise) initPromise = doInit(opts);
   try {
     state = await initPromise;
   } catch (e) {
     initPromise = null;
+    tuningOpts = null;
     throw e;
   }
   return state.info;
+}
+
+/** The autotuning options of the init() call that acquired the device. */
+export function initTuningOptions(): Pick<InitOptions, 'autotune' | 'tuningStore'> {
+  return tuningOpts ?? {};
 }
 
 /** Mark that an error was reported (so its follow-on 'invalid' errors are dropped). */

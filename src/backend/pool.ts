@@ -79,6 +79,8 @@ export class BufferPool {
     private readonly maxBufferSize: number,
     /** Receives the promise of each allocation's error-scope check (the runtime awaits them at readbacks). */
     private readonly onCheck: (p: Promise<void>) => void = () => {},
+    /** Called after buffers are destroyed (the runtime drops bind groups that may reference them). */
+    private readonly onDestroy: () => void = () => {},
   ) {}
 
   take(bytes: number, label: string): GpuStorage {
@@ -143,6 +145,7 @@ export class BufferPool {
     if (this.deviceLost) return;
     if (s.lost) {
       s.buffer.destroy();
+      this.onDestroy();
       return;
     }
     this.pooledBytes += s.classBytes;
@@ -169,5 +172,6 @@ export class BufferPool {
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.pooledBytes = 0;
+    this.onDestroy();
   }
 }

@@ -21,14 +21,17 @@ export interface RuntimeStats {
   dispatches: number;
   /** Compute pipelines compiled (one per kernel name and specialisation). */
   pipelines: number;
+  /** Bind groups created (a dispatch binding the same buffers the same way as an earlier one reuses
+   * its bind group, so a repeated training step adds none). */
+  bindGroups: number;
 }
 
 /** A snapshot of the runtime's counters (all 0 before the first GPU op). Take two and subtract to
  * count what a piece of code dispatches and submits. */
 export function stats(): RuntimeStats {
-  if (!isInitialised() || !hasRuntime()) return { submits: 0, dispatches: 0, pipelines: 0 };
+  if (!isInitialised() || !hasRuntime()) return { submits: 0, dispatches: 0, pipelines: 0, bindGroups: 0 };
   const s = runtime('profiler.stats').stats;
-  return { submits: s.submits, dispatches: s.dispatches, pipelines: s.pipelines };
+  return { submits: s.submits, dispatches: s.dispatches, pipelines: s.pipelines, bindGroups: s.bindGroups };
 }
 
 /**

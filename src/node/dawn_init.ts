@@ -1,5 +1,6 @@
 // init() for Node: the core's init with Dawn (the `webgpu` package) as the default `GPU`, the
 // runtime directory Dawn's Vulkan loader expects, and install help for a missing Vulkan driver.
+import { withNodeTuning } from './tuning_files.ts';
 import { create, globals } from 'webgpu';
 import { checkOptions } from '../backend/options.ts';
 import { deviceLost, init as initCore, isInitialised, INIT_KEYS, type DeviceInfo, type InitOptions } from '../backend/device.ts';
@@ -28,7 +29,9 @@ export const DAWN_NO_ADAPTER_HELP =
  * than once: the first call wins, until the device is lost; then the next call makes a new one.
  */
 export async function init(opts: NodeInitOptions = {}): Promise<DeviceInfo> {
-  const { dawnOptions, ...core } = checkOptions('init', opts, NODE_INIT_KEYS) as NodeInitOptions;
+  const { dawnOptions, ...given } = checkOptions('init', opts, NODE_INIT_KEYS) as NodeInitOptions;
+  // autotuning picks persist under ~/.cache/webgpu-tensor; WT_AUTOTUNE sets the default mode
+  const core = withNodeTuning(given);
   if (isInitialised() && !deviceLost()) return initCore(core); // applies debugMemory / checkNumerics
   pending ??= start(core, dawnOptions).finally(() => {
     pending = null;

@@ -16,6 +16,11 @@ export function setGemmVariant(v: GemmVariant | undefined): void {
   forcedVariant = v;
 }
 
+/** Whether `setGemmVariant` forces a design (then nothing else is tuned). */
+export function gemmVariantForced(): boolean {
+  return forcedVariant !== undefined;
+}
+
 /** Subgroups per 'lanes' workgroup on this adapter. */
 export function lanesSubgroups(caps: Caps): number {
   return lanesConfig.s > 1 && caps.subgroupMaxSize === 8 ? lanesConfig.s : 1;

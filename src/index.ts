@@ -69,3 +69,5 @@ export { save, load, loadSafetensors, type LoadOptions } from './nn/safetensors.
 export { writeFileAtomic, writeFileAtomicSync, type AtomicData } from './nn/atomic_file.ts';
 export { saveCheckpoint, loadCheckpoint, type CheckpointContents } from './nn/checkpoint.ts';
 export * as data from './data/index.ts';
+// d2l's CNNs (LeNet ... DenseNet) and tools to look at a model
+export * as models from './models/index.ts';

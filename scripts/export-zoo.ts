@@ -71,7 +71,8 @@ async function load(dir: string): Promise<void> {
 }
 
 async function onnx(small: boolean): Promise<void> {
-  const ort = (await import('onnxruntime-node')).default;
+  const mod = await import('onnxruntime-node');
+  const ort = (mod as unknown as { default?: typeof mod }).default ?? mod;
   for (const [i, e] of entries(small).entries()) {
     wt.manualSeed(100 + i);
     const net = buildModel(e.name, e.options);

@@ -18,9 +18,13 @@ import subprocess
 import sys
 import tempfile
 
-import torch
-from torch import nn
-from torch.nn import functional as F
+try:
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+except ImportError:
+    print('check-zoo-pytorch: skipped, PyTorch is not installed (Debian: apt-get install python3-torch)')
+    sys.exit(0)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -79,3 +79,7 @@ export * as optim from './nn/optim.ts';
 export { saveBytes, loadBytes, loadSafetensorsBytes, type LoadOptions, type SaveOptions } from './nn/safetensors.ts';
 export { saveCheckpointBytes, loadCheckpointBytes, type CheckpointContents, type CheckpointTarget } from './nn/checkpoint.ts';
 export * as data from './data/index.ts';
+// d2l's CNNs (LeNet ... DenseNet) and tools to look at a model
+export * as models from './models/index.ts';
+/** ONNX export (`wt.onnx.exportBytes`; the Node entry adds `wt.onnx.export` to a file). */
+export * as onnx from './io/onnx.ts';

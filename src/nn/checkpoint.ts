@@ -64,7 +64,8 @@ export async function saveCheckpointBytes(c: CheckpointContents): Promise<Uint8A
 
 /**
  * Restore checkpoint bytes into `c.model` (and `c.optimizer`, `c.scheduler`, when given) and the
- * global RNG, all or nothing (see {@link readCheckpoint}).
+ * global RNG, all or nothing: bytes that are truncated, corrupt or do not fit the model are rejected
+ * with an Error, and then nothing has been changed.
  */
 export async function loadCheckpointBytes(bytes: Uint8Array | ArrayBuffer, c: CheckpointTarget): Promise<{ epoch: number; extra: unknown }> {
   return readCheckpoint('checkpoint bytes', c, async (device) => decodeSafetensors(bytes, { device }, 'checkpoint bytes'));

@@ -136,5 +136,5 @@ export async function fetchFashionMNIST(o: FetchOptions = {}): Promise<FashionMN
       files[k] = new Uint8Array(await res.arrayBuffer());
     }),
   );
-  return fashionMNISTFromBytes(files, { ...o, dir: dir.slice(0, -1) });
+  return fashionMNISTFromBytes(files, { trainLimit: o.trainLimit, testLimit: o.testLimit, dir: dir.slice(0, -1) });
 }

@@ -5,11 +5,11 @@
 // Node file writer is onnx_file.ts.
 import { Tensor } from '../tensor/tensor.ts';
 import { Module } from '../nn/module.ts';
-import { OnnxExportError } from './onnx_ops.ts';
+import { OnnxExportError } from './onnx_error.ts';
 import { traceModel } from './onnx_trace.ts';
 import { ELEM, encodeModel, tensorMessage, valueInfo } from './onnx_proto.ts';
 
-export { OnnxExportError } from './onnx_ops.ts';
+export { OnnxExportError } from './onnx_error.ts';
 
 export interface OnnxExportOptions {
   /** The ONNX opset the graph uses (default 17; 13 to 21). */

@@ -35,7 +35,9 @@ export interface OpContext {
 export type OpEntry = (c: OpContext) => string;
 
 /** The error for ops the exporter cannot write. */
-export class OnnxExportError extends Error {}
+import { OnnxExportError } from './onnx_error.ts';
+
+export { OnnxExportError };
 
 const fail = (msg: string): never => {
   throw new OnnxExportError(`onnx.export: ${msg}`);

@@ -6,7 +6,7 @@
 //   --json FILE    write { adapter, parity, tuneMs, picks } to FILE
 //   --budget-ms N  tuning budget per kernel family (default: the library's)
 import { writeFileSync } from 'node:fs';
-import * as wt from '../src/index.ts';
+import * as wt from 'webgpu-tensor';
 import { parseArgs } from './lib/bench_args.ts';
 
 const USAGE = 'usage: tsx bench/autotune.ts [--quick] [--json FILE] [--budget-ms N]';

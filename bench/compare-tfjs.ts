@@ -490,7 +490,7 @@ async function main(): Promise<void> {
   const gpu = create(['disable-dawn-features=timestamp_quantization']);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('no WebGPU adapter (see `npm run provision`)');
-  const info = await wt.init({ adapter });
+  const info = await wt.init({ gpu, adapter });
   const { tf, target: tfTarget } = await loadTfjs(gpu);
   const small = args.has('small') || (info.software && !args.has('full'));
   const runs = args.int('runs') ?? (small ? 3 : 10);

@@ -1,4 +1,10 @@
-// webgpu-tensor's public API (PyTorch-shaped names), by name. Tensor methods are attached by
+/// <reference types="@webgpu/types" preserve="true" />
+/**
+ * The core API: runs wherever WebGPU does (browsers, Deno, Node given a `GPU`). Under Node,
+ * `webgpu-tensor` resolves to {@link "webgpu-tensor/node"}, which adds files and Dawn.
+ * @module webgpu-tensor
+ */
+// The public API (PyTorch-shaped names), by name. Tensor methods are attached by
 // autograd/tensor_methods.ts, imported here for its effect.
 import './autograd/tensor_methods.ts';
 // the autotuner's trials (they run the ops)
@@ -6,16 +12,8 @@ import './autograd/tuning_trials.ts';
 import { gradcheck } from './autograd/gradcheck.ts';
 import { accuracyCount, accumulateSum, crossEntropyLabelErrors, crossEntropySum } from './autograd/loss.ts';
 
-import { init as initDevice, type DeviceInfo, type InitOptions } from './backend/device.ts';
-import { withNodeTuning } from './node/tuning_files.ts';
-
 // device and memory
-export { deviceInfo, type InitOptions, type DeviceInfo } from './backend/device.ts';
-/** Acquire the adapter and device (see `InitOptions`); the first call wins. Autotuning picks are kept
- * in ~/.cache/webgpu-tensor (see `wt.tuning`); WT_AUTOTUNE=persist|memory|off sets the default mode. */
-export function init(opts: InitOptions = {}): Promise<DeviceInfo> {
-  return initDevice(withNodeTuning(opts));
-}
+export { init, deviceInfo, type InitOptions, type DeviceInfo } from './backend/device.ts';
 export { memory, debugMemory, type MemoryInfo, type MemoryDetail, type MemorySite } from './backend/webgpu.ts';
 export { sync, flush, SubmitFence, type SyncOptions } from './backend/sync.ts';
 // kernel autotuning: modes, picks, settings
@@ -45,7 +43,7 @@ export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
 export { maxPool2d, type MaxPoolOptions } from './autograd/max_pool.ts';
 export { avgPool2d, type AvgPoolOptions } from './autograd/avg_pool.ts';
 export { adaptiveAvgPool2d, adaptiveMaxPool2d } from './autograd/adaptive_pool2d.ts';
-export { dropout } from './autograd/dropout_op.ts';
+export { dropout, type DropoutOptions } from './autograd/dropout_op.ts';
 export { crossEntropy, nllLoss, type CrossEntropyOptions, type NllLossOptions } from './autograd/loss.ts';
 export {
   l1Loss, binaryCrossEntropyWithLogits, type ElementwiseLossOptions, type BceWithLogitsOptions,
@@ -60,6 +58,7 @@ export { type BackwardOptions } from './autograd/engine.ts';
 export * as profiler from './backend/profiler.ts';
 // Custom kernels (defineKernel, runKernel) and the built-in kernel descriptions, for benchmarking.
 export * as kernels from './kernel_api.ts';
+/** Test helpers: `gradcheck(fn, inputs)` compares autograd gradients with finite differences (float64 CPU). */
 export const testing = { gradcheck };
 
 /** Training metrics accumulated on the GPU (read back only for display). */
@@ -77,7 +76,10 @@ export const metrics = {
 // modules, optimizers, files, data
 export * as nn from './nn/index.ts';
 export * as optim from './nn/optim.ts';
-export { save, load, loadSafetensors, type LoadOptions } from './nn/safetensors.ts';
-export { writeFileAtomic, writeFileAtomicSync, type AtomicData } from './nn/atomic_file.ts';
-export { saveCheckpoint, loadCheckpoint, type CheckpointContents } from './nn/checkpoint.ts';
+export { saveBytes, loadBytes, loadSafetensorsBytes, type LoadOptions, type SaveOptions } from './nn/safetensors.ts';
+export { saveCheckpointBytes, loadCheckpointBytes, type CheckpointContents, type CheckpointTarget } from './nn/checkpoint.ts';
 export * as data from './data/index.ts';
+// d2l's CNNs (LeNet ... DenseNet) and tools to look at a model
+export * as models from './models/index.ts';
+/** ONNX export (`wt.onnx.exportBytes`; the Node entry adds `wt.onnx.export` to a file). */
+export * as onnx from './io/onnx.ts';

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { builtinModules } from 'node:module';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 
@@ -42,6 +43,7 @@ function floorOf(p: string): number {
   const parts = p.split('/');
   if (parts[0] !== 'src') return 99;
   if (parts.length === 2) return 9; // src/index.ts and the other entry modules
+  if (p === 'src/node/index.ts') return 10; // the Node entry: the core entry plus src/node
   return FLOOR[parts[1]] ?? 8;
 }
 
@@ -78,13 +80,24 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
-  it('bench/ and examples/ import only the package entry', () => {
+  it('bench/ and examples/ import only the package entries', () => {
     const bad: string[] = [];
     for (const f of [...files('bench'), ...files('examples')])
       for (const spec of imports(f)) {
         const t = target(f, spec);
-        if (t !== null && t.startsWith('src/') && t !== 'src/index.ts') bad.push(`${f} imports ${t}`);
+        if (t !== null && t.startsWith('src/') && t !== 'src/index.ts' && t !== 'src/node/index.ts') bad.push(`${f} imports ${t}`);
       }
+    expect(bad).toEqual([]);
+  });
+
+  it('the core runs anywhere: only src/node/ imports node: modules or webgpu (Dawn), or uses process / Buffer', () => {
+    const bad: string[] = [];
+    for (const f of src.filter((f) => !f.startsWith('src/node/'))) {
+      for (const spec of imports(f)) if (spec.startsWith('node:') || builtinModules.includes(spec) || spec === 'webgpu' || spec.startsWith('webgpu/')) bad.push(`${f} imports ${spec}`);
+      // code only: comments may name them
+      const code = readFileSync(join(root, f), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      for (const m of code.matchAll(/\b(process|Buffer)\s*\.\s*\w+|\brequire\s*\(/g)) bad.push(`${f} uses ${m[0]}`);
+    }
     expect(bad).toEqual([]);
   });
 

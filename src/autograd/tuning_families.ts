@@ -25,7 +25,7 @@ export type { GemmShape } from '../policy/tuning_candidates.ts';
 /** A convolution geometry for bench samples: x [b, cin, s, s], w [cout, cin, k, k]. */
 function conv(b: number, cin: number, s: number, cout: number, k: number, st: number, p: number): Conv2dGeom {
   const o = Math.floor((s + 2 * p - k) / st) + 1;
-  return { batch: b, cin, h: s, w: s, cout, kh: k, kw: k, sh: st, sw: st, ph: p, pw: p, oh: o, ow: o };
+  return { batch: b, cin, h: s, w: s, cout, kh: k, kw: k, sh: st, sw: st, ph: p, pw: p, oh: o, ow: o, dh: 1, dw: 1, groups: 1 };
 }
 
 /** AlexNet's five convolutions (d2l, 1-channel input) at input side `r`, batch `b`. */

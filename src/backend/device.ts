@@ -1,18 +1,33 @@
 // The one GPUDevice of the process: adapter choice, limits, error routing.
-// Nothing outside src/backend touches GPUDevice directly.
-import { create, globals } from 'webgpu';
+// Nothing outside src/backend touches GPUDevice directly. The `GPU` object comes from the caller
+// (a browser's or Deno's `navigator.gpu`, Dawn's `create()` in Node: see src/node/dawn_init.ts).
 import type { Caps } from '../kernels/kernel.ts';
 import { debugMemory } from './creation_site.ts';
+import { setCheckNumerics } from './faults.ts';
+import { checkOptions } from './options.ts';
 import type { AutotuneMode, TuningStore } from './tuning_store.ts';
 
+/** Options of {@link init}. */
 export interface InitOptions {
-  /** An adapter you already requested; otherwise one is requested here. */
+  /**
+   * The WebGPU entry point to request an adapter from: `navigator.gpu` in a browser or Deno, Dawn's
+   * `create([])` in Node. Default: `navigator.gpu` when there is one (the Node entry defaults to Dawn).
+   */
+  gpu?: GPU;
+  /**
+   * An adapter you already requested; otherwise one is requested here. Pass the `gpu` it came from
+   * too when that is Dawn's: Dawn's instance must stay referenced while its device is in use.
+   */
   adapter?: GPUAdapter;
+  /** Passed to `requestAdapter` (default 'high-performance'). */
   powerPreference?: GPUPowerPreference;
-  /** Extra Dawn toggles / options passed to `create()`. */
-  dawnOptions?: string[];
   /** Record where each GPU tensor is created, for `memory({ detail: true })` (see `debugMemory`). */
   debugMemory?: boolean;
+  /**
+   * Check every loss output and every gradient the engine gives a leaf for NaN / Inf and raise the
+   * first at the next readback or sync, naming the op (default false: no extra GPU work).
+   */
+  checkNumerics?: boolean;
   /** Kernel autotuning: 'persist', 'memory' or 'off' (see `wt.tuning`). Default: 'persist' on
    * hardware adapters, 'off' on software ones. */
   autotune?: AutotuneMode;
@@ -21,6 +36,10 @@ export interface InitOptions {
   tuningStore?: TuningStore;
 }
 
+/** The keys {@link init} accepts. */
+export const INIT_KEYS = ['gpu', 'adapter', 'powerPreference', 'debugMemory', 'checkNumerics', 'autotune', 'tuningStore'] as const;
+
+/** What {@link init} and {@link deviceInfo} report about the adapter and device. */
 export interface DeviceInfo {
   vendor: string;
   architecture: string;
@@ -31,18 +50,21 @@ export interface DeviceInfo {
   subgroupMinSize: number;
   subgroupMaxSize: number;
   features: string[];
+  /** The adapter's limits (the device is created with the ones the library uses raised to these). */
   limits: Record<string, number>;
 }
 
 interface DeviceState {
-  gpu: GPU;
+  /** Kept alive with the device: Dawn destroys its instance (and crashes the device's callbacks) once this is collected. */
+  gpu: GPU | undefined;
   adapter: GPUAdapter;
   device: GPUDevice;
   info: DeviceInfo;
   caps: Caps;
-  /** Errors seen asynchronously (uncaptured errors, device loss); thrown at the next call. */
+  /** Errors seen asynchronously (uncaptured errors); thrown at the next call. */
   pendingErrors: Error[];
-  lost: boolean;
+  /** Why the device was lost (null while it works); every GPU call throws it from then on. */
+  lost: string | null;
   /** An error was already reported (later 'invalid due to a previous error' messages are dropped). */
   reported: boolean;
 }
@@ -50,24 +72,28 @@ interface DeviceState {
 let state: DeviceState | null = null;
 let initPromise: Promise<DeviceState> | null = null;
 
-export const NO_ADAPTER_HELP =
-  'webgpu-tensor: no WebGPU adapter found. Dawn needs a Vulkan driver. ' +
-  'On Linux without a GPU install Mesa >= 24 lavapipe: on Debian bookworm run ' +
-  '`echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/backports.list && ' +
-  'apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1` ' +
-  "(bookworm's own Mesa 22 is refused by Dawn); on Ubuntu >= 24.04 `apt-get install -y mesa-vulkan-drivers libvulkan1`. " +
-  'With a GPU, install its vendor Vulkan driver. `npm run provision` does this for you on Debian/Ubuntu as root.';
+/** init() without a `gpu` where there is no `navigator.gpu`. */
+export const NO_GPU_HELP =
+  "webgpu-tensor: no WebGPU entry point: pass init({ gpu }) (navigator.gpu, or Dawn's create([]) from the `webgpu` " +
+  "package), or in Node use the Node entry ('webgpu-tensor' under Node, or 'webgpu-tensor/node'), which creates Dawn's. " +
+  'In a browser WebGPU needs a secure context (https or localhost); headless Chromium needs --enable-unsafe-webgpu.';
 
+/** requestAdapter() returned null. */
+export const NO_ADAPTER_HELP =
+  'webgpu-tensor: no WebGPU adapter found (requestAdapter returned null). In a browser, check that WebGPU is enabled ' +
+  'and the GPU is not blocklisted (chrome://gpu, about:support); in Node the Node entry needs a Vulkan driver ' +
+  '(`npm run provision` installs Mesa lavapipe on Debian/Ubuntu).';
+
+/** The limits requested at the adapter's value, each because the library may go past its default;
+ * the others keep WebGPU's defaults (dispatches split at 65535 workgroups per dimension, 2-D
+ * workgroups stay within 256 in y, none has a z extent). */
 const LIMITS_TO_RAISE = [
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxStorageBuffersPerShaderStage',
-  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBufferBindingSize', // operands are split or refused against it (chunked.ts)
+  'maxBufferSize', // the pool's largest tensor
+  'maxComputeWorkgroupStorageSize', // tiles sized from Caps
+  'maxComputeInvocationsPerWorkgroup', // workgroup sizes from Caps
+  'maxComputeWorkgroupSizeX', // with the above (1-D workgroups)
+  'maxStorageBuffersPerShaderStage', // fused kernels may bind more than the default 8 operands
 ] as const;
 
 function isSoftware(info: GPUAdapterInfo): boolean {
@@ -76,11 +102,12 @@ function isSoftware(info: GPUAdapterInfo): boolean {
 }
 
 async function doInit(opts: InitOptions): Promise<DeviceState> {
-  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
-  Object.assign(globalThis, globals);
-  const gpu = create(opts.dawnOptions ?? []);
   let adapter = opts.adapter ?? null;
-  if (!adapter) adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  const gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!adapter) {
+    if (!gpu) throw new Error(NO_GPU_HELP);
+    adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  }
   if (!adapter) throw new Error(NO_ADAPTER_HELP);
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMITS_TO_RAISE) {
@@ -92,9 +119,10 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
   const requiredFeatures = wanted.filter((f) => adapter!.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-tensor' });
   const ai = adapter.info;
+  // what the adapter offers (the device gets its defaults where the library needs no more)
   const limits: Record<string, number> = {};
-  for (const k in device.limits) {
-    const v = (device.limits as unknown as Record<string, number>)[k];
+  for (const k in adapter.limits) {
+    const v = (adapter.limits as unknown as Record<string, number>)[k];
     if (typeof v === 'number') limits[k] = v;
   }
   const aix = ai as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
@@ -119,7 +147,7 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
     maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
   });
-  const st: DeviceState = { gpu, adapter, device, info, caps, pendingErrors: [], lost: false, reported: false };
+  const st: DeviceState = { gpu, adapter, device, info, caps, pendingErrors: [], lost: null, reported: false };
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;
     // follow-on errors (an invalid pipeline used later) add nothing: their root cause is reported
@@ -129,18 +157,27 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
     st.pendingErrors.push(new Error(`webgpu-tensor: uncaptured GPU error: ${e.message}`));
   });
   device.lost.then((l) => {
-    if (l.reason === 'destroyed' && !st.lost) return;
-    st.lost = true;
-    st.pendingErrors.push(new Error(`webgpu-tensor: GPU device lost (${l.reason}): ${l.message}`));
+    st.lost = `${l.reason}${l.message ? `: ${l.message}` : ''}`;
+    for (const f of lostListeners) f(device);
   });
   return st;
 }
 
 let tuningOpts: Pick<InitOptions, 'autotune' | 'tuningStore'> | null = null;
 
-/** Acquire the adapter and device. Safe to call more than once: the first call wins. */
+/**
+ * Acquire the adapter and device from `opts.gpu` (default `navigator.gpu`). Safe to call more than
+ * once: the first call wins. Resolves to what the adapter offers.
+ */
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
+  checkOptions('init', opts, INIT_KEYS);
   if (opts.debugMemory !== undefined) debugMemory(opts.debugMemory);
+  if (opts.checkNumerics !== undefined) setCheckNumerics(opts.checkNumerics);
+  if (state?.lost) {
+    // a lost device is replaced: tensors made on it stay unusable (see GpuStorage.deviceLost)
+    state = null;
+    initPromise = null;
+  }
   if (state) return state.info;
   if (opts.autotune !== undefined && !['off', 'memory', 'persist'].includes(opts.autotune))
     throw new Error(`init: autotune must be 'off', 'memory' or 'persist', got ${JSON.stringify(opts.autotune)}`);
@@ -176,17 +213,47 @@ export function throwPendingErrors(): void {
   }
 }
 
+/** The Error of a call after the device was lost. */
+export function deviceLostError(op: string, why: string): Error {
+  return new Error(
+    `${op}: the GPU device was lost (${why}); every GPU tensor and module state on it is gone. ` +
+      'Call `await wt.init()` to get a new device, then recreate tensors and modules (e.g. from a checkpoint)',
+  );
+}
+
+/** The device, for the backend; throws naming `op` before init() or after a device loss. */
 export function gpuDevice(op = 'gpu op'): GPUDevice {
   if (!state) throw new Error(`${op}: the GPU is not initialised; call \`await wt.init()\` first`);
+  if (state.lost) throw deviceLostError(op, state.lost);
   throwPendingErrors();
-  if (state.lost) throw new Error(`${op}: the GPU device was lost`);
   return state.device;
 }
 
+/** Whether init() has completed (also after the device was lost, until init() runs again). */
 export function isInitialised(): boolean {
   return state !== null;
 }
 
+/** Why the device was lost, or null (also before init()). */
+export function deviceLost(): string | null {
+  return state?.lost ?? null;
+}
+
+const lostListeners: ((device: GPUDevice) => void)[] = [];
+
+/** Call `f` with each device that is lost (the runtime drops its buffers and caches). */
+export function onDeviceLost(f: (device: GPUDevice) => void): void {
+  lostListeners.push(f);
+}
+
+/** For tests: destroy the device as a driver reset would lose it, and wait until the loss is seen. */
+export async function destroyDeviceForTesting(): Promise<void> {
+  const d = gpuDevice('destroyDeviceForTesting');
+  d.destroy();
+  await d.lost;
+}
+
+/** The adapter and device facts init() resolved to; throws before init(). */
 export function deviceInfo(): DeviceInfo {
   if (!state) throw new Error('deviceInfo: the GPU is not initialised; call `await wt.init()` first');
   return state.info;

@@ -33,6 +33,10 @@ export class GpuStorage {
     readonly classBytes: number,
     private readonly pool: BufferPool,
   ) {}
+  /** The device this buffer lives on was lost: the data is gone. */
+  get deviceLost(): boolean {
+    return this.pool.deviceLost;
+  }
   retain(): this {
     this.refs++;
     return this;
@@ -68,6 +72,8 @@ export class BufferPool {
   inUseBytes = 0;
   pooledBytes = 0;
   created = 0;
+  /** The device was lost: buffers given back are dropped, storages report `deviceLost`. */
+  deviceLost = false;
   constructor(
     private readonly device: GPUDevice,
     private readonly maxBufferSize: number,
@@ -136,6 +142,7 @@ export class BufferPool {
   give(s: GpuStorage): void {
     this.inUseBytes -= s.classBytes;
     this.live.delete(s);
+    if (this.deviceLost) return;
     if (s.lost) {
       s.buffer.destroy();
       this.onDestroy();

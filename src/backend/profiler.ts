@@ -8,6 +8,7 @@
 // pattern is: record work, `begin()`, `wt.flush()`, `end(i)`.
 import { gpuDevice, isInitialised } from './device.ts';
 import { hasRuntime, runtime } from './webgpu.ts';
+import { checkOptions } from './options.ts';
 
 const QU = { QUERY_RESOLVE: 0x0200, COPY_SRC: 0x0004, COPY_DST: 0x0008, MAP_READ: 0x0001 };
 
@@ -42,6 +43,7 @@ export function timestampsAvailable(device?: GPUDevice): boolean {
   return (device ?? gpuDevice('profiler.timestampsAvailable')).features.has('timestamp-query');
 }
 
+/** Options of `profiler.timer()`. */
 export interface TimerOptions {
   /** The device whose queue is timed; default webgpu-tensor's own. Another library's device on
    * the same adapter works too (to time it the same way). */
@@ -165,6 +167,7 @@ class TimestampTimer implements GpuTimer {
  * ```
  */
 export function createTimer(pairs = 64, o: TimerOptions = {}): GpuTimer {
+  checkOptions('profiler.createTimer', o, ['device']);
   if (!Number.isInteger(pairs) || pairs < 1 || pairs > 2048)
     throw new Error(`profiler.createTimer: pairs must be an integer in [1, 2048], got ${pairs}`);
   const device = o.device ?? gpuDevice('profiler.createTimer');

@@ -1,8 +1,10 @@
 // WebGPU runtime: pipeline cache, buffer pool, bind-group cache, and the command recorder that
 // batches many dispatches into one encoder and submits on flush() (step end) or when a readback
 // needs it; waits for submitted work without polling ahead of time (see `waitThrough`).
-import { gpuDevice, deviceInfo, deviceCaps, throwPendingErrors, noteErrorReported } from './device.ts';
+import { gpuDevice, deviceInfo, deviceCaps, deviceLost, deviceLostError, throwPendingErrors, noteErrorReported, onDeviceLost } from './device.ts';
 import { BufferPool, GpuStorage, type MemorySite } from './pool.ts';
+import { FaultLog, type FaultSite } from './faults.ts';
+import { checkOptions } from './options.ts';
 import { type Caps, type KernelDef, packUniforms, split1D, MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 
 export { GpuStorage, type MemorySite } from './pool.ts';
@@ -78,6 +80,8 @@ class Runtime {
   /** minStorageBufferOffsetAlignment: where a bound slice may start. */
   readonly offsetAlign: number;
   readonly caps: Caps;
+  /** Fault records of checking kernels, raised at readbacks (faults.ts). */
+  readonly faults: FaultLog;
   stats = { submits: 0, dispatches: 0, pipelines: 0, bindGroups: 0 };
   /** Bind groups by (pipeline, buffers, offsets, sizes, uniform chunk); cleared when a buffer is destroyed. */
   private bindGroups = new Map<string, GPUBindGroup>();
@@ -100,6 +104,12 @@ class Runtime {
     this.maxBinding = this.deviceMaxBinding;
     this.offsetAlign = device.limits.minStorageBufferOffsetAlignment;
     this.caps = deviceCaps();
+    this.faults = new FaultLog(device, this.pool, this.offsetAlign);
+  }
+
+  /** The fault record of `site`, to bind as a kernel's 'fault' operand. */
+  fault(site: FaultSite): BufferSlice {
+    return this.faults.slice(site);
   }
 
   /** Compile (once per name + spec) inside error scopes that rethrow with the kernel's name. */
@@ -267,7 +277,7 @@ class Runtime {
       p.set(bytes);
       return p;
     })();
-    this.device.queue.writeBuffer(dst.buffer, byteOffset, padded);
+    this.device.queue.writeBuffer(dst.buffer, byteOffset, padded as Uint8Array<ArrayBuffer>);
   }
 
   /** Submit everything recorded so far. */
@@ -277,7 +287,7 @@ class Runtime {
       this.pass.end();
       this.pass = null;
     }
-    for (const c of this.arenaUsed) this.device.queue.writeBuffer(c.buffer, 0, c.bytes, 0, Math.max(16, c.used));
+    for (const c of this.arenaUsed) this.device.queue.writeBuffer(c.buffer, 0, c.bytes as Uint8Array<ArrayBuffer>, 0, Math.max(16, c.used));
     this.device.queue.submit([this.encoder.finish()]);
     this.arenaFree.push(...this.arenaUsed);
     this.arenaUsed = [];
@@ -349,42 +359,97 @@ class Runtime {
     this.pool.throwErrors();
   }
 
-  /** Copy `bytes` of `src` to the host. Submits pending work. */
+  /** mapAsync for reading; a failure because the device was lost says so. */
+  private async map(buffer: GPUBuffer, op: string): Promise<void> {
+    try {
+      await buffer.mapAsync(1 /* READ */);
+    } catch (e) {
+      const why = deviceLost();
+      throw why ? deviceLostError(op, why) : e;
+    }
+  }
+
+  private staging(size: number): { buffer: GPUBuffer; free: GPUBuffer[] } {
+    let free = this.stagingFree.get(size);
+    if (!free) this.stagingFree.set(size, (free = []));
+    const buffer = free.pop() ?? this.device.createBuffer({ size, usage: BU.MAP_READ | BU.COPY_DST, label: 'readback-staging' });
+    return { buffer, free };
+  }
+
+  /** Copy `bytes` of `src` to the host. Submits pending work. Fault records of checking kernels
+   * ride along in the same staging buffer and are raised here (faults.ts). */
   async read(src: GpuStorage, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    let list = this.stagingFree.get(size);
-    if (!list) this.stagingFree.set(size, (list = []));
-    const staging =
-      list.pop() ?? this.device.createBuffer({ size, usage: BU.MAP_READ | BU.COPY_DST, label: 'readback-staging' });
+    const faultBytes = this.faults.snapshotBytes();
+    const st = this.staging(size + faultBytes);
     const copyBytes = Math.min(size, Math.ceil(bytes / 4) * 4, src.buffer.size - srcOffset);
-    this.copyEncoder().copyBufferToBuffer(src.buffer, srcOffset, staging, 0, copyBytes);
+    const enc = this.copyEncoder();
+    enc.copyBufferToBuffer(src.buffer, srcOffset, st.buffer, 0, copyBytes);
+    if (faultBytes) this.faults.snapshot(enc, st.buffer, size, faultBytes);
     this.flush();
     const covers = this.submitted;
     await this.checkScopes();
-    await staging.mapAsync(1 /* READ */);
+    await this.map(st.buffer, 'toArray');
     // the copy ran after everything submitted before it
     if (covers > this.doneThrough) this.doneThrough = covers;
-    const out = staging.getMappedRange(0, size).slice(0, bytes);
-    staging.unmap();
-    list.push(staging);
+    const out = st.buffer.getMappedRange(0, size).slice(0, bytes);
+    const faults = faultBytes ? st.buffer.getMappedRange(size, faultBytes).slice(0) : null;
+    st.buffer.unmap();
+    st.free.push(st.buffer);
     throwPendingErrors();
+    if (faults) this.faults.raise(faults);
     return out;
   }
 
-  /** Wait until the GPU has finished all submitted work. */
-  async sync(): Promise<void> {
+  /** Snapshot the fault records (submitting pending work) and wait for it; null when not armed. */
+  private async readFaults(): Promise<ArrayBuffer | null> {
+    const bytes = this.faults.snapshotBytes();
+    if (!bytes) return null;
+    const st = this.staging(bytes);
+    this.faults.snapshot(this.copyEncoder(), st.buffer, 0, bytes);
     this.flush();
     await this.checkScopes();
+    await this.map(st.buffer, 'sync');
+    const out = st.buffer.getMappedRange(0, bytes).slice(0);
+    st.buffer.unmap();
+    st.free.push(st.buffer);
+    return out;
+  }
+
+  /** Wait until the GPU has finished all submitted work; raises device faults. */
+  async sync(): Promise<void> {
+    const faults = await this.readFaults(); // flushes; its map waits for all submitted work
+    if (!faults) {
+      this.flush();
+      await this.checkScopes();
+    }
     // always a fresh wait: it also covers work submitted outside the runtime (profiler markers)
     const covers = this.submitted;
-    await this.device.queue.onSubmittedWorkDone();
+    if (!faults) await this.device.queue.onSubmittedWorkDone();
     if (covers > this.doneThrough) this.doneThrough = covers;
     this.steps = [];
     throwPendingErrors();
+    if (faults) this.faults.raise(faults);
+  }
+
+  /** Bad labels counted by checking kernels since the last call (reads the records back when
+   * armed); other device faults are raised. */
+  async labelErrors(): Promise<number> {
+    const faults = await this.readFaults();
+    throwPendingErrors();
+    if (faults) this.faults.raise(faults, true);
+    return this.faults.takeLabelCount();
   }
 }
 
 let rt: Runtime | null = null;
+
+// a lost device's runtime is dropped: its storages report deviceLost, memory() starts over
+onDeviceLost((device) => {
+  if (rt?.device !== device) return;
+  rt.pool.deviceLost = true;
+  rt = null;
+});
 
 export function runtime(op = 'gpu op'): Runtime {
   const dev = gpuDevice(op);
@@ -396,6 +461,7 @@ export function hasRuntime(): boolean {
   return rt !== null;
 }
 
+/** GPU memory held by webgpu-tensor's buffer pool (see {@link memory}). */
 export interface MemoryInfo {
   /** Bytes held by live GPU tensors (size-class rounded). */
   inUse: number;
@@ -411,11 +477,13 @@ export interface MemoryDetail extends MemoryInfo {
   detail: MemorySite[];
 }
 
-/** GPU memory counters; with `{ detail: true }` also the live tensors by creation site (a leak report). */
+/** Bytes in use and pooled on the GPU, and buffers created so far (zeros before init()); with
+ * `{ detail: true }` also the live tensors by creation site (a leak report). */
 export function memory(): MemoryInfo;
 export function memory(opts: { detail: true }): MemoryDetail;
 export function memory(opts?: { detail?: boolean }): MemoryInfo | MemoryDetail;
 export function memory(opts: { detail?: boolean } = {}): MemoryInfo | MemoryDetail {
+  checkOptions('memory', opts, ['detail']);
   const info = rt
     ? { inUse: rt.pool.inUseBytes, pooled: rt.pool.pooledBytes, buffersCreated: rt.pool.created }
     : { inUse: 0, pooled: 0, buffersCreated: 0 };

@@ -1,14 +1,9 @@
-// Fashion-MNIST: find the four IDX files, or download them (MD5-checked, written atomically), and
-// load them as byte arrays. Search order: `dir` (or `--data DIR` on the command line),
-// $FASHION_MNIST_DIR, ./data/fashion-mnist, /usr/share/datasets/fashion-mnist (Debian package
-// dataset-fashion-mnist). A given `dir` must hold the files; the others are tried in turn.
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../nn/atomic_file.ts';
-import { parseIdxImages, parseIdxLabels } from './idx.ts';
+// Fashion-MNIST from the bytes of its four IDX files (raw or gzipped), or fetched from a base URL
+// (browsers). Finding the files on disk and downloading them in Node: src/node/fashion_files.ts.
+import { checkOptions } from '../backend/options.ts';
+import { parseIdxImages, parseIdxLabels, type Gunzip } from './idx.ts';
 
+/** The ten class names, by label. */
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
 ] as const;
@@ -23,11 +18,10 @@ export const FASHION_MNIST_FILES = {
   testImages: { name: 't10k-images-idx3-ubyte', md5: 'bef4ecab320f06d8554ea6380940ec79' },
   testLabels: { name: 't10k-labels-idx1-ubyte', md5: 'bb300cfdad3c16e7a12a480ee83cd310' },
 } as const;
-type FileKey = keyof typeof FASHION_MNIST_FILES;
-const KEYS = Object.keys(FASHION_MNIST_FILES) as FileKey[];
-
-export const DEFAULT_DOWNLOAD_DIR = './data/fashion-mnist';
-export const SYSTEM_DIR = '/usr/share/datasets/fashion-mnist';
+/** One of the four files. */
+export type FashionMNISTFile = keyof typeof FASHION_MNIST_FILES;
+/** The four file keys in a fixed order. */
+export const FASHION_MNIST_KEYS = Object.keys(FASHION_MNIST_FILES) as FashionMNISTFile[];
 
 /** One split: `n` images of rows x cols bytes (0..255, image-major) and their labels 0..9. */
 export interface Split {
@@ -38,199 +32,109 @@ export interface Split {
   cols: number;
 }
 
+/** The training and test splits. */
 export interface FashionMNIST {
   train: Split;
   test: Split;
-  /** The folder the files came from. */
+  /** The folder (or base URL) the files came from. */
   dir: string;
 }
 
-export interface LocateOptions {
-  /** A folder that must hold the files (`--data DIR`). Defaults to `--data` in process.argv. */
-  dir?: string;
-  /** Replace the default search list (tests). */
-  searchPath?: string[];
-}
-
-export interface LoadOptions extends LocateOptions {
+/** How many examples of each split to keep. */
+export interface SplitLimits {
   /** Keep only the first N training / test examples. */
   trainLimit?: number;
   testLimit?: number;
-  /** Download when not found (default true). */
-  download?: boolean;
-  /** Where downloads go (default ./data/fashion-mnist). */
-  downloadDir?: string;
-  /** Milliseconds to wait for the server to answer before treating the network as offline (default 10000). */
-  connectTimeoutMs?: number;
-  /** fetch to use (tests inject a failing one). */
+}
+
+/** Options of {@link fashionMNISTFromBytes}. */
+export interface FromBytesOptions extends SplitLimits {
+  /** Gunzip for gzipped files (default: DecompressionStream). */
+  gunzip?: Gunzip;
+  /** Names the source in errors and in the result's `dir`. */
+  dir?: string;
+}
+
+/** Options of {@link fetchFashionMNIST}. */
+export interface FetchOptions extends SplitLimits {
+  /** The URL of the folder holding the four files (default: the official hosting, which sends no CORS headers). */
+  baseUrl?: string;
+  /** Whether the files there are the `.gz` downloads (default true) or raw IDX. */
+  gz?: boolean;
+  /** fetch to use (default globalThis.fetch). */
   fetch?: typeof globalThis.fetch;
 }
 
-/** The value of `--data DIR` or `--data=DIR` in `argv`, if any. */
-export function dataDirFromArgv(argv: readonly string[] = process.argv): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--data' && i + 1 < argv.length) return argv[i + 1];
-    if (argv[i].startsWith('--data=')) return argv[i].slice('--data='.length);
-  }
-  return undefined;
-}
-
-/** The folders searched, in order (without `dir`, which is checked on its own). */
-export function fashionMnistSearchPath(): string[] {
-  const out: string[] = [];
-  const env = process.env.FASHION_MNIST_DIR;
-  if (env) out.push(env);
-  out.push(DEFAULT_DOWNLOAD_DIR, SYSTEM_DIR);
-  return out;
-}
-
-/** The path of one file in `dir`: raw before gzipped; also the MNIST-style `train-images.idx3-ubyte`. */
-function findFile(dir: string, base: string): string | null {
-  const dotted = base.replace('-idx', '.idx');
-  for (const name of [base, `${base}.gz`, dotted, `${dotted}.gz`]) {
-    const p = join(dir, name);
-    if (existsSync(p)) return p;
-  }
-  return null;
-}
-
-/** The four file paths in `dir`, or the base names that are missing. */
-function filesIn(dir: string): { files: Record<FileKey, string> } | { missing: string[] } {
-  const files = {} as Record<FileKey, string>;
-  const missing: string[] = [];
-  for (const k of KEYS) {
-    const p = findFile(dir, FASHION_MNIST_FILES[k].name);
-    if (p) files[k] = p;
-    else missing.push(FASHION_MNIST_FILES[k].name);
-  }
-  return missing.length ? { missing } : { files };
-}
-
-export interface Located {
-  dir: string;
-  files: Record<FileKey, string>;
-}
-
-/** Find the dataset: `dir` (must hold all four files, else throws), then the search path. null if nowhere. */
-export function locateFashionMNIST(o: LocateOptions = {}): Located | null {
-  const dir = o.dir ?? dataDirFromArgv();
-  if (dir !== undefined) {
-    const r = filesIn(dir);
-    if ('missing' in r)
-      throw new Error(
-        `loadFashionMNIST: data folder ${resolve(dir)} (--data / dir) lacks ${r.missing.join(', ')} ` +
-          '(raw or .gz); point it at the folder holding the four Fashion-MNIST IDX files',
-      );
-    return { dir, files: r.files };
-  }
-  for (const d of o.searchPath ?? fashionMnistSearchPath()) {
-    const r = filesIn(d);
-    if ('files' in r) return { dir: d, files: r.files };
-  }
-  return null;
-}
-
-const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
-
-/** A failure that is not the network's (checksum, disk): reported as is, not as 'offline'. */
-class LocalError extends Error {}
-const BODY_TIMEOUT_MS = 600_000;
-
-/** Download one .gz file, check its MD5, write it atomically (atomic_file.ts). */
-async function downloadOne(k: FileKey, destDir: string, o: LoadOptions): Promise<void> {
-  const { name, md5: want } = FASHION_MNIST_FILES[k];
-  const url = `${FASHION_MNIST_URL}${name}.gz`;
-  const ctl = new AbortController();
-  let timer = setTimeout(() => ctl.abort(new Error(`no answer within ${o.connectTimeoutMs ?? 10000} ms`)), o.connectTimeoutMs ?? 10000);
-  let body: Uint8Array;
-  try {
-    const res = await (o.fetch ?? globalThis.fetch)(url, { signal: ctl.signal });
-    clearTimeout(timer);
-    if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-    // The body may take a while (26 MB); give it BODY_TIMEOUT_MS in all.
-    timer = setTimeout(() => ctl.abort(new Error(`${url} took over ${BODY_TIMEOUT_MS} ms`)), BODY_TIMEOUT_MS);
-    body = new Uint8Array(await res.arrayBuffer());
-  } finally {
-    clearTimeout(timer);
-  }
-  const got = md5(body);
-  if (got !== want) throw new LocalError(`${url}: MD5 ${got}, expected ${want} (corrupt download); nothing was written`);
-  const dest = join(destDir, `${name}.gz`);
-  try {
-    await mkdir(destDir, { recursive: true });
-    await writeFileAtomic(dest, body);
-  } catch (e) {
-    throw new LocalError(`cannot write ${dest} (${(e as Error).message})`);
+/** Throws naming `op` unless each limit is a non-negative integer (or absent). */
+export function checkLimits(op: string, o: SplitLimits): void {
+  for (const what of ['trainLimit', 'testLimit'] as const) {
+    const v = o[what];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new Error(`${op}: ${what} must be a non-negative integer, got ${v}`);
   }
 }
 
-/** An error's message with its cause (fetch reports 'fetch failed' and hides the reason in cause). */
-function errText(e: unknown): string {
-  const err = e as Error & { cause?: unknown };
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return `${err.message ?? String(e)}${cause}`;
-}
-
-function notFoundHelp(searched: string[]): string {
-  return (
-    `Fashion-MNIST not found (looked in ${searched.map((d) => resolve(d)).join(', ')}). ` +
-    "Install it with 'apt-get install dataset-fashion-mnist' (Debian package dataset-fashion-mnist, files in " +
-    `${SYSTEM_DIR}), or pass --data DIR (option dir) / set FASHION_MNIST_DIR to a folder holding ` +
-    'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz'
-  );
-}
-
-/** Download the four files into `downloadDir`; throws the install help when offline. */
-export async function downloadFashionMNIST(o: LoadOptions = {}): Promise<Located> {
-  const destDir = o.downloadDir ?? DEFAULT_DOWNLOAD_DIR;
-  const searched = [...(o.searchPath ?? fashionMnistSearchPath())];
-  try {
-    for (const k of KEYS) if (!findFile(destDir, FASHION_MNIST_FILES[k].name)) await downloadOne(k, destDir, o);
-  } catch (e) {
-    if (e instanceof LocalError) throw new Error(`loadFashionMNIST: ${e.message}`);
-    throw new Error(
-      `loadFashionMNIST: download from ${FASHION_MNIST_URL} failed (${errText(e)}; offline?). ${notFoundHelp(searched)}`,
-    );
-  }
-  const r = filesIn(destDir);
-  if ('missing' in r) throw new Error(`loadFashionMNIST: ${destDir} still lacks ${r.missing.join(', ')} after download`);
-  return { dir: destDir, files: r.files };
-}
-
-function checkLimit(what: string, v: number | undefined): void {
-  if (v !== undefined && !(Number.isInteger(v) && v >= 0))
-    throw new Error(`loadFashionMNIST: ${what} must be a non-negative integer, got ${v}`);
-}
-
-async function loadSplit(imagesFile: string, labelsFile: string, limit: number | undefined): Promise<Split> {
-  const [imgRaw, labRaw] = await Promise.all([readFile(imagesFile), readFile(labelsFile)]).catch((e: Error) => {
-    throw new Error(`loadFashionMNIST: cannot read ${imagesFile} / ${labelsFile} (${e.message})`);
-  });
-  const img = await parseIdxImages(new Uint8Array(imgRaw), imagesFile);
-  const lab = await parseIdxLabels(new Uint8Array(labRaw), labelsFile, FASHION_MNIST_CLASSES.length);
-  if (img.n !== lab.n)
-    throw new Error(`loadFashionMNIST: ${imagesFile} holds ${img.n} images but ${labelsFile} holds ${lab.n} labels`);
+/** One split from its images and labels bytes (raw or gzipped); the names label errors. */
+export async function splitFromBytes(
+  op: string,
+  imgRaw: Uint8Array,
+  labRaw: Uint8Array,
+  imagesFile: string,
+  labelsFile: string,
+  limit: number | undefined,
+  gunzip?: Gunzip,
+): Promise<Split> {
+  const img = await parseIdxImages(imgRaw, imagesFile, gunzip);
+  const lab = await parseIdxLabels(labRaw, labelsFile, FASHION_MNIST_CLASSES.length, gunzip);
+  if (img.n !== lab.n) throw new Error(`${op}: ${imagesFile} holds ${img.n} images but ${labelsFile} holds ${lab.n} labels`);
   if (img.rows !== 28 || img.cols !== 28)
-    throw new Error(`loadFashionMNIST: ${imagesFile} holds ${img.rows}x${img.cols} images, expected 28x28`);
+    throw new Error(`${op}: ${imagesFile} holds ${img.rows}x${img.cols} images, expected 28x28`);
   const n = limit === undefined ? img.n : Math.min(limit, img.n);
   const px = img.rows * img.cols;
   // slice (copy) so a small limit does not keep the whole decompressed file alive.
   return { images: img.data.slice(0, n * px), labels: lab.data.slice(0, n), n, rows: img.rows, cols: img.cols };
 }
 
-/** Load Fashion-MNIST (see the search order above); downloads when not found and `download` is not false. */
-export async function loadFashionMNIST(o: LoadOptions = {}): Promise<FashionMNIST> {
-  checkLimit('trainLimit', o.trainLimit);
-  checkLimit('testLimit', o.testLimit);
-  let loc = locateFashionMNIST(o);
-  if (!loc) {
-    if (o.download === false) throw new Error(`loadFashionMNIST: ${notFoundHelp(o.searchPath ?? fashionMnistSearchPath())}`);
-    loc = await downloadFashionMNIST(o);
-  }
-  const f = loc.files;
+/** Fashion-MNIST from the bytes of its four files (raw IDX or the .gz downloads). */
+export async function fashionMNISTFromBytes(
+  files: Record<FashionMNISTFile, Uint8Array>,
+  o: FromBytesOptions = {},
+): Promise<FashionMNIST> {
+  const op = 'fashionMNISTFromBytes';
+  checkOptions(op, o, ['trainLimit', 'testLimit', 'gunzip', 'dir']);
+  checkLimits(op, o);
+  const dir = o.dir ?? 'bytes';
+  const name = (k: FashionMNISTFile) => `${dir}/${FASHION_MNIST_FILES[k].name}`;
+  for (const k of FASHION_MNIST_KEYS)
+    if (!(files?.[k] instanceof Uint8Array)) throw new Error(`${op}: files.${k} must be a Uint8Array (${FASHION_MNIST_FILES[k].name})`);
   const [train, test] = await Promise.all([
-    loadSplit(f.trainImages, f.trainLabels, o.trainLimit),
-    loadSplit(f.testImages, f.testLabels, o.testLimit),
+    splitFromBytes(op, files.trainImages, files.trainLabels, name('trainImages'), name('trainLabels'), o.trainLimit, o.gunzip),
+    splitFromBytes(op, files.testImages, files.testLabels, name('testImages'), name('testLabels'), o.testLimit, o.gunzip),
   ]);
-  return { train, test, dir: loc.dir };
+  return { train, test, dir };
+}
+
+/**
+ * Fetch the four files from `baseUrl` (e.g. a folder your web page serves) and parse them. No MD5
+ * check here (the IDX sizes are checked exactly); the Node entry's `loadFashionMNIST` finds the
+ * files on disk or downloads them with the checksums.
+ */
+export async function fetchFashionMNIST(o: FetchOptions = {}): Promise<FashionMNIST> {
+  const op = 'fetchFashionMNIST';
+  checkOptions(op, o, ['trainLimit', 'testLimit', 'baseUrl', 'gz', 'fetch']);
+  checkLimits(op, o);
+  const base = o.baseUrl ?? FASHION_MNIST_URL;
+  const dir = base.endsWith('/') ? base : `${base}/`;
+  const get = o.fetch ?? globalThis.fetch;
+  const files = {} as Record<FashionMNISTFile, Uint8Array>;
+  await Promise.all(
+    FASHION_MNIST_KEYS.map(async (k) => {
+      const url = `${dir}${FASHION_MNIST_FILES[k].name}${o.gz === false ? '' : '.gz'}`;
+      const res = await get(url).catch((e: Error) => {
+        throw new Error(`${op}: GET ${url} failed (${e.message})`);
+      });
+      if (!res.ok) throw new Error(`${op}: GET ${url}: HTTP ${res.status}`);
+      files[k] = new Uint8Array(await res.arrayBuffer());
+    }),
+  );
+  return fashionMNISTFromBytes(files, { trainLimit: o.trainLimit, testLimit: o.testLimit, dir: dir.slice(0, -1) });
 }

@@ -4,12 +4,31 @@
 //   bytes 4..    ndims u32 sizes
 //   then         prod(sizes) data bytes, row-major; nothing after.
 // Images are 0x00000803 (n, rows, cols), labels 0x00000801 (n). Every check names the file.
-import { readFile } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
+// Parsing from bytes works anywhere; reading files and gunzip with node:zlib: src/node/idx_files.ts.
 
+/** Decompresses a gzip stream, yielding the output in chunks (so a caller can stop early). */
+export type Gunzip = (gz: Uint8Array) => AsyncIterable<Uint8Array>;
+
+/** Gunzip with the web-standard DecompressionStream (browsers, Deno, Node >= 18). */
+export async function* streamGunzip(gz: Uint8Array): AsyncGenerator<Uint8Array> {
+  const reader = new Blob([gz as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value as Uint8Array;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** Magic number of an IDX file of unsigned-byte images (n, rows, cols). */
 export const IDX_IMAGES_MAGIC = 0x00000803;
+/** Magic number of an IDX file of unsigned-byte labels (n). */
 export const IDX_LABELS_MAGIC = 0x00000801;
 
+/** Images parsed from an IDX file. */
 export interface IdxImages {
   n: number;
   rows: number;
@@ -18,6 +37,7 @@ export interface IdxImages {
   data: Uint8Array;
 }
 
+/** Labels parsed from an IDX file. */
 export interface IdxLabels {
   n: number;
   data: Uint8Array;
@@ -33,31 +53,41 @@ export function isGzip(bytes: Uint8Array): boolean {
 /** Deflate's largest expansion: a 258-byte match coded in 2 bits, so 1032 output bytes per input byte. */
 const MAX_DEFLATE_RATIO = 1032;
 
+/** `n` bytes of `chunks`, in one array. */
+function concat(chunks: Uint8Array[], n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
 /**
- * Gunzip if gzipped; zlib failures are rethrown naming the file. With `magic`, the output is
- * bounded by the IDX header it starts with: sizes that need more bytes than the gzip data can
+ * Gunzip if gzipped; decompression failures are rethrown naming the file. With `magic`, the output
+ * is bounded by the IDX header it starts with: sizes that need more bytes than the gzip data can
  * expand to are rejected before they are read, and decompression stops at the first byte past
  * them, so a corrupt header or a gzip bomb never allocates more than the file can hold.
  */
-export async function maybeGunzip(bytes: Uint8Array, file: string, magic?: number): Promise<Uint8Array> {
+export async function maybeGunzip(bytes: Uint8Array, file: string, magic?: number, gunzip: Gunzip = streamGunzip): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
   const headerBytes = magic === undefined ? Infinity : 4 + 4 * (magic & 0xff);
-  const gz = createGunzip();
-  gz.end(bytes);
-  const chunks: Buffer[] = [];
+  const chunks: Uint8Array[] = [];
   let got = 0;
   let expected = Infinity;
-  let sizeError: Error | null = null; // our own check failed (not zlib)
+  let sizeError: Error | null = null; // our own check failed (not the decompressor)
   try {
-    for await (const chunk of gz as AsyncIterable<Buffer>) {
+    for await (const chunk of gunzip(bytes)) {
       chunks.push(chunk);
       got += chunk.length;
       if (expected === Infinity && got >= headerBytes) {
-        const head = Buffer.concat(chunks);
+        const head = concat(chunks, got);
         chunks.splice(0, chunks.length, head);
+        const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
         // a wrong magic is reported by parseIdx, from the bytes read so far
-        if (head.readUInt32BE(0) !== magic) break;
-        const dims = Array.from({ length: headerBytes / 4 - 1 }, (_, i) => head.readUInt32BE(4 + 4 * i));
+        if (dv.getUint32(0, false) !== magic) break;
+        const dims = Array.from({ length: headerBytes / 4 - 1 }, (_, i) => dv.getUint32(4 + 4 * i, false));
         expected = headerBytes + dims.reduce((a, b) => a * b, 1);
         if (expected > MAX_DEFLATE_RATIO * bytes.length)
           throw (sizeError = new Error(
@@ -76,11 +106,8 @@ export async function maybeGunzip(bytes: Uint8Array, file: string, magic?: numbe
       `IDX file ${file}: corrupt or truncated gzip data (${(e as Error).message}); ` +
         'delete it and download / reinstall it',
     );
-  } finally {
-    gz.destroy();
   }
-  const out = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return chunks.length === 1 ? chunks[0] : concat(chunks, got);
 }
 
 /** Check the header of decompressed IDX bytes; returns the sizes and the data bytes (a view). */
@@ -110,39 +137,21 @@ export function parseIdx(bytes: Uint8Array, file: string, magic: number): { dims
   return { dims, data: bytes.subarray(headerBytes) };
 }
 
-/** Parse IDX image bytes (raw or gzipped). */
-export async function parseIdxImages(raw: Uint8Array, file: string): Promise<IdxImages> {
-  const { dims, data } = parseIdx(await maybeGunzip(raw, file, IDX_IMAGES_MAGIC), file, IDX_IMAGES_MAGIC);
+/** Parse IDX image bytes (raw or gzipped); `file` names them in errors. */
+export async function parseIdxImages(raw: Uint8Array, file: string, gunzip?: Gunzip): Promise<IdxImages> {
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file, IDX_IMAGES_MAGIC, gunzip), file, IDX_IMAGES_MAGIC);
   const [n, rows, cols] = dims;
   if (rows === 0 || cols === 0) throw new Error(`IDX file ${file}: images of ${rows}x${cols} pixels`);
   return { n, rows, cols, data };
 }
 
 /** Parse IDX label bytes (raw or gzipped); every label must be < numClasses. */
-export async function parseIdxLabels(raw: Uint8Array, file: string, numClasses = 10): Promise<IdxLabels> {
-  const { dims, data } = parseIdx(await maybeGunzip(raw, file, IDX_LABELS_MAGIC), file, IDX_LABELS_MAGIC);
+export async function parseIdxLabels(raw: Uint8Array, file: string, numClasses = 10, gunzip?: Gunzip): Promise<IdxLabels> {
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file, IDX_LABELS_MAGIC, gunzip), file, IDX_LABELS_MAGIC);
   for (let i = 0; i < data.length; i++)
     if (data[i] >= numClasses)
       throw new Error(`IDX file ${file}: label ${i} is ${data[i]}, expected 0..${numClasses - 1}; the file is corrupt`);
   return { n: dims[0], data };
-}
-
-async function readBytes(file: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(file));
-  } catch (e) {
-    throw new Error(`IDX file ${file}: cannot read it (${(e as Error).message})`);
-  }
-}
-
-/** Read an IDX images file (raw or .gz). */
-export async function readIdxImages(file: string): Promise<IdxImages> {
-  return parseIdxImages(await readBytes(file), file);
-}
-
-/** Read an IDX labels file (raw or .gz); labels must be < numClasses. */
-export async function readIdxLabels(file: string, numClasses = 10): Promise<IdxLabels> {
-  return parseIdxLabels(await readBytes(file), file, numClasses);
 }
 
 /** Encode an IDX file (tests, small exports): magic for `dims.length` dims of unsigned bytes. */

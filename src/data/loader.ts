@@ -11,6 +11,7 @@
 //
 // Ownership: the consumer owns each batch's x and y and disposes them (or runs the step in tidy()).
 // Everything else the loader allocates is freed by the loader, so GPU memory stays flat.
+import { checkOptions } from '../backend/options.ts';
 import { Generator as Rng, globalGenerator } from '../tensor/random.ts';
 import { fromArray } from '../tensor/launch.ts';
 import { keep, type Device } from '../tensor/storage.ts';
@@ -18,6 +19,7 @@ import { defaultDevice, type Tensor } from '../tensor/tensor.ts';
 import type { Split } from './fashion.ts';
 import { drawAugment, resizePacked, uploadBytes } from './transforms.ts';
 
+/** Random crop and flip applied by the {@link Loader} on the device. */
 export interface AugmentOptions {
   /** Zero padding before the random crop back to the input size (default 2: offsets 0..4). */
   pad?: number;
@@ -25,6 +27,7 @@ export interface AugmentOptions {
   flip?: boolean;
 }
 
+/** Options of {@link Loader}. */
 export interface LoaderOptions {
   batchSize: number;
   /** Shuffle every epoch (default false: dataset order). */
@@ -42,6 +45,7 @@ export interface LoaderOptions {
   device?: Device;
 }
 
+/** One batch from {@link Loader.epoch}: images and labels on the device. */
 export interface Batch {
   /** [size, 1, R, R] float32 in [0, 1]; owned by the caller. */
   x: Tensor;
@@ -77,6 +81,10 @@ export function streamSeed(seed: number, epoch: number, stream: number): number 
 
 const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
+/**
+ * Batches of a {@link Split}: uploads the uint8 images, resizes (and augments) them on the device,
+ * shuffles per epoch from a seed, so an epoch's order is reproducible and resumable mid-epoch.
+ */
 export class Loader {
   readonly n: number;
   readonly batchSize: number;
@@ -102,6 +110,7 @@ export class Loader {
         `${op}: split of ${split.n} ${rows}x${cols} images needs ${split.n * rows * cols} image bytes and ${split.n} labels, ` +
           `got ${split.images.length} and ${split.labels.length}`,
       );
+    checkOptions(op, o, ['batchSize', 'shuffle', 'seed', 'resize', 'augment', 'dropLast', 'device']);
     if (!posInt(o?.batchSize)) throw new Error(`${op}: batchSize must be a positive integer, got ${o?.batchSize}`);
     const size = o.resize ?? rows;
     if (!posInt(size) || size > 4096) throw new Error(`${op}: resize must be an integer in 1..4096, got ${o.resize}`);
@@ -111,7 +120,7 @@ export class Loader {
       throw new Error(`${op}: device must be 'cpu' or 'gpu', got ${String(o.device)}`);
     let augment: Required<AugmentOptions> | null = null;
     if (o.augment) {
-      const a = o.augment === true ? {} : o.augment;
+      const a = o.augment === true ? {} : (checkOptions(`${op} augment`, o.augment, ['pad', 'flip']) as AugmentOptions);
       augment = { pad: a.pad ?? 2, flip: a.flip ?? true };
       if (!(Number.isInteger(augment.pad) && augment.pad >= 0 && augment.pad <= 127))
         throw new Error(`${op}: augment.pad must be an integer in 0..127, got ${augment.pad}`);

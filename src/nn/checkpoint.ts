@@ -14,13 +14,15 @@
 //             rng      JSON of getRngState() (the global generator: init, dropout, shuffling)
 //             extra    JSON of the caller's extra value
 // Loading restores parameters in place, optimizer state, the scheduler and the RNG, so a resumed
-// run continues exactly as an uninterrupted one.
+// run continues exactly as an uninterrupted one. Here as bytes; files: src/node/weight_files.ts.
+import { checkOptions } from '../backend/options.ts';
 import { getRngState, setRngState } from '../tensor/random.ts';
 import { defaultDevice, Tensor } from '../tensor/tensor.ts';
+import type { Device } from '../tensor/storage.ts';
 import type { Module } from './module.ts';
 import { Optimizer, type OptimizerStateDict, type ParamState } from '../optim/optimizer_base.ts';
 import { LRScheduler, type SchedulerStateDict } from '../optim/lr_scheduler.ts';
-import { loadSafetensors, save } from './safetensors.ts';
+import { decodeSafetensors, saveBytes, type SaveOptions } from './safetensors.ts';
 import { cut, setKey, show } from './safetensors-format.ts';
 
 const FORMAT = 'webgpu-tensor-checkpoint/1';
@@ -31,6 +33,7 @@ type AnyOptimizer = Optimizer<{ lr: number }, ParamState>;
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** What a checkpoint holds. */
 export interface CheckpointContents {
   model: Module;
   optimizer?: AnyOptimizer;
@@ -41,8 +44,37 @@ export interface CheckpointContents {
   extra?: unknown;
 }
 
-export async function saveCheckpoint(path: string, c: CheckpointContents): Promise<void> {
-  if (!c || typeof c !== 'object' || !c.model) throw new Error('saveCheckpoint: expected { model, optimizer?, epoch, extra? }');
+/** What a checkpoint is loaded into. */
+export interface CheckpointTarget {
+  model: Module;
+  optimizer?: AnyOptimizer;
+  /** A learning-rate scheduler of `optimizer` (wt.optim.lrScheduler.*). */
+  scheduler?: LRScheduler;
+}
+
+/** Stores a checkpoint's tensors and metadata (as bytes, in a file) and returns what it made. */
+export type CheckpointWriter<R> = (tensors: Record<string, Tensor>, metadata: Record<string, string>, opts: SaveOptions) => Promise<R>;
+/** Reads a checkpoint's tensors (onto `device`) and metadata. */
+export type CheckpointReader = (device: Device) => Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }>;
+
+/** The checkpoint `c` as safetensors bytes (the Node entry's `saveCheckpoint(path, c)` writes them to a file). */
+export async function saveCheckpointBytes(c: CheckpointContents): Promise<Uint8Array> {
+  return writeCheckpoint(c, (tensors, metadata, opts) => saveBytes(tensors, metadata, opts));
+}
+
+/**
+ * Restore checkpoint bytes into `c.model` (and `c.optimizer`, `c.scheduler`, when given) and the
+ * global RNG, all or nothing: bytes that are truncated, corrupt or do not fit the model are rejected
+ * with an Error, and then nothing has been changed.
+ */
+export async function loadCheckpointBytes(bytes: Uint8Array | ArrayBuffer, c: CheckpointTarget): Promise<{ epoch: number; extra: unknown }> {
+  return readCheckpoint('checkpoint bytes', c, async (device) => decodeSafetensors(bytes, { device }, 'checkpoint bytes'));
+}
+
+/** Validate `c`, collect its tensors and metadata and hand them to `write`. */
+export async function writeCheckpoint<R>(c: CheckpointContents, write: CheckpointWriter<R>): Promise<R> {
+  checkOptions('saveCheckpoint', c, ['model', 'optimizer', 'scheduler', 'epoch', 'extra']);
+  if (!c || typeof c !== 'object' || !c.model) throw new Error('saveCheckpoint: expected { model, optimizer?, scheduler?, epoch, extra? }');
   if (typeof c.epoch !== 'number' || !Number.isFinite(c.epoch))
     throw new Error(`saveCheckpoint: epoch must be a finite number, got ${String(c.epoch)}`);
   if (c.optimizer !== undefined && !(c.optimizer instanceof Optimizer))
@@ -72,7 +104,7 @@ export async function saveCheckpoint(path: string, c: CheckpointContents): Promi
     metadata.extra = s;
   }
   try {
-    await save(tensors, path, metadata, { int32As: 'I64' });
+    return await write(tensors, metadata, { int32As: 'I64' });
   } finally {
     for (const t of Object.values(views)) t.dispose();
   }
@@ -116,18 +148,16 @@ function checkModelState(model: Module, sd: Record<string, Tensor>): void {
 }
 
 /**
- * Restore a checkpoint into `model` (and `optimizer`, when given) and the global RNG.
- * The model must have the same parameter and buffer names and shapes (strict). A file that is
- * truncated, corrupt or does not fit the model is rejected with an Error naming it, and then
- * nothing (model, optimizer, RNG) has been changed.
+ * Restore a checkpoint (read by `read`; `path` names it in errors) into `model` (and `optimizer`,
+ * `scheduler`, when given) and the global RNG. The model must have the same parameter and buffer
+ * names and shapes (strict). A checkpoint that is truncated, corrupt or does not fit the model is
+ * rejected with an Error naming it, and then nothing (model, optimizer, RNG) has been changed.
  */
-export async function loadCheckpoint(
-  path: string,
-  c: { model: Module; optimizer?: AnyOptimizer; scheduler?: LRScheduler },
-): Promise<{ epoch: number; extra: unknown }> {
+export async function readCheckpoint(path: string, c: CheckpointTarget, read: CheckpointReader): Promise<{ epoch: number; extra: unknown }> {
+  checkOptions('loadCheckpoint', c, ['model', 'optimizer', 'scheduler']);
   if (!c || typeof c !== 'object' || !c.model) throw new Error('loadCheckpoint: expected { model, optimizer?, scheduler? }');
   const device = c.model.parameters()[0]?.device ?? c.model.buffers()[0]?.device ?? defaultDevice();
-  const { tensors, metadata } = await loadSafetensors(path, { device });
+  const { tensors, metadata } = await read(device);
   try {
     if (metadata.format !== FORMAT)
       throw new Error(`loadCheckpoint: ${path} is not a webgpu-tensor checkpoint (format ${JSON.stringify(metadata.format)}, expected ${FORMAT})`);

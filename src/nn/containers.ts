@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { Conv2d, ReLU } from './layers.ts';
 import { Module } from './module.ts';
 
+/** Runs its modules in order, each on the previous one's output; children are named 0, 1, ... (torch's names). */
 export class Sequential extends Module {
   constructor(...modules: Module[]) {
     super();

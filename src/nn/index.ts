@@ -1,6 +1,6 @@
 // wt.nn: modules, layers, losses and initialisers (PyTorch-shaped).
 export { Module, type StateDict, type LoadResult, type BufferOptions } from './module.ts';
-export { Conv2d, Linear, MaxPool2d, ReLU, Dropout, Flatten, LocalResponseNorm, type LayerOptions } from './layers.ts';
+export { Conv2d, Linear, MaxPool2d, ReLU, Dropout, Flatten, LocalResponseNorm, type LayerOptions, type Conv2dLayerOptions } from './layers.ts';
 export { Sequential, ModuleList } from './containers.ts';
 export { Sigmoid, Tanh, GELU, LeakyReLU, Softmax, LogSoftmax, Identity, type GELUOptions, type LeakyReLUOptions, type SoftmaxOptions } from './activation_layers.ts';
 export { CrossEntropyLoss } from './cross_entropy_loss.ts';

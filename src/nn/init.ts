@@ -4,11 +4,13 @@
 //
 // Fans, as torch's _calculate_fan_in_and_fan_out: for a weight [out, in, ...kernel],
 // receptive = prod(kernel), fan_in = in * receptive, fan_out = out * receptive.
+import { checkOptions } from '../backend/options.ts';
 import { noGrad } from '../autograd/function.ts';
 import { globalGenerator } from '../tensor/random.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { writeArray } from './assign.ts';
 
+/** fan_in and fan_out of a weight [out, in, ...kernel] (torch's _calculate_fan_in_and_fan_out). */
 export function calculateFans(t: Tensor): { fanIn: number; fanOut: number } {
   if (t.ndim < 2)
     throw new Error(`init: fan in and fan out need a tensor with at least 2 dimensions, got shape [${t.shape}]`);
@@ -16,6 +18,7 @@ export function calculateFans(t: Tensor): { fanIn: number; fanOut: number } {
   return { fanIn: t.shape[1] * receptive, fanOut: t.shape[0] * receptive };
 }
 
+/** The nonlinearities {@link calculateGain} knows. */
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
 
 /** torch.nn.init.calculate_gain. `param` is leaky_relu's negative slope (default 0.01). */
@@ -67,11 +70,14 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
   return fill('normal_', t, () => mean + std * globalGenerator.normal());
 }
 
+/** Fill `t` with `value` in place; returns `t`. */
 export function constant_(t: Tensor, value: number): Tensor {
   if (typeof value !== 'number') throw new Error(`constant_: value must be a number, got ${typeof value}`);
   return fill('constant_', t, () => value);
 }
+/** Fill `t` with 0 in place; returns `t`. */
 export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
+/** Fill `t` with 1 in place; returns `t`. */
 export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
 
 /** Glorot uniform: bound = gain * sqrt(6 / (fan_in + fan_out)). */
@@ -87,6 +93,7 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
 
+/** Options of the Kaiming (He) initialisers. */
 export interface KaimingOptions {
   /** Negative slope of the following leaky ReLU (torch's `a`), default 0. */
   a?: number;
@@ -95,6 +102,7 @@ export interface KaimingOptions {
 }
 
 function kaimingStd(op: string, t: Tensor, o: KaimingOptions): number {
+  checkOptions(op, o, ['a', 'mode', 'nonlinearity']);
   const mode = o.mode ?? 'fan_in';
   if (mode !== 'fan_in' && mode !== 'fan_out') throw new Error(`${op}: mode must be 'fan_in' or 'fan_out', got ${String(mode)}`);
   const { fanIn, fanOut } = calculateFans(t);

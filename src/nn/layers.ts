@@ -7,6 +7,7 @@ import type { Device } from '../tensor/storage.ts';
 import { conv2d, dropout, linear, localResponseNorm, maxPool2d, relu } from './functional.ts';
 import { defaultLayerInit_ } from './init.ts';
 import { Module } from './module.ts';
+import { checkOptions } from '../backend/options.ts';
 
 function posInt(op: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
@@ -32,6 +33,7 @@ function param(shape: number[], dev: Device, name: string): Tensor {
   return t;
 }
 
+/** Options shared by the layers with parameters. */
 export interface LayerOptions {
   /** Add a learnable bias (default true). */
   bias?: boolean;
@@ -50,7 +52,18 @@ function pair(op: string, name: string, v: Size2, check: (op: string, name: stri
 }
 const fmtPair = (p: Pair) => (p[0] === p[1] ? `${p[0]}` : `(${p[0]}, ${p[1]})`);
 
-/** 2-D convolution: x [B, in, H, W] -> [B, out, H', W']; sizes are a number or [h, w]. */
+export interface Conv2dLayerOptions extends LayerOptions {
+  stride?: Size2;
+  padding?: Size2;
+  /** Spacing between kernel taps (default 1). */
+  dilation?: Size2;
+  /** Channel groups: inChannels and outChannels are multiples of it (default 1; = inChannels: depthwise). */
+  groups?: number;
+}
+const CONV2D_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'bias', 'device'] as const;
+
+/** 2-D convolution: x [B, in, H, W] -> [B, out, H', W']; sizes are a number or [h, w]. weight
+ * [out, in / groups, kh, kw], bias [out] (torch.nn.Conv2d). */
 export class Conv2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -59,30 +72,47 @@ export class Conv2d extends Module {
   readonly kernelSize: Pair;
   readonly stride: Pair;
   readonly padding: Pair;
+  readonly dilation: Pair;
+  readonly groups: number;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: Size2, o: LayerOptions & { stride?: Size2; padding?: Size2 } = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2, o: Conv2dLayerOptions = {}) {
     super();
+    if (o === null || typeof o !== 'object' || Array.isArray(o))
+      throw new Error(`Conv2d: expected an options object { ${CONV2D_OPTIONS.join(', ')} }, got ${Array.isArray(o) ? 'an array' : String(o)}`);
+    for (const k of Object.keys(o))
+      if (!(CONV2D_OPTIONS as readonly string[]).includes(k))
+        throw new Error(`Conv2d: unknown option '${k}' (accepted: ${CONV2D_OPTIONS.join(', ')})`);
     this.inChannels = posInt('Conv2d', 'inChannels', inChannels);
     this.outChannels = posInt('Conv2d', 'outChannels', outChannels);
     this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, posInt);
     this.stride = pair('Conv2d', 'stride', o.stride ?? 1, posInt);
     this.padding = pair('Conv2d', 'padding', o.padding ?? 0, nonNegInt);
+    this.dilation = pair('Conv2d', 'dilation', o.dilation ?? 1, posInt);
+    this.groups = posInt('Conv2d', 'groups', o.groups ?? 1);
+    if (inChannels % this.groups !== 0)
+      throw new Error(`Conv2d: inChannels must be divisible by groups, got inChannels ${inChannels} and groups ${this.groups}`);
+    if (outChannels % this.groups !== 0)
+      throw new Error(`Conv2d: outChannels must be divisible by groups, got outChannels ${outChannels} and groups ${this.groups}`);
     const dev = device('Conv2d', o.device);
-    this.weight = param([outChannels, inChannels, ...this.kernelSize], dev, 'weight');
+    this.weight = param([outChannels, inChannels / this.groups, ...this.kernelSize], dev, 'weight');
     this.bias = (o.bias ?? true) ? param([outChannels], dev, 'bias') : null;
     defaultLayerInit_(this.weight, this.bias);
   }
 
+  private options(relu: boolean) {
+    return { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups, relu };
+  }
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+    return conv2d(x, this.weight, this.bias, this.options(false));
   }
   /** conv followed by ReLU in one kernel (Sequential uses this for Conv2d, ReLU pairs). */
   forwardRelu(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, relu: true });
+    return conv2d(x, this.weight, this.bias, this.options(true));
   }
   protected override extraRepr(): string {
+    const dil = this.dilation[0] === 1 && this.dilation[1] === 1 ? '' : `, dilation=${fmtPair(this.dilation)}`;
     return `${this.inChannels}, ${this.outChannels}, kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}, ` +
-      `padding=${fmtPair(this.padding)}${this.bias ? '' : ', bias=false'}`;
+      `padding=${fmtPair(this.padding)}${dil}${this.groups === 1 ? '' : `, groups=${this.groups}`}${this.bias ? '' : ', bias=false'}`;
   }
 }
 
@@ -93,8 +123,9 @@ export class Linear extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
 
-  constructor(inFeatures: number, outFeatures: number, o: LayerOptions = {}) {
+  constructor(inFeatures: number, outFeatures: number, options?: LayerOptions) {
     super();
+    const o = checkOptions('Linear', options, ['bias', 'device']) as LayerOptions;
     this.inFeatures = posInt('Linear', 'inFeatures', inFeatures);
     this.outFeatures = posInt('Linear', 'outFeatures', outFeatures);
     const dev = device('Linear', o.device);
@@ -119,15 +150,14 @@ export class MaxPool2d extends Module {
   readonly stride: Pair;
   readonly padding: Pair;
   readonly ceilMode: boolean;
-  constructor(kernelSize: Size2, stride?: Size2 | null, padding: Size2 = 0, o: { ceilMode?: boolean } = {}) {
+  constructor(kernelSize: Size2, stride?: Size2 | null, padding: Size2 = 0, options?: { ceilMode?: boolean }) {
     super();
     this.kernelSize = pair('MaxPool2d', 'kernelSize', kernelSize, posInt);
     this.stride = stride === undefined || stride === null ? this.kernelSize : pair('MaxPool2d', 'stride', stride, posInt);
     this.padding = pair('MaxPool2d', 'padding', padding, nonNegInt);
     if (this.padding.some((p, i) => p * 2 > this.kernelSize[i]))
       throw new Error(`MaxPool2d: padding must be at most half of kernelSize, got padding ${fmtPair(this.padding)} for kernelSize ${fmtPair(this.kernelSize)}`);
-    if (typeof o !== 'object' || o === null) throw new Error(`MaxPool2d: expected options { ceilMode } as an object, got ${String(o)}`);
-    for (const k of Object.keys(o)) if (k !== 'ceilMode') throw new Error(`MaxPool2d: unknown option '${k}' (accepted: ceilMode)`);
+    const o = checkOptions('MaxPool2d', options, ['ceilMode']) as { ceilMode?: boolean };
     if (o.ceilMode !== undefined && typeof o.ceilMode !== 'boolean') throw new Error(`MaxPool2d: ceilMode must be a boolean, got ${String(o.ceilMode)}`);
     this.ceilMode = o.ceilMode ?? false;
   }
@@ -139,17 +169,20 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** max(x, 0), elementwise. */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);
   }
 }
 
-/** Zeroes each element with probability p while training and scales the rest by 1/(1-p). */
+/** Zeroes each element with probability p while training and scales the rest by 1/(1-p);
+ * `new Dropout(0.2)` or `new Dropout({ p: 0.2 })`. */
 export class Dropout extends Module {
   readonly p: number;
-  constructor(p = 0.5) {
+  constructor(p: number | { p?: number } = 0.5) {
     super();
+    if (typeof p === 'object') p = (checkOptions('Dropout', p, ['p']) as { p?: number }).p ?? 0.5;
     if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${String(p)}`);
     this.p = p;
   }

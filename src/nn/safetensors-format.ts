@@ -82,7 +82,7 @@ export function checkMetadata(op: string, metadata: unknown): Record<string, str
 export function encodeHeader(
   entries: { name: string; dtype: DType; shape: readonly number[]; code?: string }[],
   metadata: Record<string, string> = {},
-): { header: Buffer; dataBytes: number } {
+): { header: Uint8Array; dataBytes: number } {
   const h: Record<string, unknown> = {};
   if (Object.keys(metadata).length) h.__metadata__ = metadata;
   let off = 0;
@@ -93,11 +93,11 @@ export function encodeHeader(
     setKey(h, e.name, { dtype: code, shape: [...e.shape], data_offsets: [off, off + bytes] });
     off += bytes;
   }
-  const json = Buffer.from(JSON.stringify(h), 'utf8');
+  const json = new TextEncoder().encode(JSON.stringify(h));
   const n = Math.ceil((8 + json.length) / 8) * 8 - 8;
-  const header = Buffer.alloc(8 + n, 0x20);
-  header.writeBigUInt64LE(BigInt(n), 0);
-  json.copy(header, 8);
+  const header = new Uint8Array(8 + n).fill(0x20);
+  new DataView(header.buffer).setBigUint64(0, BigInt(n), true);
+  header.set(json, 8);
   return { header, dataBytes: off };
 }
 
@@ -113,7 +113,7 @@ export interface Entry {
 export function parseSafetensors(buf: Uint8Array, what = 'safetensors'): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
   const op = `load ${what}`;
   if (buf.length < 8) throw new Error(`${op}: file is truncated: ${buf.length} bytes, need at least 8 for the header length`);
-  const n64 = Buffer.from(buf.buffer, buf.byteOffset, 8).readBigUInt64LE(0);
+  const n64 = new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(buf.length - 8))
     throw new Error(`${op}: header length ${n64} goes beyond the file (${buf.length - 8} bytes after the length field); truncated or corrupt`);
   const n = Number(n64);

@@ -3,8 +3,11 @@
 // GEMMs over the whole batch (im2col.ts); the residue-class GEMM or the column gradient for the
 // input gradient (conv2d_col.ts); the chunks of the column gradient and the batch splits of the
 // weight gradient. The op layer (src/autograd/conv.ts) asks here with the device's caps.
+// Every path handles dilation; channel groups take the implicit GEMMs (one GEMM per group, groups
+// side by side on the grid's y) and the column gradient, never the small-map path (see
+// `useSmallMaps`).
 import { type Caps, MAX_WG_PER_DIM } from '../kernels/kernel.ts';
-import type { Conv2dGeom } from '../kernels/conv2d.ts';
+import { type Conv2dGeom, cinPer, coutPer } from '../kernels/conv2d.ts';
 import { type GemmChoice, gemmGroups } from '../kernels/gemm.ts';
 
 // ---- small feature maps: explicit im2col + plain GEMMs ----
@@ -31,9 +34,13 @@ export const SMALL_COL_BYTES = 32 * 2 ** 20;
 export const smallMapsConfig = { enabled: true };
 
 /** Whether the explicit-im2col path serves this geometry on this adapter. The whole batch's
- * pixels (B*OH*OW) stay within one dispatch dimension. */
+ * pixels (B*OH*OW) stay within one dispatch dimension. Grouped convolutions (groups > 1) never take
+ * it: its GEMMs multiply the im2col buffer by the whole weight, which for groups is block-diagonal,
+ * so it would take one GEMM launch per group over a strided slice of the buffer (for depthwise, G
+ * launches of a KH*KW-deep GEMM), while the implicit GEMMs serve all groups in one launch. Dilation
+ * is supported (it is index math in im2col and the flipped-weight input gradient). */
 export function useSmallMaps(g: Conv2dGeom, caps: Caps): boolean {
-  if (!smallMapsConfig.enabled) return false;
+  if (!smallMapsConfig.enabled || g.groups !== 1) return false;
   const ohw = g.oh * g.ow;
   const bytes = g.batch * ohw * g.cin * g.kh * g.kw * 4;
   return (
@@ -46,14 +53,25 @@ export function useSmallMaps(g: Conv2dGeom, caps: Caps): boolean {
 
 // ---- input gradient: residue-class GEMM or column gradient ----
 
-/** Input channels below which dX takes the column gradient + col2im. The class GEMM has
- * M = Cin rows; below 8 that is less than the smallest lanes register tile (R = 8) and leaves most
- * of every tile idle (AlexNet's conv1: Cin = 1), while the column GEMM has M = Cin*KH*KW. */
+/** Input channels per group below which dX may take the column gradient + col2im. The class GEMM
+ * has M = Cin/G rows; below 8 that is less than the smallest lanes register tile (R = 8) and
+ * leaves most of every tile idle (AlexNet's conv1: Cin = 1), while the column GEMM has
+ * M = Cin/G*KH*KW. */
 export const COL_GRAD_MAX_CIN = 8;
+
+/** Fewest output channels per input channel in a group (Mg / Cg) for the column gradient. Per dX
+ * element the class GEMM loads ~KH*KW*Mg/Cg dY values (one per k, over the Cg useful rows of a
+ * tile), the column path writes and re-reads KH*KW column values whatever Mg, so the column path
+ * pays off only when Mg is several times Cg. Measured on lavapipe ('lanes', 3x3 s1 p1, dX alone):
+ * Mg/Cg = 1 (depthwise, 48 groups, 56x56, batch 2) class 50 ms vs column 94 ms; 2: class 29 vs 38;
+ * 4: class 22 vs 17 (12 groups), 43 vs 25 (16 groups); 8: class 21 vs 9; 48 (conv1-like, Cin 1):
+ * class 8.5 vs 2.0; single-group layers with Mg/Cg of 1.3-2 (Cin 3-4, Cout 4-8): class 0.9-1.1 vs
+ * column 1.5-2.3 ms. */
+export const COL_GRAD_MIN_COUT_RATIO = 4;
 
 /** Use the column-gradient path for this geometry (any device: the CPU twins follow it too). */
 export function useColGrad(g: Conv2dGeom): boolean {
-  return g.cin < COL_GRAD_MAX_CIN;
+  return cinPer(g) < COL_GRAD_MAX_CIN && coutPer(g) >= COL_GRAD_MIN_COUT_RATIO * cinPer(g);
 }
 
 /** Largest column-gradient buffer per chunk of images (bytes; also capped by the adapter's
@@ -80,11 +98,12 @@ export const WEIGHT_GRAD_WORKGROUPS: Record<GemmChoice['variant'], number> = { t
  * maxStorageBufferBindingSize): a memory bound on the splits' temporary, not a speed threshold. */
 export const WEIGHT_GRAD_PARTIAL_BYTES = 64 * 2 ** 20;
 
-/** Images per weight-gradient split on the GPU for the GEMM design `gemm`. */
+/** Images per weight-gradient split on the GPU for the GEMM design `gemm` (the splits stay within
+ * one dispatch dimension). */
 export function weightGradBPer(g: Conv2dGeom, gemm: GemmChoice, caps: Caps): number {
-  const n = g.cin * g.kh * g.kw;
-  const [gx, gy] = gemmGroups(gemm, g.cout, n);
-  let splits = Math.min(g.batch, Math.max(1, Math.ceil(WEIGHT_GRAD_WORKGROUPS[gemm.variant] / (gx * gy))));
+  const n = cinPer(g) * g.kh * g.kw;
+  const [gx, gy] = gemmGroups(gemm, coutPer(g), n);
+  let splits = Math.min(g.batch, MAX_WG_PER_DIM, Math.max(1, Math.ceil(WEIGHT_GRAD_WORKGROUPS[gemm.variant] / (gx * gy * g.groups))));
   const maxPartial = Math.min(WEIGHT_GRAD_PARTIAL_BYTES, caps.maxStorageBufferBindingSize);
   splits = Math.max(1, Math.min(splits, Math.floor(maxPartial / (g.cout * n * 4))));
   return Math.ceil(g.batch / splits);

@@ -31,6 +31,12 @@ export function lanesSupported(caps: Caps): boolean {
   return lanesRunsOn(caps);
 }
 
+/** The design the adapter gets without forcing or tuning: 'lanes' on software adapters that
+ * support it, 'tiled' everywhere else (see `chooseGemm`). */
+export function adapterGemmVariant(caps: Caps): GemmVariant {
+  return caps.software && lanesSupported(caps) ? 'lanes' : 'tiled';
+}
+
 /**
  * The design for `op` on this adapter: the forced one if set, else 'lanes' on software adapters
  * that support it and 'tiled' (the TF.js design, for hardware GPUs) everywhere else. On lavapipe
@@ -38,7 +44,7 @@ export function lanesSupported(caps: Caps): boolean {
  * lanes core (one loader lane per A value, subgroup broadcasts, no workgroup memory) serves it.
  */
 export function chooseGemm(op: string, caps: Caps): GemmChoice {
-  const v = forcedVariant ?? (caps.software && lanesSupported(caps) ? 'lanes' : 'tiled');
+  const v = forcedVariant ?? adapterGemmVariant(caps);
   if (v === 'tiled') return { variant: 'tiled' };
   if (!lanesSupported(caps))
     throw new Error(`${op}: the 'lanes' GEMM variant needs the 'subgroups' feature with subgroups of at least 8; use 'tiled'`);

@@ -2,6 +2,7 @@
 // can consult it (in-place checks) without importing the autograd layer.
 let gradEnabled = true;
 
+/** Whether ops record the autograd graph now (false inside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }

@@ -1,6 +1,7 @@
 // The seeded generator behind rand/randn, init and shuffling (xoshiro128**, seeded by splitmix32).
 // `manualSeed(n)` makes every draw reproducible; its state round-trips through checkpoints.
 
+/** A seeded random generator (xoshiro128**): uniform and normal draws, state save / restore. */
 export class Generator {
   private s = new Uint32Array(4);
   private spare: number | null = null;
@@ -73,12 +74,15 @@ function rotl(x: number, k: number): number {
 /** The process-wide generator. */
 export const globalGenerator = new Generator(0x5eed);
 
+/** Seed the global generator (rand, randn, init, dropout masks, shuffling). */
 export function manualSeed(n: number): void {
   globalGenerator.seed(n);
 }
+/** The global generator's state (5 numbers), e.g. for a checkpoint. */
 export function getRngState(): number[] {
   return globalGenerator.getState();
 }
+/** Restore the global generator's state from {@link getRngState}. */
 export function setRngState(s: readonly number[]): void {
   globalGenerator.setState(s);
 }

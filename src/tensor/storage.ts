@@ -2,6 +2,7 @@
 import type { GpuStorage } from '../backend/pool.ts';
 import type { NumArray } from '../kernels/kernel.ts';
 
+/** Where a tensor's numbers live. */
 export type Device = 'cpu' | 'gpu';
 /** float64 exists on the CPU backend only (gradient checks). int32 holds labels and indices. */
 export type DType = 'float32' | 'float64' | 'int32';

@@ -27,6 +27,10 @@ export interface GraphNode {
 
 let nextId = 1;
 
+/**
+ * An n-dimensional array on the CPU or the GPU, with autograd: shape, dtype and device are fixed;
+ * ops return new tensors; GPU memory is freed by dispose(), tidy(), or when the tensor is collected.
+ */
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
@@ -107,6 +111,11 @@ export class Tensor {
   /** Throws if disposed. */
   check(op: string): this {
     if (this._disposed) throw new Error(`${op}: tensor ${fmt(this.shape)} (id ${this.id}) was disposed${disposalNote(this)}`);
+    if (this._storage.kind === 'gpu' && this._storage.gpu.deviceLost)
+      throw new Error(
+        `${op}: tensor ${fmt(this.shape)} (id ${this.id}) belongs to a GPU device that was lost; its data is gone. ` +
+          'Recreate it on the new device after `await wt.init()` (e.g. from a checkpoint or the host data)',
+      );
     return this;
   }
 
@@ -215,6 +224,7 @@ function sameShapeArr(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** Whether `x` is a Tensor. */
 export function isTensor(x: unknown): x is Tensor {
   return x instanceof Tensor;
 }

@@ -92,7 +92,7 @@ describe('GPU vs CPU gradients', () => {
   for (const variant of ['lanes', 'tiled'] as GemmVariant[]) {
     it(`${variant}: small feature maps (explicit im2col + matmul path)`, async () => {
       setGemmVariant(variant);
-      const g = { batch: 1, cin: 9, h: 3, w: 3, cout: 5, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, oh: 3, ow: 3 };
+      const g = { batch: 1, cin: 9, h: 3, w: 3, cout: 5, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, oh: 3, ow: 3 };
       expect(useSmallMaps(g, deviceCaps())).toBe(true);
       // 3x3 maps, batch 1, K = 81 (no vec4), odd channel counts
       await parity('3x3 b1', [[1, 9, 3, 3], [5, 9, 3, 3], [5]], (x, w, b) => wt.conv2d(x, w, b, { padding: 1, relu: true }));

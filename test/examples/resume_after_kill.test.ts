@@ -29,7 +29,7 @@ function fakeData(dir: string, n: number, m: number): void {
 }
 
 function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; out: string }> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/alexnet.ts', ...args], {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'examples/alexnet.ts', ...args], {
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
   });
   children.push(child);

@@ -25,7 +25,7 @@ function geom(batch: number, cin: number, h: number, w: number, cout: number, k:
   const [kh, kw] = typeof k === 'number' ? [k, k] : k;
   const [sh, sw] = typeof s === 'number' ? [s, s] : s;
   const [ph, pw] = typeof p === 'number' ? [p, p] : p;
-  return { batch, cin, h, w, cout, kh, kw, sh, sw, ph, pw, oh: Math.floor((h + 2 * ph - kh) / sh) + 1, ow: Math.floor((w + 2 * pw - kw) / sw) + 1 };
+  return { batch, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh: 1, dw: 1, groups: 1, oh: Math.floor((h + 2 * ph - kh) / sh) + 1, ow: Math.floor((w + 2 * pw - kw) / sw) + 1 };
 }
 
 const geoms: [string, Conv2dGeom][] = [

@@ -31,7 +31,7 @@ interface Writer {
 }
 
 function spawnWriter(): Writer {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/checkpoint_writer.ts', path], {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'test/fixtures/checkpoint_writer.ts', path], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
   });
@@ -135,5 +135,5 @@ describe('crash-safe checkpoint saves', () => {
     );
     // the schedule lands most kills inside a write; a handful is enough to mean something
     expect(midWrite).toBeGreaterThanOrEqual(3);
-  }, 90_000);
+  }, 180_000);
 });

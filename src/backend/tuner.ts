@@ -224,7 +224,13 @@ export class Tuner {
     if (this.mode === 'off' || cands.length < 2) return cands[0].value;
     const cls = family.shapeClass(shape);
     const e = this.table.get(family.name)?.get(cls);
-    if (e) return cands.find((c) => c.name === e.pick)?.value ?? cands[0].value;
+    if (e) {
+      const c = cands.find((c) => c.name === e.pick);
+      if (c) return c.value;
+      // a saved pick this version no longer offers (or an excluded one): tuned again
+      if (e.source === 'cache') this.table.get(family.name)!.delete(cls);
+      else return cands[0].value;
+    }
     const key = `${family.name}\u0000${cls}`;
     if (!this.pending.has(key) && family.trial) this.pending.set(key, { family: family as TuningFamily<unknown, unknown>, cls, shape: structuredClone(shape) });
     return cands[0].value;

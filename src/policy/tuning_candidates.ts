@@ -9,7 +9,8 @@ import type { Conv2dGeom } from '../kernels/conv2d.ts';
 import type { GemmChoice } from '../kernels/gemm.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel } from '../kernels/maxpool.ts';
 import { maxPoolLanesKernel, poolLanesFits } from '../kernels/maxpool_lanes.ts';
-import { chooseGemm, gemmVariantForced, lanesSubgroups, lanesSupported } from './gemm_choice.ts';
+import { chooseGemm, gemmVariantForced } from './gemm_choice.ts';
+import { gemmCandidates, gemmChoiceName } from './gemm_variants.ts';
 import { smallMapsConfig, useSmallMaps } from './conv_choice.ts';
 import { lanesUsable } from './pool_choice.ts';
 
@@ -46,34 +47,38 @@ export function describeGemm(s: GemmShape): string {
   return `${s.batch > 1 ? `${s.batch}x` : ''}${s.m}x${s.n}x${s.k}${s.transA ? ' tA' : ''}${s.transB ? ' tB' : ''}`;
 }
 
-function gemmName(c: GemmChoice): string {
-  return c.variant === 'lanes' && (c.lanesSubgroups ?? 1) > 1 ? `lanes-s${c.lanesSubgroups}` : c.variant;
-}
-
 /**
- * The GEMM designs for `op` on this adapter: the policy's choice (`chooseGemm`) first, then the
- * other design where it runs. None but the forced one while a variant is forced (`setGemmVariant`).
- * The shape is unused while there are two designs; a longer list of GEMM variants per shape plugs in
- * here (map each to `{ name, value }`, the policy's default first).
+ * The GEMM designs for `op` on this adapter: every variant `gemmCandidates` (gemm_variants.ts) lists
+ * for the problem, its default (the policy's `chooseGemm` with nothing forced) first; only the
+ * forced one while a variant is forced (`setGemmVariant`). A convolution's implicit GEMMs are timed
+ * as one choice for the forward, input and weight gradients, sized by the forward problem
+ * (M = Cout, N = OH*OW per image, K = Cin/groups*KH*KW, one image per z).
  */
-export function gemmTuningCandidates(op: string, _shape: GemmShape | Conv2dGeom, caps: Caps): TuningCandidate<GemmChoice>[] {
-  const first = chooseGemm(op, caps);
-  const out = [{ name: gemmName(first), value: first }];
-  if (gemmVariantForced()) return out;
-  const other: GemmChoice | null =
-    first.variant === 'lanes' ? { variant: 'tiled' } : lanesSupported(caps) ? { variant: 'lanes', lanesSubgroups: lanesSubgroups(caps) } : null;
-  if (other) out.push({ name: gemmName(other), value: other });
-  return out;
+export function gemmTuningCandidates(op: string, shape: GemmShape | Conv2dGeom, caps: Caps): TuningCandidate<GemmChoice>[] {
+  if (gemmVariantForced()) {
+    const c = chooseGemm(op, caps);
+    return [{ name: gemmChoiceName(c), value: c }];
+  }
+  const problem =
+    'transA' in shape
+      ? { m: shape.m, n: shape.n, k: shape.k, batch: shape.batch }
+      : { m: shape.cout, n: shape.oh * shape.ow, k: (shape.cin / (shape.groups || 1)) * shape.kh * shape.kw, batch: shape.batch };
+  return gemmCandidates(op, problem, caps).map((c) => ({ name: gemmChoiceName(c), value: c }));
 }
 
 // ---- convolutions ----
 
+/** Dilation and groups (when not 1) as a suffix. */
+function convExtras(g: Conv2dGeom): string {
+  return `${g.dh > 1 || g.dw > 1 ? ` d${g.dh}x${g.dw}` : ''}${g.groups > 1 ? ` g${g.groups}` : ''}`;
+}
+
 export function convShapeClass(g: Conv2dGeom): string {
-  return `b${pow2(g.batch)} cin${pow2(g.cin)} cout${pow2(g.cout)} px${pow2(g.oh * g.ow)} k${g.kh}x${g.kw} s${g.sh}x${g.sw}`;
+  return `b${pow2(g.batch)} cin${pow2(g.cin)} cout${pow2(g.cout)} px${pow2(g.oh * g.ow)} k${g.kh}x${g.kw} s${g.sh}x${g.sw}${convExtras(g)}`;
 }
 
 export function describeConv(g: Conv2dGeom): string {
-  return `x[${g.batch},${g.cin},${g.h},${g.w}] w[${g.cout},${g.cin},${g.kh},${g.kw}] s${g.sh},${g.sw} p${g.ph},${g.pw}`;
+  return `x[${g.batch},${g.cin},${g.h},${g.w}] w[${g.cout},${g.cin / g.groups},${g.kh},${g.kw}] s${g.sh},${g.sw} p${g.ph},${g.pw}${convExtras(g)}`;
 }
 
 /** The small-map path ('im2col': explicit im2col + whole-batch GEMMs) or the implicit GEMMs

@@ -27,6 +27,8 @@ function family(name = 'fake'): TuningFamily<Shape, string> & { runs: number } {
   return f;
 }
 
+const f0 = () => family();
+
 /** A clock answering ms by candidate and charging `cost` wall ms per candidate. */
 function fakeClock(ms: Record<string, number>, cost = 10): TuningClock & { calls: string[] } {
   const calls: string[] = [];
@@ -167,6 +169,16 @@ describe('tuner (fake clock)', () => {
       expect(again.report()[0]).toMatchObject({ picked: 'c', source: 'cache', ms: { a: 3, b: 2, c: 1 } });
     });
 
+    it('a saved pick no candidate is called any more is tuned again', async () => {
+      const store = memoryTuningStore();
+      store.write('test-adapter', JSON.stringify({ format: 1, adapter: 'x', picks: { fake: { n4: { pick: 'gone', default: 'a', ms: {}, shape: 'n=4' } } } }));
+      const t = tuner('persist', fakeClock({ a: 3, b: 1, c: 2 }), { store });
+      expect(t.choose(f0(), { n: 4 })).toBe('value-a');
+      expect(t.pendingCount).toBe(1);
+      await t.run();
+      expect(t.choose(f0(), { n: 4 })).toBe('value-b');
+    });
+
     it('a corrupt cache file is ignored with a warning and rewritten after tuning', async () => {
       const f = family();
       const file = join(dir, 'test-adapter.json');
@@ -212,9 +224,16 @@ describe('tuning the ops on the device', () => {
     const want = await wt.matmul(await a.to('cpu'), await b.to('cpu')).toArray();
     const y1 = wt.matmul(a, b);
     await wt.sync();
-    // every candidate ran twice, in A B B A order ('lanes' where the adapter has subgroups of >= 8 lanes)
-    expect(ran).toContain('tiled');
-    expect(ran).toEqual([...ran.slice(0, ran.length / 2), ...ran.slice(0, ran.length / 2).reverse()]);
+    // every candidate ran in the first round; the second reran the default and the fastest, in
+    // reverse order of the first
+    const all = [...new Set(ran)];
+    expect(ran.slice(0, all.length)).toEqual(all);
+    expect(all).toContain('tiled');
+    const second = ran.slice(all.length);
+    expect(second).toContain('tiled');
+    expect(second).toContain(all[0]);
+    expect(second.length).toBeLessThanOrEqual(4);
+    expect(second).toEqual(all.filter((c) => second.includes(c)).reverse());
     const row = wt.tuning.report().find((r) => r.family === 'gemm' && r.shape === '40x24x72');
     expect(row?.source).toBe('tuned');
     expect(row?.picked).toBe('tiled');

@@ -262,9 +262,7 @@ export async function runTraining(run: TrainingRun): Promise<void> {
     const t0 = performance.now() - partial.seconds * 1000;
     const prog = new Progress(`epoch ${epoch + 1}/${r.epochs}`, trainLoader.numBatches);
     let lastShow = 0;
-    let stepMs = 0;
     for (const b of trainLoader.epoch(epoch, startBatch)) {
-      const ts = performance.now();
       wt.tidy(() => {
         const logits = net.forward(b.x);
         const loss = wt.crossEntropy(logits, b.y, ceOptions);
@@ -281,11 +279,8 @@ export async function runTraining(run: TrainingRun): Promise<void> {
       const step = epoch * trainLoader.numBatches + batch;
       if (sched && step < totalSteps) sched.step();
       if (flags['interrupt-after'] !== undefined && ++stepsThisRun >= (flags['interrupt-after'] as number)) interrupted = true;
-      wt.flush();
-      // keep at most one step in flight; sleep through most of it (Dawn's wait busy-polls a core)
-      if (stepMs > 20) await new Promise((res) => setTimeout(res, stepMs * 0.8));
-      await wt.sync();
-      stepMs = 0.8 * stepMs + 0.2 * (performance.now() - ts);
+      // one step in flight: the next step is recorded while the GPU runs this one
+      await wt.sync({ inFlight: 1 });
       const el = (performance.now() - t0) / 1000;
       if (el - lastShow >= prog.interval || batch === trainLoader.numBatches) {
         lastShow = el;

@@ -12,12 +12,12 @@ import { accuracyCount, accumulateSum, crossEntropyLabelErrors, crossEntropySum 
 
 // device and memory
 export { init, deviceInfo, type InitOptions, type DeviceInfo } from './backend/device.ts';
-export { memory, type MemoryInfo } from './backend/webgpu.ts';
+export { memory, debugMemory, type MemoryInfo, type MemoryDetail, type MemorySite } from './backend/webgpu.ts';
 export { sync, flush } from './backend/sync.ts';
 
 // tensors
 export { Tensor, isTensor, type DType, type Device } from './tensor/tensor.ts';
-export { tidy, keep } from './tensor/storage.ts';
+export { scope, tidy, keep, type Scope } from './tensor/scope.ts';
 export { tensor, zeros, ones, full, fullLike, arange, rand, randn, type CreateOptions } from './tensor/creation.ts';
 export { manualSeed, getRngState, setRngState, Generator } from './tensor/random.ts';
 
@@ -30,10 +30,21 @@ export {
 export {
   relu, sum, mean, max, min, argmax, reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, clone, matmul, mseLoss,
 } from './autograd/ops.ts';
+export { softmax, logSoftmax } from './autograd/softmax_fn.ts';
+export { clamp, where } from './autograd/clamp_where.ts';
+export { cat, stack, narrow, slice, chunk, split } from './autograd/region_ops.ts';
+export { batchNorm } from './autograd/batch_norm_fn.ts';
+export { layerNorm, groupNorm } from './autograd/row_norm_fn.ts';
 export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
-export { maxPool2d } from './autograd/max_pool.ts';
+export { maxPool2d, type MaxPoolOptions } from './autograd/max_pool.ts';
+export { avgPool2d, type AvgPoolOptions } from './autograd/avg_pool.ts';
+export { adaptiveAvgPool2d, adaptiveMaxPool2d } from './autograd/adaptive_pool2d.ts';
 export { dropout } from './autograd/dropout_op.ts';
-export { crossEntropy } from './autograd/loss.ts';
+export { crossEntropy, nllLoss, type CrossEntropyOptions, type NllLossOptions } from './autograd/loss.ts';
+export {
+  l1Loss, binaryCrossEntropyWithLogits, type ElementwiseLossOptions, type BceWithLogitsOptions,
+} from './autograd/elementwise_loss_fn.ts';
+export type { Reduction } from './autograd/loss_options.ts';
 export { localResponseNorm } from './autograd/lrn_op.ts';
 
 // autograd

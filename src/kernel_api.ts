@@ -12,10 +12,18 @@ import { Tensor } from './tensor/tensor.ts';
 import type { DType, Device } from './tensor/storage.ts';
 import { fmt } from './tensor/shape.ts';
 import type { KernelDef } from './kernels/kernel.ts';
-import { mm } from './autograd/matmul.ts';
+import { mm } from './autograd/matmul_op.ts';
 import { deviceCaps } from './backend/device.ts';
 import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choice.ts';
 import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';
+import type { SoftmaxParams } from './kernels/softmax.ts';
+import { softmaxParams as chooseSoftmaxParams } from './autograd/softmax_fn.ts';
+import type { ChannelWalk } from './kernels/channel_stats.ts';
+import { layerNormColumnGroups } from './kernels/row_norm.ts';
+import type { RowNormLayout } from './kernels/row_norm.ts';
+import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
+import { avgPoolOuts as chooseAvgPoolOuts, globalAvgPoolGeom } from './policy/pool_choice.ts';
+import type { GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
 // ---- defining kernels ----
 export {
@@ -119,3 +127,68 @@ export {
 export { lrnKernel, type LrnParams } from './kernels/lrn.ts';
 // The SGD update (params, grads[, momentum buffer]) in place.
 export { sgdKernel, type SgdParams } from './kernels/sgd.ts';
+// Optimizer updates (Adam/AdamW, RMSprop) and the gradient-norm kernels behind clipGradNorm_.
+export { adamKernel, type AdamParams } from './kernels/adam.ts';
+export { rmspropKernel, type RmspropParams } from './kernels/rmsprop.ts';
+export { gradNormPartialKernel, gradNormFinishKernel, gradScaleKernel } from './kernels/grad_norm.ts';
+// Softmax / log-softmax over one dim of [outer, R, inner]: forward (x, y) and backward (y, dL/dy, gx),
+// and the params (layout included) the library launches for a shape and dim on this adapter.
+export { softmaxKernel, type SoftmaxParams, type SoftmaxLayout } from './kernels/softmax.ts';
+/** The softmax kernel params the library uses for `shape` over `dim` (normalised) on the current adapter. */
+export function softmaxParams(shape: readonly number[], dim: number, log: boolean, pass: 'fwd' | 'bwd'): SoftmaxParams {
+  return chooseSoftmaxParams(shape, dim, log, pass, 'gpu');
+}
+// Region copies (one per input of cat, into its slot of the output; narrow / slice) and constant
+// padding (pad, and the scatter-into-zeros of narrow's gradient); cat as the library runs it.
+export { regionCopyKernel, padKernel, type RegionCopyParams, type PadParams } from './kernels/region_copy.ts';
+export { catRaw } from './autograd/region_ops.ts';
+// Batch normalisation over x [N, C, S]: per-channel statistics (+ running update) and gradient
+// sums, each either direct or in chunks merged by a second kernel; the streaming normalise /
+// backward pass. `batchNormPlan` is the walk and chunk count the library uses on this adapter.
+export {
+  batchNormStatsKernel, batchNormStatsMergeKernel, channelGradSumsKernel, channelSumsMergeKernel,
+  type BatchNormStatsParams, type BatchNormStatsMergeParams, type ChannelGradSumsParams, type ChannelSumsMergeParams,
+  type ChannelWalk,
+} from './kernels/channel_stats.ts';
+export { batchNormKernel, type BatchNormParams } from './kernels/batch_norm.ts';
+/** The walk and workgroups per channel of the batch-norm reductions for x [n, c, s] on the current adapter. */
+export function batchNormPlan(n: number, c: number, s: number): { walk: ChannelWalk; chunks: number } {
+  return channelReducePlan({ n, c, s }, deviceCaps());
+}
+// Layer / group normalisation of rows (forward, backward) and layer norm's weight / bias gradient;
+// `rowNormLayout` and `layerNormParamGradChunks` are the layout and row-chunk count the library
+// uses on this adapter.
+export {
+  rowNormKernel, layerNormParamGradKernel, type RowNormParams, type RowNormLayout, type LayerNormParamGradParams,
+} from './kernels/row_norm.ts';
+/** The row layout (a workgroup or an invocation per row) for `r` rows on the current adapter. */
+export function rowNormLayout(r: number): RowNormLayout {
+  return chooseRowNormLayout(r, deviceCaps());
+}
+/** Row chunks of layerNormParamGradKernel for [r, d] on the current adapter. */
+export function layerNormParamGradChunks(r: number, d: number): number {
+  return layerNormParamChunks(r, layerNormColumnGroups({ d }, deviceCaps()), deviceCaps());
+}
+// Average pooling forward (x, y) and its gather backward (g, gx), params = PoolGeom + divisor rule.
+export { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from './kernels/avgpool.ts';
+/** The average-pooling forward's outputs per invocation (`outs`) the library picks for this
+ * geometry on the current adapter. */
+export function avgPoolOuts(geom: PoolGeom): number {
+  return chooseAvgPoolOuts(geom, deviceCaps());
+}
+// Adaptive average / max pooling forward (x, y[, argmax]), and the backward the library runs
+// (one or two dispatches; returns dL/dx).
+export { adaptivePoolKernel, type AdaptivePoolParams } from './kernels/adaptive_pool.ts';
+export { adaptivePoolBackward } from './autograd/adaptive_pool2d.ts';
+// Global average pooling (adaptive to 1 x 1): forward (x, y) and backward (g, gx).
+export {
+  globalAvgPoolKernel, globalAvgPoolBackwardKernel,
+  type GlobalAvgPoolParams, type GlobalAvgPoolBackwardParams,
+} from './kernels/global_avgpool.ts';
+/** The global-average-pooling params the library picks for n planes of h x w on the current adapter. */
+export function globalAvgPoolParams(n: number, h: number, w: number): GlobalAvgPoolParams {
+  return { n, h, w, ...globalAvgPoolGeom(h, w, deviceCaps()) };
+}
+// Loss kernels: the cross-entropy mean, and the fused elementwise losses (mse, l1, BCE with logits).
+export { ceMeanKernel, type CeMeanParams } from './kernels/cross_entropy.ts';
+export { elementwiseLossKernel, elementwiseLossBackwardKernel, elementwiseLossGroups } from './kernels/elementwise_loss.ts';

@@ -1,8 +1,10 @@
 // conv2d and linear with PyTorch semantics, on the implicit-GEMM / GEMM kernels.
-// conv2d: x [B, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout] -> [B, Cout, OH, OW] (optional fused
-// ReLU). Backward: dW and (for Cin >= 8) dX are implicit GEMMs (conv2d_backward.ts); with fewer
-// input channels dX goes through a column-gradient GEMM + col2im, a chunk of images at a time;
-// dBias is a reduction. The raw gradient functions are public too (conv2dInputGrad /
+// conv2d: x [B, Cin, H, W], w [Cout, Cin/G, KH, KW], bias [Cout] -> [B, Cout, OH, OW] with stride,
+// zero padding, dilation and G channel groups (torch.nn.functional.conv2d; optional fused ReLU).
+// Backward: dW and dX are implicit GEMMs (conv2d_backward.ts); with few input channels per group
+// and several times as many output channels (conv1: 1 -> 96) dX goes through a column-gradient
+// GEMM + col2im, a chunk of images at a time; dBias is a reduction. Which path serves a geometry:
+// src/policy/conv_choice.ts. The raw gradient functions are public too (conv2dInputGrad /
 // conv2dWeightGrad, like torch.nn.grad.conv2d_input / conv2d_weight).
 // Activations larger than the adapter's maxStorageBufferBindingSize are refused with an error that
 // names the op and the largest batch that fits (no automatic batch splitting).
@@ -13,10 +15,10 @@ import { empty, launch, sameDevice } from '../tensor/launch.ts';
 import { permute, reduce, requireFloat } from '../tensor/raw.ts';
 import { binary, unary } from './pointwise.ts';
 import { checkShape, fmt, numel, type Shape } from '../tensor/shape.ts';
-import { deviceInfo } from '../backend/device.ts';
+import { deviceCaps } from '../backend/device.ts';
 import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';
-import { gemmGroups, pickVariant } from '../kernels/gemm.ts';
-import { type Conv2dGeom, conv2dKernel } from '../kernels/conv2d.ts';
+import { type Conv2dGeom, cinPer, conv2dKernel, convOutSize, coutPer } from '../kernels/conv2d.ts';
+import { gemmGroups } from '../kernels/gemm.ts';
 import {
   conv2dInputGradKernel,
   conv2dWeightGradKernel,
@@ -24,18 +26,35 @@ import {
   weightTransposeKernel,
   type Conv2dWeightGradParams,
 } from '../kernels/conv2d_backward.ts';
-import { col2imKernel, conv2dColGradKernel, useColGrad } from '../kernels/conv2d_col.ts';
+import { col2imKernel, conv2dColGradKernel } from '../kernels/conv2d_col.ts';
 import { im2colKernel, weightFlipKernel } from '../kernels/im2col.ts';
+import { colGradChunk, useColGrad, useSmallMaps, weightGradBPer } from '../policy/conv_choice.ts';
 import { Function } from './function.ts';
-import { checkBindingSize, mm } from './matmul.ts';
+import { checkBindingSize, gemmFor, mm } from './matmul_op.ts';
 
 export interface Conv2dOptions {
   /** Stride per axis (a number applies to both). Default 1. */
   stride?: number | readonly [number, number];
   /** Zero padding per axis. Default 0. */
   padding?: number | readonly [number, number];
+  /** Spacing between kernel taps per axis (tap kh reads row oh*sh + kh*dh - ph). Default 1. */
+  dilation?: number | readonly [number, number];
+  /** Channel groups: Cin and Cout are multiples of it, the weight is [Cout, Cin/groups, KH, KW],
+   * and output channel group g sees input channel group g only (groups = Cin: depthwise). Default 1. */
+  groups?: number;
   /** Apply ReLU to the output in the same kernel. */
   relu?: boolean;
+}
+
+const CONV_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'relu'] as const;
+
+/** Throws naming the op when `o` is not an options object or has a key outside CONV_OPTIONS. */
+function checkOptions(op: string, o: unknown): asserts o is Conv2dOptions {
+  if (o === null || typeof o !== 'object' || Array.isArray(o))
+    throw new Error(`${op}: expected an options object { ${CONV_OPTIONS.join(', ')} }, got ${Array.isArray(o) ? 'an array' : String(o)}`);
+  for (const k of Object.keys(o))
+    if (!(CONV_OPTIONS as readonly string[]).includes(k))
+      throw new Error(`${op}: unknown option '${k}' (accepted: ${CONV_OPTIONS.join(', ')})`);
 }
 
 function pair(op: string, name: string, v: number | readonly [number, number] | undefined, dflt: number, min: number): [number, number] {
@@ -57,30 +76,58 @@ function conv2dGeom(x: Tensor, w: Tensor, bias: Tensor | null | undefined, o: Co
 
 /** Geometry from the input and weight shapes, validated; checks binding sizes on the GPU. */
 function geomOf(op: string, xs: Shape, ws: Shape, o: Conv2dOptions, device: string): Conv2dGeom {
+  checkOptions(op, o);
   if (xs.length !== 4) throw new Error(`${op}: expected input x of shape [B, Cin, H, W], got ${fmt(xs)}`);
-  if (ws.length !== 4) throw new Error(`${op}: expected weight of shape [Cout, Cin, KH, KW], got ${fmt(ws)}`);
+  if (ws.length !== 4) throw new Error(`${op}: expected weight of shape [Cout, Cin/groups, KH, KW], got ${fmt(ws)}`);
+  const groups = o.groups ?? 1;
+  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1)
+    throw new Error(`${op}: non-positive groups is not supported: groups must be a positive integer, got ${String(groups)}`);
   const [batch, cin, h, wd] = xs;
-  const [cout, cin2, kh, kw] = ws;
-  if (cin !== cin2) throw new Error(`${op}: input has ${cin} channels but the weight expects ${cin2} (x ${fmt(xs)}, w ${fmt(ws)})`);
+  const [cout, cinPerGroup, kh, kw] = ws;
+  if (groups === 1 && cin !== cinPerGroup)
+    throw new Error(`${op}: input has ${cin} channels but the weight expects ${cinPerGroup} (x ${fmt(xs)}, w ${fmt(ws)})`);
+  if (cout % groups !== 0)
+    throw new Error(`${op}: Given groups=${groups}, expected weight to be divisible by ${groups} at dimension 0, but got weight of size ${fmt(ws)} instead`);
+  if (cin !== cinPerGroup * groups)
+    throw new Error(`${op}: Given groups=${groups}, weight of size ${fmt(ws)}, expected input ${fmt(xs)} to have ${cinPerGroup * groups} channels, but got ${cin} channels instead`);
   const [sh, sw] = pair(op, 'stride', o.stride, 1, 1);
   const [ph, pw] = pair(op, 'padding', o.padding, 0, 0);
+  const [dh, dw] = pair(op, 'dilation', o.dilation, 1, 1);
   if (kh === 0 || kw === 0 || cout === 0) throw new Error(`${op}: empty weight ${fmt(ws)}`);
-  if (h + 2 * ph < kh || wd + 2 * pw < kw)
-    throw new Error(`${op}: kernel ${kh}x${kw} is larger than the padded input ${h + 2 * ph}x${wd + 2 * pw} (x ${fmt(xs)}, padding ${ph},${pw})`);
+  // the dilated kernel's extent
+  const [eh, ew] = [dh * (kh - 1) + 1, dw * (kw - 1) + 1];
+  if (h + 2 * ph < eh || wd + 2 * pw < ew)
+    throw new Error(
+      `${op}: kernel ${kh}x${kw}${eh !== kh || ew !== kw ? ` (dilated ${eh}x${ew})` : ''} is larger than the padded input ` +
+        `${h + 2 * ph}x${wd + 2 * pw} (x ${fmt(xs)}, padding ${ph},${pw})`,
+    );
   const g: Conv2dGeom = {
-    batch, cin, h, w: wd, cout, kh, kw, sh, sw, ph, pw,
-    oh: Math.floor((h + 2 * ph - kh) / sh) + 1,
-    ow: Math.floor((wd + 2 * pw - kw) / sw) + 1,
+    batch, cin, h, w: wd, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups,
+    oh: convOutSize(h, kh, sh, ph, dh),
+    ow: convOutSize(wd, kw, sw, pw, dw),
   };
   if (device === 'gpu') {
     if (batch > MAX_WG_PER_DIM) throw new Error(`${op}: batch ${batch} exceeds ${MAX_WG_PER_DIM}`);
+    if (groups > 1) checkGroupGrid(op, g);
     // per-image bytes of the larger activation -> the batch that would fit
     const per = Math.max(cin * h * wd, cout * g.oh * g.ow) * 4;
-    const hint = `use a batch of at most ${Math.floor(deviceInfo().limits.maxStorageBufferBindingSize / per)}`;
+    const hint = `use a batch of at most ${Math.floor(deviceCaps().maxStorageBufferBindingSize / per)}`;
     checkBindingSize(op, 'input', xs, 'gpu', hint);
     checkBindingSize(op, 'output', [batch, cout, g.oh, g.ow], 'gpu', hint);
   }
   return g;
+}
+
+/** The grouped GEMMs put the groups side by side on the grid's y (groups x row blocks of one
+ * group's GEMM): throws naming the op when a launch would exceed the grid's limit. */
+function checkGroupGrid(op: string, g: Conv2dGeom): void {
+  const gemm = gemmFor(op, 'gpu');
+  const kk = g.kh * g.kw;
+  // rows of the forward / weight-gradient (Cout/G), class (Cin/G) and column-gradient (Cin/G*KH*KW) GEMMs
+  const rows = Math.max(coutPer(g), useColGrad(g) ? cinPer(g) * kk : cinPer(g));
+  const y = gemmGroups(gemm, rows, 1)[1] * g.groups;
+  if (y > MAX_WG_PER_DIM)
+    throw new Error(`${op}: groups=${g.groups} with ${rows} GEMM rows per group needs ${y} workgroup rows, more than ${MAX_WG_PER_DIM}`);
 }
 
 function checkGrad(op: string, gy: Tensor, g: Conv2dGeom): void {
@@ -109,19 +156,10 @@ export function conv2dInputGrad(inputShape: readonly number[], w: Tensor, gy: Te
 //   forward  y^T [B*OH*OW, Cout] = colT @ W^T (+ bias, ReLU fused), then one permute to NCHW;
 //   dW       [Cout, K] = dY^T [Cout, B*OH*OW] @ col^T (col = colT^T, built K-major);
 //   dX       (stride 1) = the forward of dY with the flipped, transposed weight and padding K-1-P.
+// Which geometries take it: `useSmallMaps` in src/policy/conv_choice.ts (GPU only).
 
-/** Largest im2col buffer the small-map path builds (bytes). */
-const SMALL_COL_BYTES = 32 * 2 ** 20;
-
-/** Switch for the small-map path (tests and A/B timings). */
-export const smallMapsConfig = { enabled: true };
-
-/** Whether the explicit-im2col path serves this geometry (GPU only). */
-export function useSmallMaps(g: Conv2dGeom, device: string): boolean {
-  if (device !== 'gpu' || !smallMapsConfig.enabled) return false;
-  const ohw = g.oh * g.ow;
-  const bytes = g.batch * ohw * g.cin * g.kh * g.kw * 4;
-  return ohw <= 64 && g.cin >= 8 && g.batch * ohw <= MAX_WG_PER_DIM && bytes <= Math.min(SMALL_COL_BYTES, deviceInfo().limits.maxStorageBufferBindingSize);
+function smallMaps(g: Conv2dGeom, device: string): boolean {
+  return device === 'gpu' && useSmallMaps(g, deviceCaps());
 }
 
 /** colT [B*OH*OW, K] or (kMajor) col [K, B*OH*OW], K = Cin*KH*KW. */
@@ -133,9 +171,10 @@ function im2col(g: Conv2dGeom, x: Tensor, kMajor: boolean): Tensor {
 
 /** Forward on either path: y [B, Cout, OH, OW]. */
 function convForward(g: Conv2dGeom, x: Tensor, w: Tensor, b: Tensor | null, relu: boolean): Tensor {
-  if (!useSmallMaps(g, x.device)) {
+  if (!smallMaps(g, x.device)) {
     const out = { shape: [g.batch, g.cout, g.oh, g.ow] };
-    return launch(conv2dKernel, { ...g, bias: !!b, relu }, b ? [x, w, b, out] : [x, w, out])[0];
+    const p = { ...g, bias: !!b, relu, ...gemmFor('conv2d', x.device) };
+    return launch(conv2dKernel, p, b ? [x, w, b, out] : [x, w, out])[0];
   }
   const ohw = g.oh * g.ow;
   const col = im2col(g, x, false);
@@ -152,49 +191,52 @@ function convForward(g: Conv2dGeom, x: Tensor, w: Tensor, b: Tensor | null, relu
   return y;
 }
 
-/** For stride 1 (and padding below the kernel size), dX = conv(dY, flip(W)^T, padding K-1-P), a
- * stride-1 convolution with output H x W: its geometry; null otherwise. */
+/** For stride 1, groups 1 (and padding at most the dilated kernel's extent - 1), dX = conv(dY,
+ * flip(W)^T, padding D*(K-1)-P, dilation D), a stride-1 convolution with output H x W: its
+ * geometry; null otherwise. */
 function flippedGeom(g: Conv2dGeom): Conv2dGeom | null {
-  if (g.sh !== 1 || g.sw !== 1 || g.ph >= g.kh || g.pw >= g.kw) return null;
+  const [eh, ew] = [g.dh * (g.kh - 1), g.dw * (g.kw - 1)];
+  if (g.sh !== 1 || g.sw !== 1 || g.groups !== 1 || g.ph > eh || g.pw > ew) return null;
   return {
     batch: g.batch, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw,
-    sh: 1, sw: 1, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, oh: g.h, ow: g.w,
+    sh: 1, sw: 1, ph: eh - g.ph, pw: ew - g.pw, dh: g.dh, dw: g.dw, groups: 1, oh: g.h, ow: g.w,
   };
 }
 
 function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
   const gg = flippedGeom(g);
-  if (useSmallMaps(g, w.device) && gg && useSmallMaps(gg, w.device)) {
+  if (smallMaps(g, w.device) && gg && smallMaps(gg, w.device)) {
     const wf = launch(weightFlipKernel, g, [w, { shape: [g.cin, g.cout, g.kh, g.kw] }])[0];
     const dx = convForward(gg, gy, wf, null, false);
     wf.dispose();
     return dx;
   }
   const dx = empty([g.batch, g.cin, g.h, g.w], w.dtype, w.device, 'conv2d_input_grad');
-  // both paths read the weight as Wt [Cin, KH, KW, Cout] (vec4 over output channels)
-  const ckk = g.cin * g.kh * g.kw;
-  const wt = launch(weightTransposeKernel, { rows: g.cout, cols: ckk }, [w, { shape: [ckk, g.cout] }])[0];
+  // both paths read the weight as Wt [Cin/G, KH, KW, Cout] (vec4 over output channels)
+  const kkg = cinPer(g) * g.kh * g.kw;
+  const wt = launch(weightTransposeKernel, { rows: g.cout, cols: kkg }, [w, { shape: [kkg, g.cout] }])[0];
+  const gemm = gemmFor('conv2d_input_grad', w.device);
   if (useColGrad(g)) {
-    // few input channels: column gradient + col2im, a chunk of images at a time
-    const colBytes = ckk * g.oh * g.ow * 4;
-    const cap = w.device === 'gpu' ? Math.min(64 * 2 ** 20, deviceInfo().limits.maxStorageBufferBindingSize) : Infinity;
-    const chunk = Math.max(1, Math.floor(cap / colBytes));
+    // few input channels per group, many output channels: column gradient + col2im, a chunk of
+    // images at a time; the column gradient has rows (ci, kh, kw) over all Cin channels
+    const ckk = g.cin * g.kh * g.kw;
+    const chunk = w.device === 'gpu' ? colGradChunk(g, deviceCaps()) : Math.max(1, g.batch);
     if (w.device === 'gpu') checkBindingSize('conv2d', 'column gradient of one image', [ckk, g.oh * g.ow], 'gpu');
     for (let b0 = 0; b0 < g.batch; b0 += chunk) {
       const nb = Math.min(chunk, g.batch - b0);
-      const col = launch(conv2dColGradKernel, { ...g, b0, nb }, [wt, gy, { shape: [nb, ckk, g.oh * g.ow] }])[0];
+      const col = launch(conv2dColGradKernel, { ...g, b0, nb, ...gemm }, [wt, gy, { shape: [nb, ckk, g.oh * g.ow] }])[0];
       for (const cls of inputGradClasses(g)) launch(col2imKernel, { ...g, b0, nb, cls }, [col, dx]);
       col.dispose();
     }
   } else {
     // one launch per stride residue class; together they write every element
-    for (const cls of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls }, [wt, gy, dx]);
+    for (const cls of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls, ...gemm }, [wt, gy, dx]);
   }
   wt.dispose();
   return dx;
 }
 
-/** Raw weight gradient (torch.nn.grad.conv2d_weight): dW [Cout, Cin, KH, KW] for input x and output
+/** Raw weight gradient (torch.nn.grad.conv2d_weight): dW [Cout, Cin/G, KH, KW] for input x and output
  * gradient gy; `weightShape` = w's shape. Not recorded by autograd. */
 export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], gy: Tensor, o: Conv2dOptions = {}): Tensor {
   const op = 'conv2dWeightGrad';
@@ -207,8 +249,8 @@ export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], gy: 
 }
 
 function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
-  const wShape = [g.cout, g.cin, g.kh, g.kw];
-  if (useSmallMaps(g, x.device)) {
+  const wShape = [g.cout, cinPer(g), g.kh, g.kw];
+  if (smallMaps(g, x.device)) {
     const col = im2col(g, x, true); // [K, B*OH*OW]: dW = dY^T col^T, both operands vec4 along K
     const gy3 = gy._view([g.batch, g.cout, g.oh * g.ow]);
     const gt = permute(gy3, [1, 0, 2]); // [Cout, B, OH*OW]
@@ -222,8 +264,9 @@ function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
     dw2.dispose();
     return dw;
   }
-  const bPer = weightGradBPer(g, x.device);
-  const p: Conv2dWeightGradParams = { ...g, bPer };
+  const gemm = gemmFor('conv2d_weight_grad', x.device);
+  const bPer = x.device === 'gpu' ? weightGradBPer(g, gemm, deviceCaps()) : Math.max(1, g.batch);
+  const p: Conv2dWeightGradParams = { ...g, bPer, ...gemm };
   const splits = Math.ceil(g.batch / bPer);
   if (splits === 1) return launch(conv2dWeightGradKernel, p, [x, gy, { shape: wShape }])[0];
   // per-split partial sums [splits, Cout, Cin, KH, KW], then one reduction
@@ -231,19 +274,6 @@ function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
   const dw = reduce('sum', part, 0);
   part.dispose();
   return dw;
-}
-
-/** Images per weight-gradient split: enough workgroups for the adapter, partial sums kept small. */
-function weightGradBPer(g: Conv2dGeom, device: string): number {
-  if (device !== 'gpu') return Math.max(1, g.batch);
-  const v = pickVariant('conv2d');
-  const n = g.cin * g.kh * g.kw;
-  const [gx, gy] = gemmGroups(v, g.cout, n);
-  const want = v === 'tiled' ? 1024 : 32;
-  let splits = Math.min(g.batch, Math.max(1, Math.ceil(want / (gx * gy))));
-  const maxPartial = Math.min(64 * 2 ** 20, deviceInfo().limits.maxStorageBufferBindingSize);
-  splits = Math.max(1, Math.min(splits, Math.floor(maxPartial / (g.cout * n * 4))));
-  return Math.ceil(g.batch / splits);
 }
 
 class Conv2d extends Function {
@@ -285,7 +315,9 @@ class Conv2d extends Function {
   }
 }
 
-/** 2-D convolution (cross-correlation, like torch.nn.functional.conv2d, no dilation / groups). */
+/** 2-D convolution (cross-correlation, like torch.nn.functional.conv2d): x [B, Cin, H, W],
+ * w [Cout, Cin/groups, KH, KW], bias [Cout] -> [B, Cout, OH, OW], with stride, padding, dilation
+ * and groups; `relu` fuses a ReLU. */
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor {
   const g = conv2dGeom(x, w, bias, o);
   const f = new Conv2d(g, !!o.relu);

@@ -53,7 +53,6 @@ export function backward(root: Tensor, gradient?: Tensor, opts: BackwardOptions 
     // or the same tensor for two inputs)
     const refs = new Map<Tensor, number>();
     const grads = new Map<Tensor, Tensor>();
-    const owned = (g: Tensor) => (refs.get(g) ?? 0) > 0;
     const drop = (g: Tensor) => {
       const r = (refs.get(g) ?? 0) - 1;
       if (r <= 0) {
@@ -69,7 +68,6 @@ export function backward(root: Tensor, gradient?: Tensor, opts: BackwardOptions 
       if (prev) {
         const sum = binary('add', prev, g); // +=
         drop(prev);
-        if (owned(g)) drop(g);
         grads.set(t, sum);
         refs.set(sum, 1);
       } else {
@@ -110,10 +108,14 @@ export function backward(root: Tensor, gradient?: Tensor, opts: BackwardOptions 
       const ins = node.backward(g);
       if (ins.length !== node.inputs.length)
         throw new Error(`backward: ${node.name} returned ${ins.length} gradients for ${node.inputs.length} inputs`);
+      // hold every returned gradient while it is placed (the same tensor may go to several inputs,
+      // or be the incoming g), then release the holds: what no input kept is freed
+      const held = [...new Set(ins.filter((ig): ig is Tensor => ig !== null))];
+      for (const ig of held) refs.set(ig, (refs.get(ig) ?? 0) + 1);
       ins.forEach((ig, k) => {
         if (ig && node.needsGrad[k]) place(node.inputs[k], ig, node.name);
-        else if (ig && !owned(ig) && ig !== g) ig.dispose();
       });
+      for (const ig of held) drop(ig);
       drop(g);
       if (!opts.retainGraph) node.release();
     }

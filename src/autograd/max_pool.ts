@@ -1,34 +1,36 @@
 // max_pool2d: x [B, C, H, W] (or unbatched [C, H, W]) -> [B, C, OH, OW]. The forward records the
 // argmax of each window (int32 flat index into the input plane) only when a backward can follow.
 import type { Tensor } from '../tensor/tensor.ts';
-import { launch } from '../tensor/launch.ts';
-import { requireFloat } from '../tensor/raw.ts';
-import { fmt } from '../tensor/shape.ts';
-import { maxPoolKernel, maxPoolBackwardKernel, maxPoolScatterKernel, scatterClasses, zeroKernel, poolOut, type PoolGeom } from '../kernels/maxpool.ts';
+import { launchRows } from '../tensor/chunked.ts';
+import { maxPoolKernel, maxPoolBackwardKernel, maxPoolScatterKernel, scatterClasses, zeroKernel, type PoolGeom } from '../kernels/maxpool.ts';
 import { maxPoolLanesBackwardKernel } from '../kernels/maxpool_lanes.ts';
 import { maxPoolBackwardChoice, maxPoolForwardKernel } from '../policy/pool_choice.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { Function, isGradEnabled } from './function.ts';
+import { type PoolWindowOptions, type Size2, poolOptions, windowGeom } from './pool_args.ts';
 
-/** A number or [h, w] pair of positive (or non-negative) integers. */
-function pair(op: string, what: string, v: number | readonly number[], min: number): [number, number] {
-  const p = typeof v === 'number' ? [v, v] : [...v];
-  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min))
-    throw new Error(`${op}: expected ${what} to be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
-  return [p[0], p[1]];
-}
+/** maxPool2d's options (PyTorch's max_pool2d keywords, dilation 1). */
+export type MaxPoolOptions = PoolWindowOptions;
 
 /** dL/dx from dL/dy and the forward's argmax: CPU tensors use the gather twin; GPU tensors the
  * backward src/policy/pool_choice.ts picks for the adapter. */
 export function maxPoolBackward(g: Tensor, idx: Tensor, geom: PoolGeom, xShape: readonly number[]): Tensor {
   const choice = g.device === 'cpu' ? 'gather' : maxPoolBackwardChoice(geom, deviceCaps());
-  if (choice === 'lanes') return launch(maxPoolLanesBackwardKernel, geom, [g, idx, { shape: xShape }])[0];
-  if (choice === 'gather') return launch(maxPoolBackwardKernel, geom, [g, idx, { shape: xShape }])[0];
-  const gx = launch(zeroKernel, { n: geom.n * geom.h * geom.w }, [{ shape: xShape }], g.device, g.dtype)[0];
+  const inPlane = geom.h * geom.w;
+  const outPlane = geom.oh * geom.ow;
+  // planes split into chunks past the binding limit (chunked.ts)
+  const args = (gx: Tensor | { shape: readonly number[] }) => [{ arg: g, perRow: outPlane }, { arg: idx, perRow: outPlane }, { arg: gx, perRow: inPlane }];
+  if (choice === 'lanes') return launchRows(maxPoolLanesBackwardKernel, geom, geom.n, planes, args({ shape: xShape }))[0];
+  if (choice === 'gather') return launchRows(maxPoolBackwardKernel, geom, geom.n, planes, args({ shape: xShape }))[0];
+  const zero = (_p: { n: number }, _first: number, count: number) => ({ n: count * inPlane });
+  const gx = launchRows(zeroKernel, { n: geom.n * inPlane }, geom.n, zero, [{ arg: { shape: xShape }, perRow: inPlane }], g.device, g.dtype)[0];
   const [my, mx] = scatterClasses(geom);
-  for (let cy = 0; cy < my; cy++) for (let cx = 0; cx < mx; cx++) launch(maxPoolScatterKernel, { ...geom, cy, cx }, [g, idx, gx]);
+  for (let cy = 0; cy < my; cy++) for (let cx = 0; cx < mx; cx++) launchRows(maxPoolScatterKernel, { ...geom, cy, cx }, geom.n, planes, args(gx));
   return gx;
 }
+
+/** The kernels' problem for planes [first, first + count). */
+const planes = <P extends PoolGeom>(p: P, _first: number, count: number): P => ({ ...p, n: count });
 
 class MaxPool2d extends Function {
   name = 'maxPool2d';
@@ -44,7 +46,9 @@ class MaxPool2d extends Function {
     const p = { ...this.geom, withIdx: this.record };
     // CPU tensors run the twin both kernels share
     const k = x.device === 'cpu' ? maxPoolKernel : maxPoolForwardKernel(this.geom, deviceCaps());
-    const outs = launch(k, p, [x, { shape: this.outShape }, ...(this.record ? [{ shape: this.outShape, dtype: 'int32' as const }] : [])]);
+    const { h, w, oh, ow, n } = this.geom;
+    const idx = this.record ? [{ arg: { shape: this.outShape, dtype: 'int32' as const }, perRow: oh * ow }] : [];
+    const outs = launchRows(k, p, n, planes, [{ arg: x, perRow: h * w }, { arg: { shape: this.outShape }, perRow: oh * ow }, ...idx]);
     if (this.record) {
       this.idx = outs[1];
       this.save(this.idx);
@@ -62,31 +66,22 @@ class MaxPool2d extends Function {
 }
 
 /**
- * 2-D max pooling like torch.nn.functional.max_pool2d (floor mode, dilation 1). `stride` defaults
- * to `kernelSize`; `padding` (at most half the kernel) pads with -infinity. Ties pick the first
- * maximum; the gradient goes to that element only.
+ * 2-D max pooling like torch.nn.functional.max_pool2d (dilation 1): x [B, C, H, W] or [C, H, W].
+ * Either PyTorch's positional order, maxPool2d(x, kernelSize, stride?, padding?, { ceilMode }), or
+ * maxPool2d(x, kernelSize, { stride, padding, ceilMode }). `stride` defaults to `kernelSize`;
+ * `padding` (at most half the kernel) pads with -infinity; `ceilMode` sizes the output by ceil
+ * (the last window must start inside the input or its left padding). Ties pick the first maximum;
+ * the gradient goes to that element only.
  */
 export function maxPool2d(
   x: Tensor,
-  kernelSize: number | [number, number],
-  stride?: number | [number, number],
-  padding: number | [number, number] = 0,
+  kernelSize: Size2,
+  stride?: Size2 | null | MaxPoolOptions,
+  padding?: Size2,
+  options?: { ceilMode?: boolean },
 ): Tensor {
   const op = 'maxPool2d';
-  requireFloat(op, x);
-  if (x.ndim !== 4 && x.ndim !== 3) throw new Error(`${op}: expected x of shape [B, C, H, W] or [C, H, W], got ${fmt(x.shape)}`);
-  const [kh, kw] = pair(op, 'kernelSize', kernelSize, 1);
-  const [sh, sw] = stride === undefined || stride === null ? [kh, kw] : pair(op, 'stride', stride, 1);
-  const [ph, pw] = pair(op, 'padding', padding, 0);
-  if (2 * ph > kh || 2 * pw > kw)
-    throw new Error(`${op}: padding (${ph}, ${pw}) must be at most half the kernel size (${kh}, ${kw})`);
-  const [h, w] = x.shape.slice(-2);
-  const oh = poolOut(h, kh, sh, ph);
-  const ow = poolOut(w, kw, sw, pw);
-  if (oh < 1 || ow < 1)
-    throw new Error(`${op}: input ${fmt(x.shape)} is smaller than the kernel (${kh}, ${kw}) with padding (${ph}, ${pw})`);
-  const lead = x.shape.slice(0, -2);
-  const n = lead.reduce((a, b) => a * b, 1);
-  const geom: PoolGeom = { n, h, w, oh, ow, kh, kw, sh, sw, ph, pw };
-  return new MaxPool2d(geom, [...lead, oh, ow], isGradEnabled() && x.requiresGrad).apply(x);
+  const o = poolOptions(op, ['ceilMode'], stride, padding, options) as MaxPoolOptions;
+  const { geom, outShape } = windowGeom(op, x, kernelSize, o);
+  return new MaxPool2d(geom, outShape, isGradEnabled() && x.requiresGrad).apply(x);
 }

@@ -3,12 +3,13 @@
 // one Function.
 import type { Tensor } from '../tensor/tensor.ts';
 import { argmax as rawArgmax, requireFloat } from '../tensor/raw.ts';
-import { fmt, normAxis } from '../tensor/shape.ts';
+import { normAxis } from '../tensor/shape.ts';
 import { Max, Sum } from './reductions.ts';
 import { Expand, Permute, Reshape } from './shape_ops.ts';
-import { matmul as matmulOp } from './matmul.ts';
+import { matmul as matmulOp } from './matmul_op.ts';
 
-import { BinaryFn, sub, mul } from './pointwise.ts';
+import { BinaryFn } from './pointwise.ts';
+import { mseLoss as fusedMseLoss, type ElementwiseLossOptions } from './elementwise_loss_fn.ts';
 
 export { relu } from './activation.ts';
 
@@ -93,10 +94,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return matmulOp(a, b);
 }
 
-/** sum((a - b)^2) / n: a convenience used by tests and examples. */
-export function mseLoss(a: Tensor, b: Tensor): Tensor {
-  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i]))
-    throw new Error(`mseLoss: shapes ${fmt(a.shape)} and ${fmt(b.shape)} differ`);
-  const d = sub(a, b);
-  return mean(mul(d, d));
+/** Squared error (a - b)^2 of same-shaped tensors, reduced by `options.reduction` ('mean' by
+ * default, as torch.nn.functional.mse_loss); one fused forward and backward. */
+export function mseLoss(a: Tensor, b: Tensor, options?: ElementwiseLossOptions): Tensor {
+  return fusedMseLoss(a, b, options);
 }

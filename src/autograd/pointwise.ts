@@ -3,10 +3,11 @@
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch, sameDevice } from '../tensor/launch.ts';
 import { requireFloat, sumTo } from '../tensor/raw.ts';
-import { broadcastShapes, broadcastStrides, sameShape } from '../tensor/shape.ts';
+import { broadcastShapes, broadcastStrides, numel, sameShape } from '../tensor/shape.ts';
 import { tidy } from '../tensor/storage.ts';
-import { unaryKernel } from '../kernels/unary.ts';
-import { binaryKernel } from '../kernels/binary.ts';
+import { type UnaryParams, unaryKernel } from '../kernels/unary.ts';
+import { type BinaryParams, binaryKernel } from '../kernels/binary.ts';
+import { launchRows } from '../tensor/chunked.ts';
 import { Function } from './function.ts';
 import {
   BINARY, UNARY, UNARY_INTERNAL, type BinaryEntry, type BinaryName, type GradOps, type UnaryEntry, type UnaryName,
@@ -26,11 +27,22 @@ function binaryEntry(op: string): BinaryEntry {
   return e;
 }
 
-/** y = op(x, s): one dispatch of the unary kernel, not recorded. */
-export function unary(op: UnaryName, x: Tensor, s?: number): Tensor {
+/** y = op(x, s[, s2]): one dispatch of the unary kernel, not recorded. */
+export function unary(op: UnaryName, x: Tensor, s?: number, s2?: number): Tensor {
   const e = unaryEntry(op);
   requireFloat(op, x);
-  return launch(unaryKernel, { op, expr: e.wgsl, helpers: e.helpers, f: e.cpu, n: x.size, s }, [x, { shape: x.shape }])[0];
+  const p: UnaryParams = { op, expr: e.wgsl, helpers: e.helpers, f: e.cpu, n: x.size, s, s2 };
+  return launchRows(unaryKernel, p, x.size, (q, _first, n) => ({ ...q, n }), [{ arg: x, perRow: 1 }, { arg: { shape: x.shape }, perRow: 1 }])[0];
+}
+
+/** Same-shape binary (or one operand a scalar uniform) over flat elements: chunks of `count`. */
+const flatChunk = (p: BinaryParams, _first: number, count: number): BinaryParams => ({ ...p, shape: [count] });
+/** Broadcasting binary split over the output's first dimension. */
+const dim0Chunk = (p: BinaryParams, _first: number, count: number): BinaryParams => ({ ...p, shape: [count, ...p.shape.slice(1)] });
+
+/** Elements per output row of dim 0 an operand spans, or 0 when it is broadcast along dim 0. */
+function perRow(t: Tensor, strides: readonly number[], shape: readonly number[]): number {
+  return strides[0] === 0 ? 0 : t.size / shape[0];
 }
 
 /** z = op(a, b) with broadcasting; one operand may be a number. One dispatch, not recorded. */
@@ -43,14 +55,22 @@ export function binary(op: BinaryName, a: Operand, b: Operand): Tensor {
     requireFloat(op, t);
     const scalar = typeof a === 'number' ? ('a' as const) : ('b' as const);
     const s = (typeof a === 'number' ? a : b) as number;
-    return launch(binaryKernel, { ...k, shape: t.shape, aStrides: [], bStrides: [], same: true, scalar, s }, [t, { shape: t.shape }])[0];
+    const p: BinaryParams = { ...k, shape: t.shape, aStrides: [], bStrides: [], same: true, scalar, s };
+    return launchRows(binaryKernel, p, t.size, flatChunk, [{ arg: t, perRow: 1 }, { arg: { shape: t.shape }, perRow: 1 }])[0];
   }
   requireFloat(op, a, b);
   sameDevice(op, [a, b]);
   const shape = broadcastShapes(op, a.shape, b.shape);
   const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  const p = { ...k, shape, aStrides: broadcastStrides(a.shape, shape), bStrides: broadcastStrides(b.shape, shape), same };
-  return launch(binaryKernel, p, [a, b, { shape }])[0];
+  const p: BinaryParams = { ...k, shape, aStrides: broadcastStrides(a.shape, shape), bStrides: broadcastStrides(b.shape, shape), same };
+  if (same) {
+    const n = a.size;
+    return launchRows(binaryKernel, p, n, flatChunk, [{ arg: a, perRow: 1 }, { arg: b, perRow: 1 }, { arg: { shape }, perRow: 1 }])[0];
+  }
+  if (shape.length === 0) return launch(binaryKernel, p, [a, b, { shape }])[0];
+  const out = numel(shape) / shape[0];
+  const args = [{ arg: a, perRow: perRow(a, p.aStrides, shape) }, { arg: b, perRow: perRow(b, p.bStrides, shape) }, { arg: { shape }, perRow: out }];
+  return launchRows(binaryKernel, p, shape[0], dim0Chunk, args)[0];
 }
 
 /** The raw ops that backward rules are written with. */
@@ -60,7 +80,7 @@ export const R: GradOps = {
   sub: (a, b) => binary('sub', asT(a), asT(b)),
   mul: (a, b) => binary('mul', asT(a), asT(b)),
   div: (a, b) => binary('div', asT(a), asT(b)),
-  un: (op, x, s) => unary(op as UnaryName, x as Tensor, s),
+  un: (op, x, s, s2) => unary(op as UnaryName, x as Tensor, s, s2),
   bin: (op, a, b) => binary(op as BinaryName, asT(a), asT(b)),
 };
 
@@ -69,6 +89,7 @@ export class UnaryFn extends Function {
   constructor(
     readonly op: UnaryName,
     readonly s: number,
+    readonly s2 = 0,
   ) {
     super();
   }
@@ -76,7 +97,7 @@ export class UnaryFn extends Function {
     return this.op;
   }
   forward(x: Tensor) {
-    const y = unary(this.op, x, this.s);
+    const y = unary(this.op, x, this.s, this.s2);
     this.save(x);
     if (unaryEntry(this.op).usesOutput) {
       this.y = y;
@@ -87,7 +108,7 @@ export class UnaryFn extends Function {
   backward(g: Tensor) {
     const grad = unaryEntry(this.op).grad!;
     const [x] = this.inputs;
-    return [tidy(() => grad({ g, x, y: this.y!, s: this.s }, R) as Tensor)];
+    return [tidy(() => grad({ g, x, y: this.y!, s: this.s, s2: this.s2 }, R) as Tensor)];
   }
   override release() {
     super.release();

@@ -4,8 +4,8 @@
 // (test/autograd/pointwise.test.ts walks this table). Adding an op = one entry here (+ its name in the
 // export line of pointwise.ts); see docs/architecture.md.
 //
-// WGSL expressions see `v` (unary input) or `a`, `b` (binary inputs) as f32 or vec4<f32>, `s` (the
-// scalar argument, same type), `zero` and `one`. Backward rules use the ops in `R` (raw, not recorded)
+// WGSL expressions see `v` (unary input) or `a`, `b` (binary inputs) as f32 or vec4<f32>, `s` and `s2`
+// (the scalar arguments, same type; `s2` only in unary entries), `zero` and `one`. Backward rules use the ops in `R` (raw, not recorded)
 // and return dL/dinput at the output's shape; broadcast inputs are summed back by the machinery, and
 // temporaries are freed by it. Gradients follow PyTorch's formulas (ties in maximum/minimum split
 // evenly, like torch.maximum).
@@ -25,19 +25,19 @@ export interface GradOps {
   sub(a: Operand, b: Operand): Tensor;
   mul(a: Operand, b: Operand): Tensor;
   div(a: Operand, b: Operand): Tensor;
-  /** Any unary entry by name, with its scalar. */
-  un(op: string, x: Tensor, s?: number): Tensor;
+  /** Any unary entry by name, with its scalars. */
+  un(op: string, x: Tensor, s?: number, s2?: number): Tensor;
   /** Any binary entry by name. */
   bin(op: string, a: Operand, b: Operand): Tensor;
 }
 
 export interface UnaryEntry {
   wgsl: string;
-  cpu: (v: number, s: number) => number;
+  cpu: (v: number, s: number, s2: number) => number;
   /** WGSL helper functions the expression calls, for element type T. */
   helpers?: (T: string) => string;
   /** dL/dx; `y` is the output. null: not differentiable. */
-  grad: ((c: { g: Tensor; x: Tensor; y: Tensor; s: number }, R: GradOps) => Tensor) | null;
+  grad: ((c: { g: Tensor; x: Tensor; y: Tensor; s: number; s2: number }, R: GradOps) => Tensor) | null;
   /** Backward reads the output y (kept alive for it); the input x is always kept. */
   usesOutput?: boolean;
   /** The public function's scalar argument and its default (leakyRelu's negative slope). */
@@ -126,6 +126,21 @@ export const UNARY_INTERNAL = table<UnaryEntry>()({
   },
   /** max(v, s), NaN propagating */
   maxS: { wgsl: 'max(v, s)', cpu: (v, s) => (Number.isNaN(v) ? v : Math.max(v, s)), grad: null },
+  /** min(max(v, s), s2) as torch.clamp (s > s2 gives s2); NaN propagates. Public as `clamp` in
+   * clamp_where.ts (two optional bounds, so not a generated one-scalar function). */
+  clamp: {
+    wgsl: 'select(min(max(v, s), s2), v, isNan(v))',
+    cpu: (v, s, s2) => (v !== v ? v : Math.min(Math.max(v, s), s2)),
+    helpers: isNanWgsl as (T: string) => string,
+    grad: ({ g, x, s, s2 }, R) => R.mul(g, R.un('clampMask', x, s, s2)),
+  },
+  /** 1 where s <= v <= s2, else 0 (NaN: 0): clamp's derivative, as torch's clamp backward */
+  clampMask: {
+    wgsl: 'select(zero, one, (v >= s) & (v <= s2) & !isNan(v))',
+    cpu: (v, s, s2) => (v >= s && v <= s2 ? 1 : 0),
+    helpers: isNanWgsl as (T: string) => string,
+    grad: null,
+  },
 });
 
 /** Weight of `a` in d max(a, b): 1 where a > b, 1/2 on ties, 0 elsewhere (torch.maximum). */

@@ -6,6 +6,9 @@ import { backward as runBackward, type BackwardOptions } from './engine.ts';
 import * as F from './ops.ts';
 import { binaryFunctions, unaryFunctions, type Operand } from './pointwise.ts';
 import type { BinaryName, PublicUnaryName } from './pointwise_table.ts';
+import { softmax, logSoftmax } from './softmax_fn.ts';
+import { clamp, where } from './clamp_where.ts';
+import { narrow, chunk, split } from './region_ops.ts';
 
 type UnaryMethods = { [K in PublicUnaryName]: (arg?: number) => Tensor };
 type BinaryMethods = { [K in BinaryName]: (b: Operand) => Tensor };
@@ -29,6 +32,14 @@ interface OtherMethods {
   expand(shape: readonly number[]): Tensor;
   matmul(b: Tensor): Tensor;
   clone(): Tensor;
+  softmax(dim: number): Tensor;
+  logSoftmax(dim: number): Tensor;
+  clamp(min?: number | null, max?: number | null): Tensor;
+  /** this where `condition` is nonzero, else `other` (torch.Tensor.where). */
+  where(condition: Tensor, other: Operand): Tensor;
+  narrow(dim: number, start: number, length: number): Tensor;
+  chunk(chunks: number, dim?: number): Tensor[];
+  split(sizeOrSections: number | readonly number[], dim?: number): Tensor[];
   /** Backpropagate from this tensor (a scalar, or pass `gradient` of its shape). */
   backward(gradient?: Tensor, opts?: BackwardOptions): void;
 }
@@ -64,6 +75,13 @@ const others: { [K in Exclude<keyof OtherMethods, 'T'>]: (this: Tensor, ...args:
   expand(shape: readonly number[]) { return F.expand(this, shape); },
   matmul(b: Tensor) { return F.matmul(this, b); },
   clone() { return F.clone(this); },
+  softmax(dim: number) { return softmax(this, dim); },
+  logSoftmax(dim: number) { return logSoftmax(this, dim); },
+  clamp(min?: number | null, max?: number | null) { return clamp(this, min, max); },
+  where(condition: Tensor, other: Operand) { return where(condition, this, other); },
+  narrow(dim: number, start: number, length: number) { return narrow(this, dim, start, length); },
+  chunk(chunks: number, dim = 0) { return chunk(this, chunks, dim); },
+  split(sizeOrSections: number | readonly number[], dim = 0) { return split(this, sizeOrSections, dim); },
   backward(gradient?: Tensor, opts?: BackwardOptions) { runBackward(this, gradient, opts); },
 };
 Object.assign(proto, others);

@@ -2,6 +2,7 @@
 // Nothing outside src/backend touches GPUDevice directly. The `GPU` object comes from the caller
 // (a browser's or Deno's `navigator.gpu`, Dawn's `create()` in Node: see src/node/dawn_init.ts).
 import type { Caps } from '../kernels/kernel.ts';
+import { debugMemory } from './creation_site.ts';
 
 /** Options of {@link init}. */
 export interface InitOptions {
@@ -17,6 +18,8 @@ export interface InitOptions {
   adapter?: GPUAdapter;
   /** Passed to `requestAdapter` (default 'high-performance'). */
   powerPreference?: GPUPowerPreference;
+  /** Record where each GPU tensor is created, for `memory({ detail: true })` (see `debugMemory`). */
+  debugMemory?: boolean;
 }
 
 /** What {@link init} and {@link deviceInfo} report about the adapter and device. */
@@ -146,6 +149,7 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
  * once: the first call wins. Resolves to what the adapter offers.
  */
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
+  if (opts.debugMemory !== undefined) debugMemory(opts.debugMemory);
   if (state) return state.info;
   if (!initPromise) initPromise = doInit(opts);
   try {

@@ -1,10 +1,21 @@
 // WebGPU runtime: pipeline cache, buffer pool, and the command recorder that batches many
 // dispatches into one encoder and submits on flush() (step end) or when a readback needs it.
 import { gpuDevice, deviceInfo, deviceCaps, throwPendingErrors, noteErrorReported } from './device.ts';
-import { BufferPool, GpuStorage } from './pool.ts';
+import { BufferPool, GpuStorage, type MemorySite } from './pool.ts';
 import { type Caps, type KernelDef, packUniforms, split1D, MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 
-export { GpuStorage } from './pool.ts';
+export { GpuStorage, type MemorySite } from './pool.ts';
+export { debugMemory } from './creation_site.ts';
+
+/** Part of a storage bound as one operand: `offset` a multiple of the device's
+ * minStorageBufferOffsetAlignment, `bytes` within the binding limit. */
+export interface BufferSlice {
+  storage: GpuStorage;
+  offset: number;
+  bytes: number;
+}
+
+const MiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 const BU = { MAP_READ: 0x0001, COPY_DST: 0x0008, UNIFORM: 0x0040 };
 const ARENA_BYTES = 65536;
@@ -35,15 +46,22 @@ class Runtime {
   private arenaUsed: ArenaChunk[] = [];
   private stagingFree = new Map<number, GPUBuffer[]>();
   private readonly uniformAlign: number;
-  readonly maxBinding: number;
+  /** The device's maxStorageBufferBindingSize. */
+  private readonly deviceMaxBinding: number;
+  /** The binding limit operands are checked and split against (the device's, or lower for tests). */
+  maxBinding: number;
+  /** minStorageBufferOffsetAlignment: where a bound slice may start. */
+  readonly offsetAlign: number;
   readonly caps: Caps;
   stats = { submits: 0, dispatches: 0, pipelines: 0 };
 
   constructor(device: GPUDevice) {
     this.device = device;
-    this.pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.pool = new BufferPool(device, device.limits.maxBufferSize, (p) => this.scopeChecks.push(p));
     this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
-    this.maxBinding = device.limits.maxStorageBufferBindingSize;
+    this.deviceMaxBinding = device.limits.maxStorageBufferBindingSize;
+    this.maxBinding = this.deviceMaxBinding;
+    this.offsetAlign = device.limits.minStorageBufferOffsetAlignment;
     this.caps = deviceCaps();
   }
 
@@ -123,39 +141,49 @@ class Runtime {
     return this.encoder;
   }
 
-  /** Record one dispatch of kernel `k` over `bufs` (binding order). */
-  run<P>(k: KernelDef<P>, p: P, bufs: GpuStorage[]): void {
+  /** Record one dispatch of kernel `k` over `bufs` (binding order): whole storages, or slices. */
+  run<P>(k: KernelDef<P>, p: P, bufs: (GpuStorage | BufferSlice)[]): void {
     throwPendingErrors();
+    this.pool.throwErrors();
     const access = k.bindings(p);
     if (bufs.length !== access.length)
       throw new Error(`kernel ${k.name}: expected ${access.length} buffers, got ${bufs.length}`);
-    for (const b of bufs) {
-      if (b.freed) throw new Error(`kernel ${k.name}: a buffer was already freed (disposed tensor)`);
-      if (b.byteLength > this.maxBinding)
+    const spec = () => {
+      const sp = k.spec(p, this.caps);
+      return sp ? `${k.name} (${sp})` : k.name;
+    };
+    const entries: GPUBindGroupEntry[] = bufs.map((b, i) => {
+      const st = b instanceof GpuStorage ? b : b.storage;
+      if (st.freed) throw new Error(`kernel ${spec()}: a buffer was already freed (disposed tensor)`);
+      if (st.lost) throw new Error(`kernel ${spec()}: operand ${i}'s buffer could not be allocated (out of GPU memory)`);
+      const offset = b instanceof GpuStorage ? 0 : b.offset;
+      const bytes = b instanceof GpuStorage ? b.byteLength : b.bytes;
+      if (bytes > this.maxBinding)
         throw new Error(
-          `kernel ${k.name}: a ${b.byteLength}-byte operand exceeds the adapter's maxStorageBufferBindingSize ` +
-            `${this.maxBinding}; use a smaller batch or resize`,
+          `kernel ${spec()}: operand ${i} is ${bytes} bytes (${MiB(bytes)}), over the adapter's ` +
+            `maxStorageBufferBindingSize ${this.maxBinding} (${MiB(this.maxBinding)}); this op does not split, ` +
+            'use a smaller batch or smaller inputs',
         );
-    }
+      if (offset % this.offsetAlign !== 0)
+        throw new Error(`kernel ${spec()}: operand ${i} starts at byte ${offset}, not a multiple of ${this.offsetAlign}`);
+      // rounded up to 16 bytes (inside the pooled buffer) so a kernel may read the tensor as vec4s
+      const size = Math.min(st.buffer.size - offset, this.deviceMaxBinding, Math.max(16, Math.ceil(bytes / 16) * 16));
+      return { binding: i, resource: { buffer: st.buffer, offset, size } };
+    });
     const d = k.dispatch(p, this.caps);
     const [x, y, z] = typeof d === 'number' ? split1D(d) : d;
     if (x === 0 || y === 0 || z === 0) return;
     if (x > MAX_WG_PER_DIM || y > MAX_WG_PER_DIM || z > MAX_WG_PER_DIM)
-      throw new Error(`kernel ${k.name}: dispatch [${x}, ${y}, ${z}] exceeds ${MAX_WG_PER_DIM} workgroups per dimension`);
+      throw new Error(`kernel ${spec()}: dispatch [${x}, ${y}, ${z}] exceeds ${MAX_WG_PER_DIM} workgroups per dimension`);
     const pl = this.pipeline(k, p);
     const u = this.uniformSlot(packUniforms(k.uniforms(p, this.caps)));
-    const entries: GPUBindGroupEntry[] = bufs.map((b, i) => ({
-      binding: i,
-      // rounded up to 16 bytes (inside the pooled buffer) so a kernel may read the tensor as vec4s
-      resource: { buffer: b.buffer, offset: 0, size: Math.min(b.buffer.size, this.maxBinding, Math.max(16, Math.ceil(b.byteLength / 16) * 16)) },
-    }));
     entries.push({ binding: bufs.length, resource: { buffer: u.buffer, offset: 0, size: 256 } });
     const bg = this.device.createBindGroup({ layout: pl.layout, entries, label: k.name });
     const pass = this.computePass();
     pass.setPipeline(pl.pipeline);
     pass.setBindGroup(0, bg, [u.offset]);
     pass.dispatchWorkgroups(x, y, z);
-    for (const b of bufs) this.pending.add(b.buffer);
+    for (const b of bufs) this.pending.add(b instanceof GpuStorage ? b.buffer : b.storage.buffer);
     this.dispatches++;
     this.stats.dispatches++;
     if (this.dispatches >= AUTO_FLUSH_DISPATCHES) this.flush();
@@ -197,11 +225,12 @@ class Runtime {
     this.stats.submits++;
   }
 
-  /** Wait for pipeline-creation error scopes; rethrow the first failure. */
+  /** Wait for pipeline-creation and allocation error scopes; rethrow the first failure. */
   async checkScopes(): Promise<void> {
-    if (!this.scopeChecks.length) return;
+    if (!this.scopeChecks.length) return this.pool.throwErrors();
     const checks = this.scopeChecks.splice(0);
     await Promise.all(checks);
+    this.pool.throwErrors();
   }
 
   /** Copy `bytes` of `src` to the host. Submits pending work. */
@@ -254,10 +283,36 @@ export interface MemoryInfo {
   buffersCreated: number;
 }
 
-/** Bytes in use and pooled on the GPU, and buffers created so far (zeros before init()). */
-export function memory(): MemoryInfo {
-  if (!rt) return { inUse: 0, pooled: 0, buffersCreated: 0 };
-  return { inUse: rt.pool.inUseBytes, pooled: rt.pool.pooledBytes, buffersCreated: rt.pool.created };
+export interface MemoryDetail extends MemoryInfo {
+  /** Live GPU storages grouped by the line that created them, most bytes first. Sites are recorded
+   * while memory debugging is on (`wt.init({ debugMemory: true })` or `wt.debugMemory(true)`). */
+  detail: MemorySite[];
+}
+
+/** Bytes in use and pooled on the GPU, and buffers created so far (zeros before init()); with
+ * `{ detail: true }` also the live tensors by creation site (a leak report). */
+export function memory(): MemoryInfo;
+export function memory(opts: { detail: true }): MemoryDetail;
+export function memory(opts?: { detail?: boolean }): MemoryInfo | MemoryDetail;
+export function memory(opts: { detail?: boolean } = {}): MemoryInfo | MemoryDetail {
+  const info = rt
+    ? { inUse: rt.pool.inUseBytes, pooled: rt.pool.pooledBytes, buffersCreated: rt.pool.created }
+    : { inUse: 0, pooled: 0, buffersCreated: 0 };
+  if (!opts.detail) return info;
+  return { ...info, detail: rt ? rt.pool.sites() : [] };
+}
+
+/** The binding limit operands are split against and where a bound slice may start. */
+export function bindingLimits(): { maxBinding: number; offsetAlign: number } {
+  const r = runtime('bindingLimits');
+  return { maxBinding: r.maxBinding, offsetAlign: r.offsetAlign };
+}
+
+/** For tests: check and split operands against `bytes` instead of the device's
+ * maxStorageBufferBindingSize (null restores it), so splitting runs on small tensors. */
+export function limitBindingForTesting(bytes: number | null): void {
+  const r = runtime('limitBindingForTesting');
+  r.maxBinding = bytes ?? r.caps.maxStorageBufferBindingSize;
 }
 
 export { deviceInfo };

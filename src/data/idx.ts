@@ -6,13 +6,29 @@
 // Images are 0x00000803 (n, rows, cols), labels 0x00000801 (n). Every check names the file.
 // Parsing from bytes works anywhere; reading files is in src/node/idx_files.ts.
 
-/** Decompresses a whole gzip stream. */
-export type Gunzip = (gz: Uint8Array) => Promise<Uint8Array>;
+/**
+ * Decompresses a gzip stream chunk by chunk; the reader stops early (a bound was passed) by
+ * returning from the iteration, which must then release the decompressor.
+ */
+export type Gunzip = (gz: Uint8Array) => AsyncIterable<Uint8Array>;
 
 /** Gunzip with the web-standard DecompressionStream (browsers, Deno, Node >= 18). */
-export async function streamGunzip(gz: Uint8Array): Promise<Uint8Array> {
+export async function* streamGunzip(gz: Uint8Array): AsyncGenerator<Uint8Array> {
   const stream = new Blob([gz as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  const reader = stream.getReader();
+  let done = false;
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    if (!done) await reader.cancel().catch(() => {});
+  }
 }
 
 /** Magic number of an IDX file of unsigned-byte images (n, rows, cols). */
@@ -42,17 +58,63 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Gunzip if gzipped; failures are rethrown naming the file. */
-export async function maybeGunzip(bytes: Uint8Array, file: string, gunzip: Gunzip = streamGunzip): Promise<Uint8Array> {
+/** Deflate's largest expansion: a 258-byte match coded in 2 bits, so 1032 output bytes per input byte. */
+const MAX_DEFLATE_RATIO = 1032;
+
+/**
+ * Gunzip if gzipped; decompression failures are rethrown naming the file. With `magic`, the output
+ * is bounded by the IDX header it starts with: sizes that need more bytes than the gzip data can
+ * expand to are rejected before they are read, and decompression stops at the first byte past
+ * them, so a corrupt header or a gzip bomb never allocates more than the file can hold.
+ */
+export async function maybeGunzip(bytes: Uint8Array, file: string, magic?: number, gunzip: Gunzip = streamGunzip): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
+  const headerBytes = magic === undefined ? Infinity : 4 + 4 * (magic & 0xff);
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  let expected = Infinity;
+  let sizeError: Error | null = null; // our own check failed (not the decompressor)
+  const concat = (): Uint8Array => {
+    if (chunks.length === 1) return chunks[0];
+    const out = new Uint8Array(got);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  };
   try {
-    return await gunzip(bytes);
+    for await (const chunk of gunzip(bytes)) {
+      chunks.push(chunk);
+      got += chunk.length;
+      if (expected === Infinity && got >= headerBytes) {
+        const head = concat();
+        chunks.splice(0, chunks.length, head);
+        const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+        // a wrong magic is reported by parseIdx, from the bytes read so far
+        if (dv.getUint32(0, false) !== magic) break;
+        const dims = Array.from({ length: headerBytes / 4 - 1 }, (_, i) => dv.getUint32(4 + 4 * i, false));
+        expected = headerBytes + dims.reduce((a, b) => a * b, 1);
+        if (expected > MAX_DEFLATE_RATIO * bytes.length)
+          throw (sizeError = new Error(
+            `IDX file ${file}: sizes [${dims.join(', ')}] need ${expected} bytes, more than ${bytes.length} bytes of gzip data can hold ` +
+              `(at most ${MAX_DEFLATE_RATIO}x); the file is truncated or corrupt`,
+          ));
+      }
+      if (got > expected)
+        throw (sizeError = new Error(
+          `IDX file ${file}: the gzip data holds more than the ${expected} bytes its header's sizes give (trailing bytes); the file is corrupt`,
+        ));
+    }
   } catch (e) {
+    if (e === sizeError) throw e;
     throw new Error(
       `IDX file ${file}: corrupt or truncated gzip data (${(e as Error).message}); ` +
         'delete it and download / reinstall it',
     );
   }
+  return concat();
 }
 
 /** Check the header of decompressed IDX bytes; returns the sizes and the data bytes (a view). */
@@ -84,7 +146,7 @@ export function parseIdx(bytes: Uint8Array, file: string, magic: number): { dims
 
 /** Parse IDX image bytes (raw or gzipped); `file` names them in errors. */
 export async function parseIdxImages(raw: Uint8Array, file: string, gunzip?: Gunzip): Promise<IdxImages> {
-  const { dims, data } = parseIdx(await maybeGunzip(raw, file, gunzip), file, IDX_IMAGES_MAGIC);
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file, IDX_IMAGES_MAGIC, gunzip), file, IDX_IMAGES_MAGIC);
   const [n, rows, cols] = dims;
   if (rows === 0 || cols === 0) throw new Error(`IDX file ${file}: images of ${rows}x${cols} pixels`);
   return { n, rows, cols, data };
@@ -92,7 +154,7 @@ export async function parseIdxImages(raw: Uint8Array, file: string, gunzip?: Gun
 
 /** Parse IDX label bytes (raw or gzipped); every label must be < numClasses. */
 export async function parseIdxLabels(raw: Uint8Array, file: string, numClasses = 10, gunzip?: Gunzip): Promise<IdxLabels> {
-  const { dims, data } = parseIdx(await maybeGunzip(raw, file, gunzip), file, IDX_LABELS_MAGIC);
+  const { dims, data } = parseIdx(await maybeGunzip(raw, file, IDX_LABELS_MAGIC, gunzip), file, IDX_LABELS_MAGIC);
   for (let i = 0; i < data.length; i++)
     if (data[i] >= numClasses)
       throw new Error(`IDX file ${file}: label ${i} is ${data[i]}, expected 0..${numClasses - 1}; the file is corrupt`);

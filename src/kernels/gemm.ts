@@ -3,8 +3,13 @@
 // where each operand is a small WGSL loader (`Operand`), so one core serves plain matmul (either
 // operand in either orientation) and convolutions (im2col index math inside the loader; no im2col
 // buffer). K may be split into three nested counters k = (k0 * K1 + k1) * K2 + k2 (conv taps).
+// Independent GEMMs of the same size (convolution groups) can sit side by side on the grid's y
+// (`grouped`): the header derives the group `grp` and the row block within it.
+// A kernel file declares its bindings and uniforms through `defineKernel` (shader.ts) and writes
+// its body with `gemmBody`; which design runs is in the params (`GemmChoice`), chosen by
+// src/policy/gemm_choice.ts.
 //
-// Two designs, chosen per adapter (`pickVariant`), both generated from the same loaders:
+// Two designs, both generated from the same loaders:
 //  'lanes' (software adapters such as lavapipe): a workgroup is one 8-lane subgroup owning an
 //     R x 8C output tile (16 x 16: R = 16 rows, C = 2 columns per lane); each lane keeps R x C
 //     accumulators in registers and reads storage directly. lavapipe (Mesa 25) turns every storage
@@ -20,9 +25,17 @@
 //  'tiled' (hardware GPUs; the TF.js design): 16x16 invocations x 4x4 outputs = a 64x64 tile, K in
 //     32-deep slices staged in workgroup memory (A slice stored k-major so a thread reads its 4 rows
 //     as one vec4), vec4 global loads where the operand offers them.
-import { deviceInfo } from '../backend/device.ts';
+import type { Caps } from './kernel.ts';
 
 export type GemmVariant = 'lanes' | 'tiled';
+
+/** The GEMM design of one launch; every GEMM kernel's params carry it. */
+export interface GemmChoice {
+  variant: GemmVariant;
+  /** 'lanes' only: subgroups of 8 lanes per workgroup, side by side along the columns (default 1;
+   * more than 1 needs subgroups of exactly 8). */
+  lanesSubgroups?: number;
+}
 
 /** The current K index: linear `k` and its decomposition k = (k0 * K1 + k1) * K2 + k2. */
 export interface KIdx {
@@ -49,9 +62,10 @@ export interface Operand {
   vecI?: { w: number; load(s: string, k: KIdx): string };
 }
 
+/** The problem one GEMM kernel solves, as WGSL fragments. The storage bindings and `struct U` come
+ * from the kernel's `defineKernel` declarations; the fragments refer to them by name (the epilogue
+ * reads a binding named `bias`). */
 export interface GemmDesc {
-  /** Storage bindings and `struct U` + `var<uniform> u`, in binding order. */
-  decls: string;
   /** Statements at the top of `main` (may use `z`, the batch / split index). */
   prelude?: string;
   /** u32 expressions (may use prelude lets): M, N, and K = K0 * K1 * K2. */
@@ -69,6 +83,13 @@ export interface GemmDesc {
   storeVec?: { w: number; store(row: string, col: string, v: string): string };
   /** Bias added per row or per column from binding `bias`, then optional ReLU. */
   bias?: 'row' | 'col' | null;
+  /** u32 expression added to the bias index (e.g. the group's first output channel). */
+  biasOffset?: string;
+  /** Independent GEMMs side by side on the grid's y dimension (convolution groups): workgroup row
+   * wid.y = grp * (row blocks of M) + block. The header defines `grp` after M, N and K, then runs
+   * `prelude` (offsets that depend on the group); the loaders and the store may use both. The
+   * kernel dispatches groups times the rows of `gemmGroups`. */
+  grouped?: { prelude: string };
   relu?: boolean;
   /** Extra WGSL helper functions (loaders call them). */
   helpers?: string;
@@ -82,37 +103,15 @@ export interface LanesTile {
   s: number;
 }
 
-/** Subgroups per 'lanes' workgroup (experiments; >1 needs subgroups of exactly 8). */
-export const lanesConfig = { s: 1 };
-
-// ---- variant choice ----
-
-let forcedVariant: GemmVariant | undefined;
-
-/** Force one GEMM design for every later launch (tests; `undefined` = choose per adapter). */
-export function setGemmVariant(v: GemmVariant | undefined): void {
-  forcedVariant = v;
-}
-
-function lanesSupported(): boolean {
-  const i = deviceInfo();
-  // the core relies on an 8-invocation workgroup being one whole subgroup of at least 8 lanes
-  return i.features.includes('subgroups') && i.subgroupMinSize >= 8;
-}
-
-/** The design for this launch: the requested one, else the forced one, else per adapter. */
-export function pickVariant(op: string, requested?: GemmVariant): GemmVariant {
-  const v = requested ?? forcedVariant;
-  if (v === 'lanes' && !lanesSupported())
-    throw new Error(`${op}: the 'lanes' GEMM variant needs the 'subgroups' feature with subgroups of at least 8; use 'tiled'`);
-  if (v === 'lanes' || v === 'tiled') return v;
-  if (v !== undefined) throw new Error(`${op}: variant must be 'lanes' or 'tiled', got ${String(v)}`);
-  return deviceInfo().software && lanesSupported() ? 'lanes' : 'tiled';
+/** Whether the adapter can run the 'lanes' core with `s` subgroups per workgroup: it relies on 8
+ * consecutive invocations being one whole subgroup of at least 8 lanes (exactly 8 when s > 1). */
+export function lanesRunsOn(caps: Caps, s = 1): boolean {
+  return caps.subgroups && caps.subgroupMinSize >= 8 && (s === 1 || caps.subgroupMaxSize === 8);
 }
 
 /** The register tile for the lanes core: fewer rows when M is small. */
-export function lanesTile(m: number): LanesTile {
-  const s = lanesConfig.s > 1 && deviceInfo().subgroupMaxSize === 8 ? lanesConfig.s : 1;
+export function lanesTile(choice: GemmChoice, m: number): LanesTile {
+  const s = choice.lanesSubgroups ?? 1;
   return m <= 8 ? { r: 8, c: 4, s } : { r: 16, c: 2, s };
 }
 
@@ -120,9 +119,9 @@ export const TILE = 64;
 const TK = 32;
 
 /** Workgroup counts [x, y] for an M x N problem. */
-export function gemmGroups(variant: GemmVariant, m: number, n: number): [number, number] {
-  if (variant === 'tiled') return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
-  const t = lanesTile(m);
+export function gemmGroups(choice: GemmChoice, m: number, n: number): [number, number] {
+  if (choice.variant === 'tiled') return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
+  const t = lanesTile(choice, m);
   return [Math.ceil(n / (8 * t.c * t.s)), Math.ceil(m / t.r)];
 }
 
@@ -130,8 +129,15 @@ export function gemmGroups(variant: GemmVariant, m: number, n: number): [number,
 
 const range = (n: number) => [...Array(n).keys()];
 
-function header(d: GemmDesc): string {
+function header(d: GemmDesc, rowBlock: number): string {
   const [k0, k1, k2] = d.kDims;
+  const grouped = d.grouped
+    ? `
+  let rowBlocks = (M + ${rowBlock - 1}u) / ${rowBlock}u;
+  let grp = wid.y / rowBlocks;
+  let wy = wid.y - grp * rowBlocks;
+  ${d.grouped.prelude}`
+    : '';
   return `let z = wid.z;
   ${d.prelude ?? ''}
   let M = ${d.m};
@@ -139,14 +145,20 @@ function header(d: GemmDesc): string {
   let K0 = ${k0};
   let K1 = ${k1};
   let K2 = ${k2};
-  let K = K0 * K1 * K2;`;
+  let K = K0 * K1 * K2;${grouped}`;
 }
+
+/** The workgroup's row-block index (within its group when grouped). */
+const rowBlockId = (d: GemmDesc) => (d.grouped ? 'wy' : 'wid.y');
+
+/** bias[offset + i] */
+const biasAt = (d: GemmDesc, i: string) => `bias[${d.biasOffset ? `${d.biasOffset} + ` : ''}${i}]`;
 
 /** Vector epilogue over columns col..col+w-1 (needs `storeVec`). */
 function epilogueVec(d: GemmDesc, row: string, col: string, acc: string, w: number): string {
   let v = acc;
-  if (d.bias === 'row') v = `${v} + bias[${row}]`;
-  if (d.bias === 'col') v = `${v} + ${vecType(w)}(${range(w).map((c) => `bias[${col} + ${c}u]`).join(', ')})`;
+  if (d.bias === 'row') v = `${v} + ${biasAt(d, row)}`;
+  if (d.bias === 'col') v = `${v} + ${vecType(w)}(${range(w).map((c) => biasAt(d, `${col} + ${c}u`)).join(', ')})`;
   if (d.relu) v = `max(${v}, ${vecType(w)}(0.0))`;
   return d.storeVec!.store(row, col, v);
 }
@@ -162,13 +174,13 @@ function storeRow(d: GemmDesc, row: string, col: string, v: string, w: number): 
 
 function epilogue(d: GemmDesc, row: string, col: string, acc: string): string {
   let v = acc;
-  if (d.bias) v = `${v} + bias[${d.bias === 'row' ? row : col}]`;
+  if (d.bias) v = `${v} + ${biasAt(d, d.bias === 'row' ? row : col)}`;
   if (d.relu) v = `max(${v}, 0.0)`;
   return d.store(row, col, v);
 }
 
 /** The 'lanes' core (see the file comment); `t` = register tile. */
-export function lanesWgsl(d: GemmDesc, t: LanesTile): string {
+function lanesWgsl(d: GemmDesc, t: LanesTile): string {
   const G = t.r / 8;
   const { A, B } = d;
   // vector loads: along k (4 steps per loop iteration) or across this lane's rows / columns
@@ -230,14 +242,12 @@ export function lanesWgsl(d: GemmDesc, t: LanesTile): string {
       ${storeRow(d, 'row', 'col0', 'v', t.c)}
     }
   }`;
-  return `enable subgroups;
-${d.decls}
-${d.helpers ?? ''}
+  return `${d.helpers ?? ''}
 @compute @workgroup_size(${8 * t.s})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${header(d)}
+  ${header(d, t.r)}
   let lane = lid % 8u;
-  let row0 = wid.y * ${t.r}u;
+  let row0 = ${rowBlockId(d)} * ${t.r}u;
   let col0 = (wid.x * ${t.s}u + lid / 8u) * ${8 * t.c}u + lane * ${t.c}u;
   // rows / columns past M / N are clamped for loading and never stored
   ${rowSetup}
@@ -266,44 +276,29 @@ function tileLoad(d: GemmDesc, o: Operand, isA: boolean, S: string): string {
   const kid: KIdx = { k: 'k', k0: 'k0', k1: 'k1', k2: 'k2' };
   if (o.fast === 'k' && o.vecK) {
     // 512 vec4 (4 consecutive k) per slice, 2 per invocation
-    return [0]
-      .map(() => {
-        const e = 'e';
-        return `for (var e = li; e < 512u; e += 256u) { let q = ${e} % 8u; let r = ${e} / 8u; let i = ${base} + r; let k = t + q * 4u;
+    return `for (var e = li; e < 512u; e += 256u) { let q = e % 8u; let r = e / 8u; let i = ${base} + r; let k = t + q * 4u;
       var v = vec4<f32>(0.0);
-      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecK!('x', kid)}; }
+      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecK('x', kid)}; }
       ${range(4).map((c) => `${S}[(q * 4u + ${c}u) * 16u + (r >> 2u)][r & 3u] = v.${'xyzw'[c]};`).join(' ')} }`;
-      })
-      .join('\n    ');
   }
   if (o.fast === 'i' && o.vecI?.w === 4) {
     // 512 vec4 (4 consecutive rows / columns) per slice, 2 per invocation
-    return [0]
-      .map(() => {
-        const e = 'e';
-        return `for (var e = li; e < 512u; e += 256u) { let r4 = ${e} % 16u; let kk = ${e} / 16u; let i = ${base} + r4 * 4u; let k = t + kk;
+    return `for (var e = li; e < 512u; e += 256u) { let r4 = e % 16u; let kk = e / 16u; let i = ${base} + r4 * 4u; let k = t + kk;
       var v = vec4<f32>(0.0);
-      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecI!.load('x', kid)}; }
+      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecI.load('x', kid)}; }
       ${S}[kk * 16u + r4] = v; }`;
-      })
-      .join('\n    ');
   }
   // 2048 scalars per slice, 8 per invocation; consecutive invocations walk the contiguous index
   // (loops rather than unrolled copies: a GPU compiler unrolls them, lavapipe compiles faster)
-  return [0]
-    .map(() => {
-      const e = 'e';
-      const [r, kk] = o.fast === 'k' ? [`${e} / ${TK}u`, `${e} % ${TK}u`] : [`${e} % ${TILE}u`, `${e} / ${TILE}u`];
-      return `for (var e = li; e < ${TILE * TK}u; e += 256u) { let r = ${r}; let kk = ${kk}; let i = ${base} + r; let k = t + kk;
+  const [r, kk] = o.fast === 'k' ? [`e / ${TK}u`, `e % ${TK}u`] : [`e % ${TILE}u`, `e / ${TILE}u`];
+  return `for (var e = li; e < ${TILE * TK}u; e += 256u) { let r = ${r}; let kk = ${kk}; let i = ${base} + r; let k = t + kk;
       var v = 0.0;
       if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.load('x', kid)}; }
       ${S}[kk * 16u + (r >> 2u)][r & 3u] = v; }`;
-    })
-    .join('\n    ');
 }
 
 /** The 'tiled' core (see the file comment). */
-export function tiledWgsl(d: GemmDesc): string {
+function tiledWgsl(d: GemmDesc): string {
   const stores = `let res = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var r = 0u; r < 4u; r++) {
     let row = row0 + ty4 + r;
@@ -312,16 +307,15 @@ export function tiledWgsl(d: GemmDesc): string {
       ${storeRow(d, 'row', 'col0 + tx4', 'v', 4)}
     }
   }`;
-  return `${d.decls}
-${d.helpers ?? ''}
+  return `${d.helpers ?? ''}
 // slices: [k][16 vec4]; As vec4 j at k = rows 4j..4j+3, Bs vec4 j at k = cols 4j..4j+3
 var<workgroup> As: array<vec4<f32>, ${TK * 16}>;
 var<workgroup> Bs: array<vec4<f32>, ${TK * 16}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  ${header(d)}
-  let row0 = wid.y * ${TILE}u;
+  ${header(d, TILE)}
+  let row0 = ${rowBlockId(d)} * ${TILE}u;
   let col0 = wid.x * ${TILE}u;
   let ty4 = lid.y * 4u;
   let tx4 = lid.x * 4u;
@@ -352,15 +346,15 @@ export function elem(name: string, idx: string, w: number): string {
 }
 
 /** Widths the cores use for vector loads across rows (A) / columns (B); 1 = none. */
-export function iWidths(variant: GemmVariant, m: number): { a: number; b: number } {
-  if (variant === 'tiled') return { a: 4, b: 4 };
-  const t = lanesTile(m);
+export function iWidths(choice: GemmChoice, m: number): { a: number; b: number } {
+  if (choice.variant === 'tiled') return { a: 4, b: 4 };
+  const t = lanesTile(choice, m);
   return { a: t.r / 8, b: t.c };
 }
 
 /** Width of vector stores for an M x N output (columns per lane / per thread), 1 = scalar. */
-export function outWidth(variant: GemmVariant, m: number, n: number): number {
-  const w = iWidths(variant, m).b;
+export function outWidth(choice: GemmChoice, m: number, n: number): number {
+  const w = iWidths(choice, m).b;
   return w > 1 && n % w === 0 ? w : 1;
 }
 
@@ -373,14 +367,27 @@ export function rowMajorStore(name: string, base: string, w: number): Pick<GemmD
   };
 }
 
-/** WGSL for the chosen variant. */
-export function gemmWgsl(variant: GemmVariant, d: GemmDesc, m: number): string {
-  return variant === 'lanes' ? lanesWgsl(d, lanesTile(m)) : tiledWgsl(d);
+/** WGSL `enable`s the chosen design needs (for `defineKernel`'s `enables`). */
+export function gemmEnables(choice: GemmChoice): string[] {
+  return choice.variant === 'lanes' ? ['subgroups'] : [];
 }
 
-/** Spec fragment naming the variant and its tile (the pipeline cache key must include it). */
-export function gemmSpec(variant: GemmVariant, m: number): string {
-  if (variant === 'tiled') return 'tiled';
-  const t = lanesTile(m);
+/** Helpers and entry point of the chosen design for an M x N problem (`m` picks the lanes tile);
+ * `op` names the kernel in the error raised when the adapter cannot run the design. */
+export function gemmBody(op: string, choice: GemmChoice, d: GemmDesc, m: number, caps: Caps): string {
+  if (choice.variant === 'tiled') return tiledWgsl(d);
+  const t = lanesTile(choice, m);
+  if (!lanesRunsOn(caps, t.s))
+    throw new Error(
+      `${op}: the 'lanes' GEMM design with ${t.s} subgroup(s) per workgroup needs the 'subgroups' feature with ` +
+        `subgroups of ${t.s > 1 ? 'exactly' : 'at least'} 8 lanes (this adapter: ${caps.subgroups ? `${caps.subgroupMinSize}-${caps.subgroupMaxSize}` : 'none'}); use 'tiled'`,
+    );
+  return lanesWgsl(d, t);
+}
+
+/** Spec fragment naming the design and its tile (the pipeline cache key must include it). */
+export function gemmSpec(choice: GemmChoice, m: number): string {
+  if (choice.variant === 'tiled') return 'tiled';
+  const t = lanesTile(choice, m);
   return `lanes${t.r}x${t.c}x${t.s}`;
 }

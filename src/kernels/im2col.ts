@@ -1,12 +1,15 @@
-// Explicit im2col for convolutions on small feature maps (see `useSmallMaps` in autograd/conv.ts):
-//   colT[pix, k] = X[b, ci, oh*sh + kh - ph, ow*sw + kw - pw] (0 in the padding)
+// Explicit im2col for convolutions on small feature maps (see `useSmallMaps` in src/policy/conv_choice.ts):
+//   colT[pix, k] = X[b, ci, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw] (0 in the padding)
 // pix = b*OH*OW + oh*OW + ow (rows: output pixels of the whole batch), k = ci*KH*KW + kh*KW + kw.
 // With colT, the convolution is a plain GEMM over the whole batch (N = B*OH*OW instead of OH*OW per
 // image, so a 3x3 map no longer pads a 16- or 64-wide tile with idle columns), and both of its
 // operands load as contiguous vec4 along K, without per-element padding checks.
-// Also the weight flip used to express a stride-1 input gradient as a convolution.
-import type { KernelDef, NumArray } from './kernel.ts';
-import { type Conv2dGeom, GEOM_FIELDS, geomWords } from './conv2d.ts';
+// The buffer covers all input channels, whatever the groups (the small-map path itself serves
+// groups = 1 only, see the policy). Also the weight flip used to express a stride-1 input gradient
+// as a convolution.
+import type { NumArray } from './kernel.ts';
+import { defineKernel, read, rw, u32 } from './shader.ts';
+import { type Conv2dGeom, geomFields, geomSpec, isDilated } from './conv2d.ts';
 
 const WG = 64;
 
@@ -18,17 +21,13 @@ export interface Im2colParams extends Conv2dGeom {
 /** colT [B*OH*OW, Cin*KH*KW] (or col, its transpose: `kMajor`) from x [B, Cin, H, W]. One
  * invocation per (pixel, ci) writes that channel's KH*KW taps (uniform loops; the index division
  * is done once per invocation, not per element). Dispatch: x over pixels, y over ci. */
-export const im2colKernel: KernelDef<Im2colParams> = {
+export const im2colKernel = defineKernel<Im2colParams>({
   name: 'conv2d_im2col',
-  spec: (p) => (p.kMajor ? 'k' : 'p'),
-  bindings: () => ['read', 'rw'],
-  uniforms: (g) => geomWords(g),
+  spec: (p) => `${p.kMajor ? 'k' : 'p'}${geomSpec(p)}`,
+  storage: () => [read('X'), rw('COL')],
+  uniforms: (g) => geomFields(g),
   dispatch: (g) => [Math.ceil((g.batch * g.oh * g.ow) / WG), g.cin, 1],
-  wgsl: (p) => `
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> COL: array<f32>;
-struct U { ${GEOM_FIELDS} }
-@group(0) @binding(2) var<uniform> u: U;
+  body: (p) => `
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ohw = u.oh * u.ow;
@@ -47,11 +46,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   // destination of tap 0 and the step between taps
   ${p.kMajor ? 'var dst = ci * KK * P + pix; let step = P;' : 'var dst = pix * u.cin * KK + ci * KK; let step = 1u;'}
   for (var i = 0u; i < u.kh; i++) {
-    let ih = ih0 + i32(i);
+    let ih = ih0 + i32(${isDilated(p) ? 'i * u.dh' : 'i'});
     let okh = u32(ih) < u.h;
     let row = (xb + u32(ih)) * u.w;
     for (var j = 0u; j < u.kw; j++) {
-      let iw = iw0 + i32(j);
+      let iw = iw0 + i32(${isDilated(p) ? 'j * u.dw' : 'j'});
       let ok = okh & (u32(iw) < u.w);
       COL[dst] = select(0.0, X[select(0u, row + u32(iw), ok)], ok);
       dst += step;
@@ -68,14 +67,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
           for (let ci = 0; ci < g.cin; ci++)
             for (let i = 0; i < g.kh; i++)
               for (let j = 0; j < g.kw; j++) {
-                const ih = oh * g.sh + i - g.ph;
-                const iw = ow * g.sw + j - g.pw;
+                const ih = oh * g.sh + i * g.dh - g.ph;
+                const iw = ow * g.sw + j * g.dw - g.pw;
                 const ok = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
                 const k = (ci * g.kh + i) * g.kw + j;
                 COL[g.kMajor ? k * P + pix : pix * K + k] = ok ? X[((b * g.cin + ci) * g.h + ih) * g.w + iw] : 0;
               }
   },
-};
+});
 
 export interface FlipParams {
   cout: number;
@@ -86,17 +85,13 @@ export interface FlipParams {
 
 /** wf[ci, co, i, j] = w[co, ci, KH-1-i, KW-1-j] (the weight of the stride-1 input gradient seen as
  * a convolution of dY). One invocation per element of wf. */
-export const weightFlipKernel: KernelDef<FlipParams> = {
+export const weightFlipKernel = defineKernel<FlipParams>({
   name: 'conv2d_weight_flip',
   spec: () => '',
-  bindings: () => ['read', 'rw'],
-  uniforms: (p) => [p.cout, p.cin, p.kh, p.kw],
+  storage: () => [read('W'), rw('WF')],
+  uniforms: (p) => [u32('cout', p.cout), u32('cin', p.cin), u32('kh', p.kh), u32('kw', p.kw)],
   dispatch: (p) => [Math.ceil((p.cout * p.kh * p.kw) / WG), p.cin, 1],
-  wgsl: () => `
-@group(0) @binding(0) var<storage, read> W: array<f32>;
-@group(0) @binding(1) var<storage, read_write> WF: array<f32>;
-struct U { cout: u32, cin: u32, kh: u32, kw: u32 }
-@group(0) @binding(2) var<uniform> u: U;
+  body: () => `
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let KK = u.kh * u.kw;
@@ -113,4 +108,4 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       for (let co = 0; co < p.cout; co++)
         for (let r = 0; r < KK; r++) WF[(ci * p.cout + co) * KK + r] = W[(co * p.cin + ci) * KK + KK - 1 - r];
   },
-};
+});

@@ -1,6 +1,7 @@
 // 2-D max pooling over planes: x [N, H, W] (N = batch * channels) -> y [N, OH, OW], with the argmax
 // of each window as a flat index ih * W + iw into its input plane (int32, like PyTorch's indices).
-// Padding is -infinity (it never wins); ties keep the first maximum in row-major window order;
+// Padding is -infinity (it never wins), and so is the part of a ceil-mode window past the input;
+// ties keep the first maximum in row-major window order;
 // NaN wins and propagates (PyTorch's rule: `v > max || isnan(v)`).
 // Backward, race-free and deterministic without atomics, two ways:
 //   gather ('flat' layout): one invocation per input element visits the (few) outputs whose windows
@@ -47,7 +48,8 @@ export interface MaxPoolParams extends PoolGeom {
 /** The launch layout: the caller's, else the adapter's (see stream.ts). */
 export const poolLayout = (p: PoolGeom, caps: Caps): RowLayout => p.layout ?? rowLayout(caps);
 const layoutKey = rowLayoutKey;
-const geomKey = (p: PoolGeom) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}`;
+/** Window, stride, padding, and 'c' when ceil-mode windows overhang the input (bounds checks). */
+export const geomKey = (p: PoolGeom) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}${overhangs(p) ? 'c' : ''}`;
 
 /** The image sizes, the uniforms shared by the forward and the gather backward. */
 const sizeFields = (p: PoolGeom): UField[] => [u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow)];
@@ -58,10 +60,25 @@ const groups = rowGroups;
 /** main() over N planes of `rowsPerPlane` rows (see stream.ts). */
 const mainFor = (l: RowLayout, rowsPerPlane: string, rowLen: string, item: string) => rowsMain(l, 'u.n', rowsPerPlane, rowLen, item);
 
-/** Output size along one axis (floor mode, dilation 1). */
-export function poolOut(size: number, k: number, s: number, pad: number): number {
-  return Math.floor((size + 2 * pad - k) / s) + 1;
+/** Output size along one axis (dilation 1), PyTorch's rule: floor((size + 2 pad - k) / s) + 1,
+ * or in ceil mode ceil(...) + 1 less one when the last window would start past the input and its
+ * left padding (so every window holds at least one input element). Below 1: input too small. */
+export function poolOut(size: number, k: number, s: number, pad: number, ceilMode = false): number {
+  const span = size + 2 * pad - k;
+  let out = Math.floor((span + (ceilMode ? s - 1 : 0)) / s) + 1;
+  if (ceilMode && (out - 1) * s >= size + pad) out--;
+  return out;
 }
+
+/** Does a window run past the bottom or right edge of the input without padding there? (ceil
+ * mode; with padding <= k / 2 a floor-mode window never does.) */
+export function overhangs(p: PoolGeom): boolean {
+  return (p.oh - 1) * p.sh - p.ph + p.kh > p.h + p.ph || (p.ow - 1) * p.sw - p.pw + p.kw > p.w + p.pw;
+}
+
+/** Can a window reach outside the input (padding, or a ceil-mode window past the edge)? Then the
+ * kernels bounds-check every row and column; otherwise they read without checks. */
+export const clipped = (p: PoolGeom) => p.ph > 0 || p.pw > 0 || overhangs(p);
 
 export const maxPoolKernel = defineKernel<MaxPoolParams>({
   name: 'maxpool',
@@ -71,9 +88,9 @@ export const maxPoolKernel = defineKernel<MaxPoolParams>({
   uniforms: sizeFields,
   dispatch: (p, caps) => groups(poolLayout(p, caps), p.n * p.oh, p.ow),
   body: (p, caps) => {
-    const padded = p.ph > 0 || p.pw > 0;
-    // the clipped window start is always inside the image (padding <= kernel / 2) and seeds the
-    // maximum; re-visiting it in the loop changes nothing (a NaN start stays the argmax until a
+    const padded = clipped(p);
+    // the clipped window start is always inside the image (padding <= kernel / 2, and ceil mode
+    // drops a last window that would start past the input) and seeds the maximum; re-visiting it in the loop changes nothing (a NaN start stays the argmax until a
     // later NaN, as in PyTorch)
     const item = `
       let y0 = i32(ry * ${p.sh}u) - ${p.ph};
@@ -207,7 +224,7 @@ fn main(${loop.params}) {
 });
 
 /** The range [lo, hi) of output positions along one axis whose window covers input position i. */
-function coveringRange(i: number, k: number, s: number, pad: number, outSize: number): [number, number] {
+export function coveringRange(i: number, k: number, s: number, pad: number, outSize: number): [number, number] {
   const lo = i + pad < k ? 0 : Math.floor((i + pad - k) / s) + 1;
   const hi = Math.min(Math.floor((i + pad) / s) + 1, outSize);
   return [lo, hi];

@@ -18,8 +18,11 @@
 // misalignment r = (rowStart - pw) mod 4, which is uniform along a row).
 // Supported: sw in {1, 2, 4}, kw <= 5 + sw (so S + 3 <= 12), subgroups of exactly 8 = the
 // workgroup. Same results as maxPoolKernel (ties: first maximum; NaN wins; padding never wins).
+// Windows that leave the input (padding, or ceil mode's last row / column of windows running past
+// it) are masked: the forward replaces every element outside the input by -inf whenever
+// `clipped(p)`; the backward always drops columns outside the image and walks input rows only.
 import { defineKernel, read, rw, u32 } from './shader.ts';
-import { type MaxPoolParams, type PoolGeom, maxPoolKernel, maxPoolBackwardKernel } from './maxpool.ts';
+import { type MaxPoolParams, type PoolGeom, clipped, maxPoolKernel, maxPoolBackwardKernel, overhangs } from './maxpool.ts';
 import { isNanWgsl } from './wgsl_lib.ts';
 
 /** Lanes per subgroup (= workgroup) this kernel is written for. */
@@ -58,7 +61,7 @@ const NEG_INF_BITS = 0xff800000;
 
 export const maxPoolLanesKernel = defineKernel<MaxPoolParams>({
   name: 'maxpool_lanes',
-  spec: (p) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}c${chunksOf(p)}v${storeWidth(p)}w${p.w % 4}${needNext(p) ? 'n' : ''}${p.withIdx ? ':idx' : ''}`,
+  spec: (p) => `k${p.kh}x${p.kw}s${p.sh}x${p.sw}p${p.ph}x${p.pw}${overhangs(p) ? 'o' : ''}c${chunksOf(p)}v${storeWidth(p)}w${p.w % 4}${needNext(p) ? 'n' : ''}${p.withIdx ? ':idx' : ''}`,
   // x [N,H,W] (as vec4s), y [N,OH,OW], idx [N,OH,OW] int32 (optional)
   storage: (p) => [read('x', 'vec4<f32>'), rw('y', vecOf(p, 'f32')), ...(p.withIdx ? [rw('idx', vecOf(p, 'i32'))] : [])],
   uniforms: (p) => [
@@ -75,7 +78,8 @@ export const maxPoolLanesKernel = defineKernel<MaxPoolParams>({
     const V = storeWidth(p);
     const S = 4 - p.sw + p.kw; // columns a lane needs from each window row
     const nv = vecsPerRow(p);
-    const padded = p.ph > 0 || p.pw > 0;
+    // padding, or ceil-mode windows past the input: mask rows and columns outside it with -inf
+    const padded = clipped(p);
     const keep = Math.max(0, p.kh - p.sh); // window rows shared with the next output row
     const comp = ['x', 'y', 'z', 'w'];
     const rng = (n: number) => [...Array(n).keys()];

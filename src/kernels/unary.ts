@@ -1,6 +1,7 @@
 // Elementwise y = f(x[, s]) over a contiguous f32 buffer, for any expression from the pointwise op
 // table (src/autograd/pointwise_table.ts): the expression and its CPU twin arrive as params, so the
-// kernel is generic and the table is the one place an op is defined. `s` is a scalar uniform.
+// kernel is generic and the table is the one place an op is defined. `s` and `s2` are scalar uniforms
+// (clamp's bounds use both).
 // x, y: [n]; vec4 path when n % 4 == 0 (one load per 4 elements: lavapipe emits per-lane scalar loads).
 import type { NumArray } from './kernel.ts';
 import { defineKernel, f32, read, rw, u32 } from './shader.ts';
@@ -9,14 +10,15 @@ import { LINEAR_PARAMS, NAN_BITS, linearGid } from './wgsl_lib.ts';
 export interface UnaryParams {
   /** The op's name: the pipeline cache key, with the vec4 choice. */
   op: string;
-  /** WGSL expression in `v` (the input, f32 or vec4<f32>), `s` (the scalar, same type), `zero`, `one`. */
+  /** WGSL expression in `v` (the input, f32 or vec4<f32>), `s`, `s2` (the scalars, same type), `zero`, `one`. */
   expr: string;
   /** WGSL helper functions the expression calls, for element type T. */
   helpers?: (T: string) => string;
   /** CPU twin of `expr`. */
-  f: (v: number, s: number) => number;
+  f: (v: number, s: number, s2: number) => number;
   n: number;
   s?: number;
+  s2?: number;
 }
 
 const WG = 256;
@@ -27,7 +29,7 @@ export const unaryKernel = defineKernel<UnaryParams>({
   name: 'unary',
   spec: (p) => `${p.op}${isVec4(p) ? ':v4' : ''}`,
   storage: (p) => [read('x', isVec4(p) ? 'vec4<f32>' : 'f32'), rw('y', isVec4(p) ? 'vec4<f32>' : 'f32')],
-  uniforms: (p) => [u32('n', units(p)), f32('s', p.s ?? 0), u32('nanBits', NAN_BITS)],
+  uniforms: (p) => [u32('n', units(p)), f32('s', p.s ?? 0), u32('nanBits', NAN_BITS), f32('s2', p.s2 ?? 0)],
   dispatch: (p) => Math.ceil(units(p) / WG),
   body: (p) => {
     const T = isVec4(p) ? 'vec4<f32>' : 'f32';
@@ -38,6 +40,7 @@ fn main(${LINEAR_PARAMS}) {
   if (gid >= u.n) { return; }
   let v = x[gid];
   let s = ${T}(u.s);
+  let s2 = ${T}(u.s2);
   let zero = ${T}(0.0);
   let one = ${T}(1.0);
   y[gid] = ${p.expr};
@@ -45,6 +48,7 @@ fn main(${LINEAR_PARAMS}) {
   },
   cpu: (p, [x, y]: NumArray[]) => {
     const s = p.s ?? 0;
-    for (let i = 0; i < p.n; i++) y[i] = p.f(x[i], s);
+    const s2 = p.s2 ?? 0;
+    for (let i = 0; i < p.n; i++) y[i] = p.f(x[i], s, s2);
   },
 });

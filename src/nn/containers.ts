@@ -1,5 +1,6 @@
-// Sequential: children stored in fields "0", "1", ... so parameter names match
-// torch.nn.Sequential ("0.weight", "3.bias") and a state dict loads in either library.
+// Sequential and ModuleList: children stored in fields "0", "1", ... so parameter names match
+// torch.nn.Sequential / torch.nn.ModuleList ("0.weight", "3.bias") and a state dict loads in either
+// library.
 import type { Tensor } from '../tensor/tensor.ts';
 import { Conv2d, ReLU } from './layers.ts';
 import { Module } from './module.ts';
@@ -45,6 +46,76 @@ export class Sequential extends Module {
     }
     return x;
   }
+}
+
+/**
+ * A list of modules whose parameters are registered (torch.nn.ModuleList): `list[i]` or `at(i)`
+ * (negative from the end), `append`, `extend`, `insert`, `length`, iteration. It has no forward;
+ * a parent module iterates over it. State-dict names are the indices ("0.weight").
+ */
+export class ModuleList extends Module {
+  [index: number]: Module;
+
+  constructor(modules: Iterable<Module> = []) {
+    super();
+    this.extend(modules, 'ModuleList');
+  }
+
+  /** Add a module at the end (named by its index). */
+  append(m: Module): this {
+    checkModule('ModuleList.append', m);
+    this.set(this.length, m);
+    return this;
+  }
+
+  /** Append each module of an iterable. */
+  extend(modules: Iterable<Module>, op = 'ModuleList.extend'): this {
+    if (modules === null || typeof modules !== 'object' || typeof (modules as Iterable<Module>)[Symbol.iterator] !== 'function')
+      throw new Error(`${op}: expected an iterable of Modules, got ${describe(modules)}`);
+    const list = [...modules];
+    list.forEach((m, i) => checkModule(`${op}: element ${i}`, m));
+    for (const m of list) this.set(this.length, m);
+    return this;
+  }
+
+  /** Insert a module before index `i` (negative counts from the end), as list.insert. */
+  insert(i: number, m: Module): this {
+    checkModule('ModuleList.insert', m);
+    const n = this.length;
+    if (!Number.isInteger(i)) throw new Error(`ModuleList.insert: index must be an integer, got ${String(i)}`);
+    const j = Math.min(Math.max(i < 0 ? i + n : i, 0), n);
+    for (let k = n; k > j; k--) this.set(k, this.at(k - 1));
+    this.set(j, m);
+    return this;
+  }
+
+  get length(): number {
+    return this.children().length;
+  }
+
+  /** The i-th module (negative counts from the end). */
+  at(i: number): Module {
+    const n = this.length;
+    const j = i < 0 ? i + n : i;
+    if (!Number.isInteger(j) || j < 0 || j >= n) throw new Error(`ModuleList.at: index ${i} out of range for ${n} modules`);
+    return this[j];
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this.children()[Symbol.iterator]();
+  }
+
+  forward(): Tensor {
+    throw new Error('ModuleList: has no forward(); call its modules (e.g. for (const m of list) x = m.call(x))');
+  }
+
+  private set(i: number, m: Module): void {
+    Object.defineProperty(this, String(i), { value: m, enumerable: true, writable: true, configurable: true });
+  }
+}
+
+function checkModule(what: string, m: unknown): void {
+  if (!(m instanceof Module)) throw new Error(`${what} must be a Module, got ${describe(m)}`);
 }
 
 function describe(v: unknown): string {

@@ -51,7 +51,18 @@ function pair(op: string, name: string, v: Size2, check: (op: string, name: stri
 }
 const fmtPair = (p: Pair) => (p[0] === p[1] ? `${p[0]}` : `(${p[0]}, ${p[1]})`);
 
-/** 2-D convolution: x [B, in, H, W] -> [B, out, H', W']; sizes are a number or [h, w]. */
+export interface Conv2dLayerOptions extends LayerOptions {
+  stride?: Size2;
+  padding?: Size2;
+  /** Spacing between kernel taps (default 1). */
+  dilation?: Size2;
+  /** Channel groups: inChannels and outChannels are multiples of it (default 1; = inChannels: depthwise). */
+  groups?: number;
+}
+const CONV2D_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'bias', 'device'] as const;
+
+/** 2-D convolution: x [B, in, H, W] -> [B, out, H', W']; sizes are a number or [h, w]. weight
+ * [out, in / groups, kh, kw], bias [out] (torch.nn.Conv2d). */
 export class Conv2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -60,30 +71,47 @@ export class Conv2d extends Module {
   readonly kernelSize: Pair;
   readonly stride: Pair;
   readonly padding: Pair;
+  readonly dilation: Pair;
+  readonly groups: number;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: Size2, o: LayerOptions & { stride?: Size2; padding?: Size2 } = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2, o: Conv2dLayerOptions = {}) {
     super();
+    if (o === null || typeof o !== 'object' || Array.isArray(o))
+      throw new Error(`Conv2d: expected an options object { ${CONV2D_OPTIONS.join(', ')} }, got ${Array.isArray(o) ? 'an array' : String(o)}`);
+    for (const k of Object.keys(o))
+      if (!(CONV2D_OPTIONS as readonly string[]).includes(k))
+        throw new Error(`Conv2d: unknown option '${k}' (accepted: ${CONV2D_OPTIONS.join(', ')})`);
     this.inChannels = posInt('Conv2d', 'inChannels', inChannels);
     this.outChannels = posInt('Conv2d', 'outChannels', outChannels);
     this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, posInt);
     this.stride = pair('Conv2d', 'stride', o.stride ?? 1, posInt);
     this.padding = pair('Conv2d', 'padding', o.padding ?? 0, nonNegInt);
+    this.dilation = pair('Conv2d', 'dilation', o.dilation ?? 1, posInt);
+    this.groups = posInt('Conv2d', 'groups', o.groups ?? 1);
+    if (inChannels % this.groups !== 0)
+      throw new Error(`Conv2d: inChannels must be divisible by groups, got inChannels ${inChannels} and groups ${this.groups}`);
+    if (outChannels % this.groups !== 0)
+      throw new Error(`Conv2d: outChannels must be divisible by groups, got outChannels ${outChannels} and groups ${this.groups}`);
     const dev = device('Conv2d', o.device);
-    this.weight = param([outChannels, inChannels, ...this.kernelSize], dev, 'weight');
+    this.weight = param([outChannels, inChannels / this.groups, ...this.kernelSize], dev, 'weight');
     this.bias = (o.bias ?? true) ? param([outChannels], dev, 'bias') : null;
     defaultLayerInit_(this.weight, this.bias);
   }
 
+  private options(relu: boolean) {
+    return { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups, relu };
+  }
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+    return conv2d(x, this.weight, this.bias, this.options(false));
   }
   /** conv followed by ReLU in one kernel (Sequential uses this for Conv2d, ReLU pairs). */
   forwardRelu(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, relu: true });
+    return conv2d(x, this.weight, this.bias, this.options(true));
   }
   protected override extraRepr(): string {
+    const dil = this.dilation[0] === 1 && this.dilation[1] === 1 ? '' : `, dilation=${fmtPair(this.dilation)}`;
     return `${this.inChannels}, ${this.outChannels}, kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}, ` +
-      `padding=${fmtPair(this.padding)}${this.bias ? '' : ', bias=false'}`;
+      `padding=${fmtPair(this.padding)}${dil}${this.groups === 1 ? '' : `, groups=${this.groups}`}${this.bias ? '' : ', bias=false'}`;
   }
 }
 
@@ -113,24 +141,30 @@ export class Linear extends Module {
 }
 
 /** Max pooling over kernelSize windows; stride defaults to kernelSize (as torch); sizes are a
- * number or [h, w]; padding (at most half the kernel) pads with -infinity. */
+ * number or [h, w]; padding (at most half the kernel) pads with -infinity; `ceilMode` sizes the
+ * output by ceil (torch's ceil_mode). */
 export class MaxPool2d extends Module {
   readonly kernelSize: Pair;
   readonly stride: Pair;
   readonly padding: Pair;
-  constructor(kernelSize: Size2, stride?: Size2, padding: Size2 = 0) {
+  readonly ceilMode: boolean;
+  constructor(kernelSize: Size2, stride?: Size2 | null, padding: Size2 = 0, o: { ceilMode?: boolean } = {}) {
     super();
     this.kernelSize = pair('MaxPool2d', 'kernelSize', kernelSize, posInt);
-    this.stride = stride === undefined ? this.kernelSize : pair('MaxPool2d', 'stride', stride, posInt);
+    this.stride = stride === undefined || stride === null ? this.kernelSize : pair('MaxPool2d', 'stride', stride, posInt);
     this.padding = pair('MaxPool2d', 'padding', padding, nonNegInt);
     if (this.padding.some((p, i) => p * 2 > this.kernelSize[i]))
       throw new Error(`MaxPool2d: padding must be at most half of kernelSize, got padding ${fmtPair(this.padding)} for kernelSize ${fmtPair(this.kernelSize)}`);
+    if (typeof o !== 'object' || o === null) throw new Error(`MaxPool2d: expected options { ceilMode } as an object, got ${String(o)}`);
+    for (const k of Object.keys(o)) if (k !== 'ceilMode') throw new Error(`MaxPool2d: unknown option '${k}' (accepted: ceilMode)`);
+    if (o.ceilMode !== undefined && typeof o.ceilMode !== 'boolean') throw new Error(`MaxPool2d: ceilMode must be a boolean, got ${String(o.ceilMode)}`);
+    this.ceilMode = o.ceilMode ?? false;
   }
   forward(x: Tensor): Tensor {
-    return maxPool2d(x, this.kernelSize, this.stride, this.padding);
+    return maxPool2d(x, this.kernelSize, this.stride, this.padding, { ceilMode: this.ceilMode });
   }
   protected override extraRepr(): string {
-    return `kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}, padding=${fmtPair(this.padding)}`;
+    return `kernelSize=${fmtPair(this.kernelSize)}, stride=${fmtPair(this.stride)}, padding=${fmtPair(this.padding)}${this.ceilMode ? ', ceilMode=true' : ''}`;
   }
 }
 

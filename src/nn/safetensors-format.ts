@@ -52,6 +52,15 @@ export function i64BytesToInt32(bytes: ArrayBuffer, what: string): Int32Array {
 /** The reference reader refuses headers above 100 MB. */
 const MAX_HEADER = 100_000_000;
 
+/** Text from a file for an error message, cut to 60 characters (a header can be 100 MB). */
+export function cut(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+/** A value from a file for an error message: JSON, cut. */
+export function show(v: unknown): string {
+  return cut(JSON.stringify(v) ?? String(v));
+}
+
 /** Set a key even when it is "__proto__" (names come from files and users). */
 export function setKey<T>(o: Record<string, T>, k: string, v: T): void {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
@@ -60,9 +69,9 @@ export function setKey<T>(o: Record<string, T>, k: string, v: T): void {
 export function checkMetadata(op: string, metadata: unknown): Record<string, string> {
   if (metadata === undefined) return {};
   if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata))
-    throw new Error(`${op}: metadata must be a record of strings, got ${String(metadata)}`);
+    throw new Error(`${op}: metadata must be a record of strings, got ${show(metadata)}`);
   for (const [k, v] of Object.entries(metadata))
-    if (typeof v !== 'string') throw new Error(`${op}: metadata value '${k}' must be a string, got ${typeof v}`);
+    if (typeof v !== 'string') throw new Error(`${op}: metadata value '${cut(k)}' must be a string, got ${typeof v}`);
   return metadata as Record<string, string>;
 }
 
@@ -126,32 +135,32 @@ export function parseSafetensors(buf: Uint8Array, what = 'safetensors'): { entri
       metadata = checkMetadata(op, info);
       continue;
     }
-    const bad = (msg: string) => new Error(`${op}: tensor '${name}': ${msg}`);
+    const bad = (msg: string) => new Error(`${op}: tensor '${cut(name)}': ${msg}`);
     if (!info || typeof info !== 'object') throw bad('entry must be an object { dtype, shape, data_offsets }');
     const { dtype, shape, data_offsets: offs } = info as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in CODES))
+    if (typeof dtype !== 'string' || !Object.hasOwn(CODES, dtype))
       throw bad(
-        `unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(CODES).filter((c) => !NARROWED.includes(c)).join(', ')}), ` +
+        `unsupported dtype ${show(dtype)} (supported: ${Object.keys(CODES).filter((c) => !NARROWED.includes(c)).join(', ')}), ` +
           `and ${NARROWED.join(', ')} read as int32`,
       );
     if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0))
-      throw bad(`shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+      throw bad(`shape must be an array of non-negative integers, got ${show(shape)}`);
     if (!Array.isArray(offs) || offs.length !== 2 || offs.some((o) => !Number.isSafeInteger(o) || o < 0))
-      throw bad(`data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offs)}`);
+      throw bad(`data_offsets must be [begin, end] non-negative integers, got ${show(offs)}`);
     const [begin, end] = offs as number[];
     if (end < begin) throw bad(`data_offsets [${begin}, ${end}] end before they begin`);
     if (end > dataLen) throw bad(`data_offsets [${begin}, ${end}] are out of range: the data buffer has ${dataLen} bytes (truncated file?)`);
     const want = (shape as number[]).reduce((a, b) => a * b, 1) * CODES[dtype].bytes;
     if (end - begin !== want)
-      throw bad(`shape [${shape}] of ${dtype} needs ${want} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+      throw bad(`shape [${cut(String(shape))}] of ${dtype} needs ${Number.isSafeInteger(want) ? want : 'over 2^53'} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
     entries.push({ name, code: dtype, shape: shape as number[], begin, end });
   }
   // every byte of the buffer belongs to exactly one tensor
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
   for (const e of sorted) {
-    if (e.begin < pos) throw new Error(`${op}: tensor '${e.name}' data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (which ends at ${pos})`);
-    if (e.begin > pos) throw new Error(`${op}: gap in the data buffer: bytes [${pos}, ${e.begin}) before tensor '${e.name}' belong to no tensor`);
+    if (e.begin < pos) throw new Error(`${op}: tensor '${cut(e.name)}' data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (which ends at ${pos})`);
+    if (e.begin > pos) throw new Error(`${op}: gap in the data buffer: bytes [${pos}, ${e.begin}) before tensor '${cut(e.name)}' belong to no tensor`);
     pos = e.end;
   }
   if (pos !== dataLen) throw new Error(`${op}: the data buffer has ${dataLen} bytes but the tensors cover only ${pos}`);

@@ -6,7 +6,7 @@ import type { NumArray } from '../kernels/kernel.ts';
 import { fromArray } from '../tensor/launch.ts';
 import { defaultDevice, Tensor } from '../tensor/tensor.ts';
 import type { DType, Device } from '../tensor/storage.ts';
-import { CODES, checkMetadata, encodeHeader, i64BytesToInt32, int32ToI64Bytes, parseSafetensors, setKey } from './safetensors-format.ts';
+import { CODES, checkMetadata, cut, encodeHeader, i64BytesToInt32, int32ToI64Bytes, parseSafetensors, setKey } from './safetensors-format.ts';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -112,7 +112,7 @@ export function decodeSafetensors(
     // copy out: the slice may not be aligned for a typed-array view
     const data = buf.buffer.slice(buf.byteOffset + dataStart + e.begin, buf.byteOffset + dataStart + e.end) as ArrayBuffer;
     const arr: NumArray =
-      e.code === 'I64' ? i64BytesToInt32(data, `load ${what}: tensor '${e.name}'`)
+      e.code === 'I64' ? i64BytesToInt32(data, `load ${what}: tensor '${cut(e.name)}'`)
       : dtype === 'float32' ? new Float32Array(data)
       : dtype === 'int32' ? new Int32Array(data)
       : new Float64Array(data);

@@ -4,7 +4,7 @@
 // /usr/share/datasets/fashion-mnist (Debian package dataset-fashion-mnist). A given `dir` must hold
 // the files; the others are tried in turn.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import {
@@ -12,6 +12,7 @@ import {
   type FashionMNIST, type FashionMNISTFile, type Split, type SplitLimits,
 } from '../data/fashion.ts';
 import { zlibGunzip } from './idx_files.ts';
+import { writeFileAtomic } from './atomic_file.ts';
 
 /** Where downloads go by default. */
 export const DEFAULT_DOWNLOAD_DIR = './data/fashion-mnist';
@@ -109,7 +110,7 @@ const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 class LocalError extends Error {}
 const BODY_TIMEOUT_MS = 600_000;
 
-/** Download one .gz file, check its MD5, write it via a temp file + rename. */
+/** Download one .gz file, check its MD5, write it atomically (atomic_file.ts). */
 async function downloadOne(k: FashionMNISTFile, destDir: string, o: LoadOptions): Promise<void> {
   const { name, md5: want } = FASHION_MNIST_FILES[k];
   const url = `${FASHION_MNIST_URL}${name}.gz`;
@@ -129,13 +130,10 @@ async function downloadOne(k: FashionMNISTFile, destDir: string, o: LoadOptions)
   const got = md5(body);
   if (got !== want) throw new LocalError(`${url}: MD5 ${got}, expected ${want} (corrupt download); nothing was written`);
   const dest = join(destDir, `${name}.gz`);
-  const tmp = `${dest}.tmp-${process.pid}`;
   try {
     await mkdir(destDir, { recursive: true });
-    await writeFile(tmp, body);
-    await rename(tmp, dest);
+    await writeFileAtomic(dest, body);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
     throw new LocalError(`cannot write ${dest} (${(e as Error).message})`);
   }
 }

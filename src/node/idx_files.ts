@@ -1,15 +1,17 @@
 // IDX files on disk (format and checks in src/data/idx.ts), gunzipped with node:zlib.
 import { readFile } from 'node:fs/promises';
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
+import { createGunzip } from 'node:zlib';
 import { parseIdxImages, parseIdxLabels, type IdxImages, type IdxLabels } from '../data/idx.ts';
 
-const gunzipAsync = promisify(gunzip);
-
-/** Gunzip with node:zlib (about twice as fast as DecompressionStream in Node 20). */
-export async function zlibGunzip(gz: Uint8Array): Promise<Uint8Array> {
-  const out = await gunzipAsync(gz);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+/** Gunzip with node:zlib, chunk by chunk (about twice as fast as DecompressionStream in Node 20). */
+export async function* zlibGunzip(gz: Uint8Array): AsyncGenerator<Uint8Array> {
+  const z = createGunzip();
+  z.end(gz);
+  try {
+    for await (const chunk of z as AsyncIterable<Buffer>) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  } finally {
+    z.destroy();
+  }
 }
 
 async function readBytes(file: string): Promise<Uint8Array> {

@@ -1,13 +1,12 @@
 // Weight files in Node: wt.save / wt.load (safetensors) and training checkpoints, written atomically
-// (a temporary file in the same directory is written, fsynced and renamed over the target, so
-// readers never see a partial file). The bytes come from the core (src/nn/safetensors.ts,
+// (atomic_file.ts: the target holds the previous or the new complete file at every moment, also
+// when the process is killed). The bytes come from the core (src/nn/safetensors.ts,
 // src/nn/checkpoint.ts), which runs anywhere.
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Tensor } from '../tensor/tensor.ts';
 import { decodeSafetensors, encodeSafetensors, type LoadOptions, type SaveOptions } from '../nn/safetensors.ts';
 import { readCheckpoint, writeCheckpoint, type CheckpointContents, type CheckpointTarget } from '../nn/checkpoint.ts';
+import { writeFileAtomic } from './atomic_file.ts';
 
 /**
  * Write `tensors` to `path` as safetensors, atomically. GPU tensors are read back one at a time.
@@ -21,22 +20,20 @@ export async function save(
 ): Promise<void> {
   if (typeof path !== 'string' || !path) throw new Error(`save: path must be a non-empty string, got ${String(path)}`);
   const enc = encodeSafetensors('save', tensors, metadata, opts);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.write(enc.header);
-    for await (const bytes of enc.tensorBytes()) if (bytes.byteLength) await fh.write(bytes);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  // persist the rename itself (best effort: not every platform can fsync a directory)
-  const dh = await open(dirname(path), 'r').catch(() => null);
-  if (dh) await dh.sync().catch(() => {}).finally(() => dh.close());
+  await writeFileAtomic(
+    path,
+    (async function* () {
+      yield enc.header;
+      yield* enc.tensorBytes();
+    })(),
+    'save',
+  );
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  return readFile(path).catch((e: Error) => {
+    throw new Error(`load ${path}: cannot read the file (${e.message})`);
+  });
 }
 
 /** Read a safetensors file: the tensors and the header's `__metadata__`. */
@@ -45,7 +42,7 @@ export async function loadSafetensors(
   o: LoadOptions = {},
 ): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
   if (typeof path !== 'string' || !path) throw new Error(`load: path must be a non-empty string, got ${String(path)}`);
-  return decodeSafetensors(await readFile(path), o, path);
+  return decodeSafetensors(await readBytes(path), o, path);
 }
 
 /** Read a safetensors file into name -> Tensor (a state dict for `Module.loadStateDict`). */
@@ -53,15 +50,17 @@ export async function load(path: string, o: LoadOptions = {}): Promise<Record<st
   return (await loadSafetensors(path, o)).tensors;
 }
 
-/** Save a training checkpoint (model, optimizer state, epoch, RNG, extra) to `path`, atomically. */
+/** Save a training checkpoint (model, optimizer state, scheduler, epoch, RNG, extra) to `path`, atomically. */
 export async function saveCheckpoint(path: string, c: CheckpointContents): Promise<void> {
   await writeCheckpoint(c, (tensors, metadata, opts) => save(tensors, path, metadata, opts));
 }
 
 /**
- * Restore the checkpoint at `path` into `model` (and `optimizer`, when given) and the global RNG.
- * The model must have the same parameter and buffer names and shapes (strict).
+ * Restore the checkpoint at `path` into `model` (and `optimizer`, `scheduler`, when given) and the
+ * global RNG. The model must have the same parameter and buffer names and shapes (strict). A file
+ * that is truncated, corrupt or does not fit the model is rejected with an Error naming it, and
+ * then nothing (model, optimizer, RNG) has been changed.
  */
 export async function loadCheckpoint(path: string, c: CheckpointTarget): Promise<{ epoch: number; extra: unknown }> {
-  return readCheckpoint(path, c, async (device) => decodeSafetensors(await readFile(path), { device }, path));
+  return readCheckpoint(path, c, async (device) => decodeSafetensors(await readBytes(path), { device }, path));
 }

@@ -3,8 +3,11 @@
 // any geometry, any adapter) and maxpool_lanes.ts (one 8-lane subgroup sliding along rows with
 // vec4 loads and shuffles; software adapters with subgroups of exactly 8, some geometries).
 // CPU tensors need no choice: they run the twins of maxpool.ts.
+// Also the launch geometry of global average pooling (global_avgpool.ts): invocations per plane.
+// Average and adaptive pooling have one kernel each (avgpool.ts, adaptive_pool.ts): no choice.
 import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
+import { globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
 import { POOL_LANES, maxPoolLanesKernel, poolLanesBackwardFits, poolLanesFits } from '../kernels/maxpool_lanes.ts';
 
 /** The subgroup size the lanes kernels need, as both the adapter's minimum and maximum: their
@@ -27,7 +30,10 @@ export function lanesUsable(geom: PoolGeom, caps: Caps): boolean {
   return caps.subgroups && caps.subgroupMinSize === LANES_SUBGROUP_SIZE && caps.subgroupMaxSize === LANES_SUBGROUP_SIZE;
 }
 
-/** The forward kernel for this geometry on an adapter with these caps (both share a CPU twin). */
+/** The forward kernel for this geometry on an adapter with these caps (both share a CPU twin).
+ * Padding and ceil mode need no rule of their own: windows that run past the input are masked by
+ * the lanes kernels too (see maxpool_lanes.ts; test/kernels/maxpool_ceil.test.ts runs them on
+ * ceil-mode geometries), so only the lanes' own geometry limits (`poolLanesFits`) apply. */
 export function maxPoolForwardKernel(geom: PoolGeom, caps: Caps): KernelDef<MaxPoolParams> {
   return lanesUsable(geom, caps) && poolLanesFits(geom) ? maxPoolLanesKernel : maxPoolKernel;
 }
@@ -47,4 +53,60 @@ export type MaxPoolBackwardChoice = 'lanes' | 'gather' | 'scatter';
 export function maxPoolBackwardChoice(geom: PoolGeom, caps: Caps): MaxPoolBackwardChoice {
   if (lanesUsable(geom, caps) && poolLanesBackwardFits(geom)) return 'lanes';
   return poolLayout(geom, caps).mode === 'rows' ? 'scatter' : 'gather';
+}
+
+// ---- global average pooling (global_avgpool.ts): invocations per plane ----
+
+/** Software adapters: workgroups of 8 (lavapipe's SIMD width, as stream.ts), one invocation per
+ * plane. Measured on lavapipe (2-core dev machine, loaded; median of 11): lanes = 1 was fastest or
+ * within noise of it on every shape tried, and 8 lanes per plane (workgroup-memory reduction)
+ * 2-16x slower on small planes: [4096, 7, 7] 0.48 ms vs 3.3 ms, [16384, 7, 7] 1.9 vs 22.6,
+ * [4096, 8, 8] 0.67 vs 7.9, [64, 56, 56] 0.19 vs 0.71; only [512, 28, 28] favoured 4-8 lanes
+ * (0.57 vs 0.74 ms). lavapipe scalarises the per-lane loads either way, so more lanes per plane
+ * only add the reduction steps. */
+export const GAP_SOFTWARE = Object.freeze({ wg: 8, lanes: 1 });
+/** Hardware GPUs: 256 invocations per workgroup, as the other streaming kernels (stream.ts). */
+export const GAP_HARDWARE_WG = 256;
+/** Hardware: elements (or vec4s) each invocation sums before the plane's lanes combine; enough
+ * lanes per plane that neighbouring lanes read neighbouring addresses, few enough that the
+ * workgroup-memory steps stay short. Not timed on a hardware GPU (none on the dev machine). */
+export const GAP_HARDWARE_UNITS_PER_LANE = 8;
+
+/** Workgroup size and invocations per plane for global average pooling over h x w planes. */
+export function globalAvgPoolGeom(h: number, w: number, caps: Caps): { wg: number; lanes: number } {
+  if (caps.software) return { ...GAP_SOFTWARE };
+  const units = globalAvgPoolUnits({ h, w });
+  let lanes = 1;
+  while (lanes < GAP_HARDWARE_WG && lanes * GAP_HARDWARE_UNITS_PER_LANE < units) lanes *= 2;
+  return { wg: GAP_HARDWARE_WG, lanes };
+}
+
+// ---- adaptive pooling ----
+
+/** Does an adaptive pool from h x w to oh x ow run as a plain window pool (avgpool.ts / maxpool.ts
+ * with kernel = stride = (h / oh, w / ow), no padding)? Where both sizes divide evenly the bins are
+ * exactly those windows, and the window kernels bake the window into constant loops (no per-lane
+ * bin-edge divisions, and the max pool gets the lanes kernels where they apply). On lavapipe the
+ * generic adaptive gather backward took ~5x the avgpool gather's time on the same sizes. The 1 x 1
+ * average is global average pooling's (checked first by the caller). */
+export function adaptiveAsWindow(h: number, w: number, oh: number, ow: number): boolean {
+  return h % oh === 0 && w % ow === 0;
+}
+
+// ---- average pooling (avgpool.ts): forward outputs per invocation ----
+
+/** Software adapters, stride-1 windows wider than one column: each invocation computes this many
+ * consecutive outputs of a row, loading the (P - 1) + kw columns their windows span once per window
+ * row instead of P * kw. Measured on lavapipe ([2, 64, 56, 56], 3x3 s1 p1, 2-core dev machine
+ * under heavy load from other jobs, so ranges over four runs): 1 output 6.9-24 ms, 2 outputs
+ * 3.3-6.6, 4 outputs 3.1-14.8 (4.2 and 5.1 typical), 8 outputs 2.9-8.7. Stride 2 (2x2 s2,
+ * 3x3 s2 p1) showed no consistent gain, since windows there share at most one column. Hardware GPUs
+ * keep one output per invocation (their caches absorb the overlap; not timed there). The gather
+ * backward computing several inputs per invocation showed no gain at stride 1 or 2 on lavapipe,
+ * so it has no such variant. */
+export const AVG_SOFTWARE_OUTS_STRIDE1 = 4;
+
+/** Outputs per invocation of the average-pooling forward for this geometry and adapter. */
+export function avgPoolOuts(geom: PoolGeom, caps: Caps): number {
+  return caps.software && geom.sw === 1 && geom.kw > 1 ? AVG_SOFTWARE_OUTS_STRIDE1 : 1;
 }

@@ -36,31 +36,52 @@ export function empty(shape: Shape, dtype: DType, device: Device, label = 'tenso
   return new Tensor({ kind: 'gpu', gpu: runtime(label).pool.take(n * 4, label) }, shape, dtype);
 }
 
+/** A contiguous range of a tensor's elements bound as one operand (a binding offset on the GPU,
+ * a subarray on the CPU). `start` times 4 bytes must be a multiple of the device's
+ * minStorageBufferOffsetAlignment (see chunked.ts). */
+export interface Slice {
+  tensor: Tensor;
+  start: number;
+  length: number;
+}
+
+function isSlice(a: Tensor | Out | Slice): a is Slice {
+  return !(a instanceof Tensor) && 'tensor' in a;
+}
+
 /**
  * Run `k` with `args` in binding order: an existing Tensor binds its storage (read, or written in
- * place when the kernel says 'rw'); an `Out` allocates a new tensor. Returns the new tensors.
- * `device` is needed only when no argument is a Tensor.
+ * place when the kernel says 'rw'); a Slice binds part of one; an `Out` allocates a new tensor.
+ * Returns the new tensors (disposed again if the launch fails). `device` is needed only when no
+ * argument is a Tensor.
  */
-export function launch<P>(k: KernelDef<P>, p: P, args: (Tensor | Out)[], device?: Device, floatDtype?: DType): Tensor[] {
-  const ins = args.filter((a): a is Tensor => a instanceof Tensor);
+export function launch<P>(k: KernelDef<P>, p: P, args: (Tensor | Out | Slice)[], device?: Device, floatDtype?: DType): Tensor[] {
+  const ins = args.flatMap((a) => (a instanceof Tensor ? [a] : isSlice(a) ? [a.tensor] : []));
   const dev = ins.length ? sameDevice(k.name, ins) : (device ?? 'cpu');
   const fdt: DType = floatDtype ?? ins.find((t) => t.dtype !== 'int32')?.dtype ?? 'float32';
   const outs: Tensor[] = [];
-  const all = args.map((a) => {
-    if (a instanceof Tensor) return a;
-    const t = empty(a.shape, a.dtype ?? fdt, dev, k.name);
-    outs.push(t);
-    return t;
-  });
-  if (all.some((t) => t.size === 0)) return outs;
-  if (dev === 'cpu') k.cpu(p, all.map((t) => t.data));
-  else runtime(k.name).run(k, p, all.map((t) => t.gpu));
-  // an existing tensor written in place ('rw' binding) gets a new version
-  const access = k.bindings(p);
-  all.forEach((t, i) => {
-    if (access[i] === 'rw' && !outs.includes(t)) t._version++;
-  });
-  return outs;
+  try {
+    const all = args.map((a) => {
+      if (a instanceof Tensor || isSlice(a)) return a;
+      const t = empty(a.shape, a.dtype ?? fdt, dev, k.name);
+      outs.push(t);
+      return t;
+    });
+    const sizes = all.map((a) => (a instanceof Tensor ? a.size : a.length));
+    if (sizes.some((n) => n === 0)) return outs;
+    if (dev === 'cpu') k.cpu(p, all.map((a) => (a instanceof Tensor ? a.data : a.tensor.data.subarray(a.start, a.start + a.length))));
+    else runtime(k.name).run(k, p, all.map((a) => (a instanceof Tensor ? a.gpu : { storage: a.tensor.gpu, offset: a.start * 4, bytes: a.length * 4 })));
+    // an existing tensor written in place ('rw' binding) gets a new version
+    const access = k.bindings(p);
+    all.forEach((a, i) => {
+      const t = a instanceof Tensor ? a : a.tensor;
+      if (access[i] === 'rw' && !outs.includes(t)) t._version++;
+    });
+    return outs;
+  } catch (e) {
+    for (const t of outs) t.dispose();
+    throw e;
+  }
 }
 
 /** Wrap host data as a tensor on `device`. */

@@ -2,7 +2,8 @@
 // fills): validate, then launch a kernel. Pointwise raw ops live with their table in
 // src/autograd/pointwise.ts.
 import { reduceKernel, type ReduceOp } from '../kernels/reduce.ts';
-import { gatherKernel, fillKernel } from '../kernels/gather.ts';
+import { gatherKernel, fillKernel, type FillParams } from '../kernels/gather.ts';
+import { launchRows } from './chunked.ts';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, normAxis, numel, sameShape, type Shape } from './shape.ts';
 import { launch, sameDevice } from './launch.ts';
 import type { Tensor } from './tensor.ts';
@@ -130,7 +131,9 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 }
 
 export function full(shape: Shape, value: number, device: Device, dtype: DType = 'float32'): Tensor {
-  return launch(fillKernel, { n: numel(shape), mode: 'fill', start: value, step: 0 }, [{ shape, dtype }], device, dtype)[0];
+  const n = numel(shape);
+  const p: FillParams = { n, mode: 'fill', start: value, step: 0 };
+  return launchRows(fillKernel, p, n, (q, _first, count) => ({ ...q, n: count }), [{ arg: { shape, dtype }, perRow: 1 }], device, dtype)[0];
 }
 
 export function arange(n: number, start: number, step: number, device: Device, dtype: DType = 'float32'): Tensor {

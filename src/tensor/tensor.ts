@@ -9,6 +9,7 @@ import type { NumArray } from '../kernels/kernel.ts';
 import { contiguousStrides, fmt, numel, type Shape } from './shape.ts';
 import { type DType, type Device, type Storage, finalizer, track, keep } from './storage.ts';
 import { isGradEnabled } from './grad_mode.ts';
+import { disposalNote } from './scope.ts';
 import { fromArray } from './launch.ts';
 
 export type { DType, Device } from './storage.ts';
@@ -109,7 +110,7 @@ export class Tensor {
 
   /** Throws if disposed. */
   check(op: string): this {
-    if (this._disposed) throw new Error(`${op}: tensor ${fmt(this.shape)} (id ${this.id}) was disposed`);
+    if (this._disposed) throw new Error(`${op}: tensor ${fmt(this.shape)} (id ${this.id}) was disposed${disposalNote(this)}`);
     return this;
   }
 

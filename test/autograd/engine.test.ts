@@ -71,4 +71,14 @@ describe('engine', () => {
     expect(() => new Wrong().apply(x).sum().backward()).toThrow(/backward: wrong returned a gradient of shape \[5\] for an input of shape \[2\]/);
   });
 
+  it('a gradient passed through to two inputs that already hold gradients (x * (x + x))', async () => {
+    for (const device of ['gpu', 'cpu'] as const) {
+      const x = wt.tensor([1, -2, 3], [3], { device, requiresGrad: true });
+      const before = wt.memory().inUse;
+      wt.tidy(() => wt.mul(x, wt.add(x, x)).sum().backward());
+      expect(Array.from(await x.grad!.toArray())).toEqual([4, -8, 12]); // d(2x^2)/dx
+      x.zeroGrad(); // nothing else of the step may stay alive
+      if (device === 'gpu') expect(wt.memory().inUse).toBeLessThanOrEqual(before);
+    }
+  });
 });

@@ -3,8 +3,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
-import { setGemmVariant, type GemmVariant } from '../../src/kernels/gemm.ts';
-import { smallMapsConfig, useSmallMaps } from '../../src/autograd/conv.ts';
+import type { GemmVariant } from '../../src/kernels/gemm.ts';
+import { setGemmVariant } from '../../src/policy/gemm_choice.ts';
+import { smallMapsConfig, useSmallMaps } from '../../src/policy/conv_choice.ts';
+import { deviceCaps } from '../../src/backend/device.ts';
 
 beforeAll(async () => {
   await initGpu();
@@ -90,8 +92,8 @@ describe('GPU vs CPU gradients', () => {
   for (const variant of ['lanes', 'tiled'] as GemmVariant[]) {
     it(`${variant}: small feature maps (explicit im2col + matmul path)`, async () => {
       setGemmVariant(variant);
-      const g = { batch: 1, cin: 9, h: 3, w: 3, cout: 5, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, oh: 3, ow: 3 };
-      expect(useSmallMaps(g, 'gpu')).toBe(true);
+      const g = { batch: 1, cin: 9, h: 3, w: 3, cout: 5, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, oh: 3, ow: 3 };
+      expect(useSmallMaps(g, deviceCaps())).toBe(true);
       // 3x3 maps, batch 1, K = 81 (no vec4), odd channel counts
       await parity('3x3 b1', [[1, 9, 3, 3], [5, 9, 3, 3], [5]], (x, w, b) => wt.conv2d(x, w, b, { padding: 1, relu: true }));
       await parity('3x3 b3', [[3, 16, 3, 3], [12, 16, 3, 3], [12]], (x, w, b) => wt.conv2d(x, w, b, { padding: 1 }));

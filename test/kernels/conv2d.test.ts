@@ -25,7 +25,7 @@ function geom(batch: number, cin: number, h: number, w: number, cout: number, k:
   const [kh, kw] = typeof k === 'number' ? [k, k] : k;
   const [sh, sw] = typeof s === 'number' ? [s, s] : s;
   const [ph, pw] = typeof p === 'number' ? [p, p] : p;
-  return { batch, cin, h, w, cout, kh, kw, sh, sw, ph, pw, oh: Math.floor((h + 2 * ph - kh) / sh) + 1, ow: Math.floor((w + 2 * pw - kw) / sw) + 1 };
+  return { batch, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh: 1, dw: 1, groups: 1, oh: Math.floor((h + 2 * ph - kh) / sh) + 1, ow: Math.floor((w + 2 * pw - kw) / sw) + 1 };
 }
 
 const geoms: [string, Conv2dGeom][] = [
@@ -93,7 +93,7 @@ describe('conv2d kernels: GPU vs CPU twins', () => {
         for (const chunk of [g.batch, 1]) await both(`${variant} column input grad chunk=${chunk}`, (d) => colPath(d, chunk));
         // both input-gradient paths agree (CPU twins: independent formulations)
         const classes = wt.full([n.x], NaN, { device: 'cpu' });
-        for (const cls of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls }, [wT('cpu'), t(G, 'cpu'), classes]);
+        for (const cls of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls, variant }, [wT('cpu'), t(G, 'cpu'), classes]);
         expectClose(await colPath('cpu', g.batch).toArray(), await classes.toArray(), 1e-5, 1e-5, 'class vs column input grad');
         for (const bPer of [g.batch, 1])
           await both(`${variant} weight grad bPer=${bPer}`, (d) =>
@@ -115,7 +115,7 @@ describe('conv2d kernels: GPU vs CPU twins', () => {
     const n = sizes(g);
     const X = randArray(n.x, 7);
     const W = randArray(n.w, 8);
-    const y = launch(conv2dKernel, { ...g, bias: false, relu: false }, [wt.tensor(X, [n.x], { device: 'cpu' }), wt.tensor(W, [n.w], { device: 'cpu' }), { shape: [n.y] }])[0];
+    const y = launch(conv2dKernel, { ...g, bias: false, relu: false, variant: 'tiled' }, [wt.tensor(X, [n.x], { device: 'cpu' }), wt.tensor(W, [n.w], { device: 'cpu' }), { shape: [n.y] }])[0];
     const ref = new Float32Array(n.y);
     for (let co = 0; co < g.cout; co++)
       for (let oy = 0; oy < g.oh; oy++)

@@ -8,7 +8,7 @@ import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { launch } from '../../src/tensor/launch.ts';
 import { matmulKernel, type MatmulParams } from '../../src/kernels/matmul.ts';
 import type { GemmVariant } from '../../src/kernels/gemm.ts';
-import { mm } from '../../src/autograd/matmul.ts';
+import { mm } from '../../src/autograd/matmul_op.ts';
 
 beforeAll(async () => {
   await initGpu();

@@ -6,10 +6,11 @@ import { launch } from '../tensor/launch.ts';
 import { full, requireFloat, reduce } from '../tensor/raw.ts';
 import { binary, unary } from './pointwise.ts';
 import { fmt, numel, type Shape } from '../tensor/shape.ts';
-import { deviceInfo } from '../backend/device.ts';
+import { deviceCaps } from '../backend/device.ts';
 import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 import { matmulKernel, type MatmulParams } from '../kernels/matmul.ts';
-import { gemmGroups, pickVariant } from '../kernels/gemm.ts';
+import { type GemmChoice, gemmGroups } from '../kernels/gemm.ts';
+import { chooseGemm } from '../policy/gemm_choice.ts';
 import { Function } from './function.ts';
 import { expand, reshape } from './ops.ts';
 
@@ -17,12 +18,18 @@ import { expand, reshape } from './ops.ts';
 export function checkBindingSize(op: string, what: string, shape: Shape, device: string, hint = ''): void {
   if (device !== 'gpu') return;
   const bytes = numel(shape) * 4;
-  const max = deviceInfo().limits.maxStorageBufferBindingSize;
+  const max = deviceCaps().maxStorageBufferBindingSize;
   if (bytes > max)
     throw new Error(
       `${op}: ${what} ${fmt(shape)} needs ${(bytes / 2 ** 20).toFixed(1)} MiB, more than this adapter's ` +
         `maxStorageBufferBindingSize (${(max / 2 ** 20).toFixed(1)} MiB)${hint ? `; ${hint}` : ''}`,
     );
+}
+
+/** The GEMM design for a launch of `op` on `device`: the policy's choice for this adapter on the
+ * GPU; on the CPU any design (the CPU twins ignore it). */
+export function gemmFor(op: string, device: string): GemmChoice {
+  return device === 'gpu' ? chooseGemm(op, deviceCaps()) : { variant: 'tiled' };
 }
 
 /** Raw (non-differentiable) 2-D or batched matmul with optional transposes, bias [n] and ReLU.
@@ -35,8 +42,9 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false, batch =
   if (batch > MAX_WG_PER_DIM) throw new Error(`matmul: batch ${batch} exceeds ${MAX_WG_PER_DIM} (one workgroup row per batch)`);
   for (const [what, s] of [['left operand', a.shape], ['right operand', b.shape], ['output', outShape]] as const)
     checkBindingSize('matmul', what, s, a.device);
+  const gemm = gemmFor('matmul', a.device);
   if (a.device === 'gpu') {
-    const [gx, gy] = gemmGroups(pickVariant('matmul'), m, n);
+    const [gx, gy] = gemmGroups(gemm, m, n);
     if (gx > MAX_WG_PER_DIM || gy > MAX_WG_PER_DIM)
       throw new Error(`matmul: a ${m}x${n} output needs a ${gx}x${gy} workgroup grid, more than ${MAX_WG_PER_DIM} per dimension`);
   }
@@ -56,6 +64,7 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false, batch =
     aBatch: a.ndim === 3 ? m * k : 0,
     bBatch: b.ndim === 3 ? k * n : 0,
     bias: !!bias, relu,
+    ...gemm,
   };
   const args = bias ? [a, b, bias, { shape: outShape }] : [a, b, { shape: outShape }];
   return launch(matmulKernel, p, args)[0];

@@ -1,0 +1,73 @@
+// Option checking shared by the loss functions: an options object with known keys only, the
+// reduction ('mean' | 'sum' | 'none', PyTorch's names and default), and optional tensors that must
+// sit beside the input.
+import { Tensor } from '../tensor/tensor.ts';
+import { fmt } from '../tensor/shape.ts';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
+
+/** `opts` as a record, after rejecting anything but a plain object with `accepted` keys. */
+export function checkOptions(op: string, opts: unknown, accepted: readonly string[]): Record<string, unknown> {
+  if (opts === undefined) return {};
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts) || opts instanceof Tensor)
+    throw new Error(`${op}: expected an options object { ${accepted.join(', ')} }, got ${describe(opts)}`);
+  for (const k of Object.keys(opts))
+    if (!accepted.includes(k)) throw new Error(`${op}: unknown option '${k}' (accepted: ${accepted.join(', ')})`);
+  return opts as Record<string, unknown>;
+}
+
+export function checkReduction(op: string, v: unknown): Reduction {
+  if (v === undefined) return 'mean';
+  if (!REDUCTIONS.includes(v as Reduction))
+    throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${describe(v)}`);
+  return v as Reduction;
+}
+
+/** An optional float tensor option (null / undefined: absent) on `like`'s device and dtype. */
+export function checkTensorOption(op: string, name: string, v: unknown, like: Tensor): Tensor | null {
+  if (v === undefined || v === null) return null;
+  if (!(v instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor, got ${describe(v)}`);
+  v.check(op);
+  if (v.dtype === 'int32') throw new Error(`${op}: ${name} must be a float tensor, got int32 ${fmt(v.shape)}`);
+  if (v.device !== like.device)
+    throw new Error(`${op}: the input is on ${like.device} but ${name} is on ${v.device}; move it with .to('${like.device}')`);
+  if (v.dtype !== like.dtype) throw new Error(`${op}: ${name} is ${v.dtype} but the input is ${like.dtype}`);
+  return v;
+}
+
+/** ignoreIndex: an int32 integer (default -100, PyTorch's). */
+export function checkIgnoreIndex(op: string, v: unknown): number {
+  if (v === undefined) return -100;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31)
+    throw new Error(`${op}: ignoreIndex must be an int32 integer, got ${describe(v)}`);
+  return v;
+}
+
+/** labelSmoothing: a number in [0, 1] (default 0). */
+export function checkLabelSmoothing(op: string, v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+    throw new Error(`${op}: labelSmoothing must be a number in [0, 1], got ${describe(v)}`);
+  return v;
+}
+
+/** A module's weight argument: a float Tensor or null (its shape is checked at forward). */
+export function checkWeightArg(op: string, name: string, v: unknown): Tensor | null {
+  if (v === undefined || v === null) return null;
+  if (!(v instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor or null, got ${describe(v)}`);
+  v.check(op);
+  if (v.dtype === 'int32') throw new Error(`${op}: ${name} must be a float tensor, got int32 ${fmt(v.shape)}`);
+  return v;
+}
+
+/** A short description of any value for error messages. */
+export function describe(v: unknown): string {
+  if (v instanceof Tensor) return `a tensor ${fmt(v.shape)}`;
+  if (typeof v === 'string') return `'${v}'`;
+  if (Array.isArray(v)) return `an array`;
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}

@@ -1,0 +1,210 @@
+// 2-D average pooling over planes: x [N, H, W] (N = batch * channels) -> y [N, OH, OW], as
+// torch.nn.functional.avg_pool2d (dilation-free). Window (oy, ox) covers rows [y0, y0 + kh) and
+// columns [x0, x0 + kw), y0 = oy * sh - ph, x0 = ox * sw - pw; it sums the elements inside the
+// input and divides by (PyTorch's rule):
+//   divisorOverride, when non-zero;
+//   else with countIncludePad the window clipped to the padded input [-ph, H + ph) x [-pw, W + pw)
+//     (kh * kw except for ceil-mode windows that run past the padding);
+//   else the number of input elements in the window.
+// Backward: a gather, deterministic without atomics: one invocation per input element sums
+// g / divisor over the <= ceil(kh/sh) * ceil(kw/sw) outputs whose windows cover it (fixed trip
+// counts with clamped indices, as maxpool.ts's gather). Window, stride, padding and the divisor
+// mode are baked into the WGSL; the image sizes are uniforms. Launch layouts 'flat' (hardware)
+// and 'rows' (software adapters) are stream.ts's.
+import type { NumArray } from './kernel.ts';
+import { type UField, defineKernel, f32, read, rw, u32 } from './shader.ts';
+import { type PoolGeom, clipped, coveringRange, geomKey, overhangs, poolLayout } from './maxpool.ts';
+import { rowGroups, rowLayoutKey, rowsMain } from './stream.ts';
+
+export interface AvgPoolParams extends PoolGeom {
+  /** Divide by the window clipped to the padded input (true) or to the input (false). */
+  countIncludePad: boolean;
+  /** Divide by this instead (0: none). */
+  divisorOverride: number;
+  /** Forward: consecutive outputs of a row per invocation, which share the input columns their
+   * windows overlap in (default 1; src/policy/pool_choice.ts picks it). */
+  outs?: number;
+}
+
+const outsOf = (p: AvgPoolParams) => p.outs ?? 1;
+
+/** How the divisor is found: 'const' kh * kw for every window; 'pad' the window clipped to the
+ * padded input; 'valid' the window clipped to the input; 'fixed' the override. */
+type DivMode = 'const' | 'pad' | 'valid' | 'fixed';
+
+function divMode(p: AvgPoolParams): DivMode {
+  if (p.divisorOverride !== 0) return 'fixed';
+  if (p.countIncludePad) return overhangs(p) ? 'pad' : 'const';
+  return clipped(p) ? 'valid' : 'const';
+}
+
+/** The divisor of window (oy, ox) (the CPU twin of the WGSL `divisor`). */
+export function avgDivisor(p: AvgPoolParams, oy: number, ox: number): number {
+  const mode = divMode(p);
+  if (mode === 'fixed') return p.divisorOverride;
+  if (mode === 'const') return p.kh * p.kw;
+  const y0 = oy * p.sh - p.ph;
+  const x0 = ox * p.sw - p.pw;
+  if (mode === 'pad') return (Math.min(y0 + p.kh, p.h + p.ph) - y0) * (Math.min(x0 + p.kw, p.w + p.pw) - x0);
+  return (Math.min(y0 + p.kh, p.h) - Math.max(y0, 0)) * (Math.min(x0 + p.kw, p.w) - Math.max(x0, 0));
+}
+
+/** WGSL `fn divisor(oy: u32, ox: u32) -> f32` for the params' mode. */
+function divisorWgsl(p: AvgPoolParams): string {
+  const mode = divMode(p);
+  const head = 'fn divisor(oy: u32, ox: u32) -> f32 {';
+  if (mode === 'fixed') return `${head} return u.divisor; }`;
+  if (mode === 'const') return `${head} return ${p.kh * p.kw}.0; }`;
+  const win = `
+  let y0 = i32(oy * ${p.sh}u) - ${p.ph};
+  let x0 = i32(ox * ${p.sw}u) - ${p.pw};`;
+  if (mode === 'pad')
+    return `${head}${win}
+  return f32((min(y0 + ${p.kh}, i32(u.h) + ${p.ph}) - y0) * (min(x0 + ${p.kw}, i32(u.w) + ${p.pw}) - x0));
+}`;
+  return `${head}${win}
+  return f32((min(y0 + ${p.kh}, i32(u.h)) - max(y0, 0)) * (min(x0 + ${p.kw}, i32(u.w)) - max(x0, 0)));
+}`;
+}
+
+const specOf = (p: AvgPoolParams) => `${geomKey(p)}:${divMode(p)}`;
+const fields = (p: AvgPoolParams): UField[] => [
+  u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow), f32('divisor', p.divisorOverride),
+];
+
+export const avgPoolKernel = defineKernel<AvgPoolParams>({
+  name: 'avgpool',
+  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${outsOf(p) > 1 ? `:o${outsOf(p)}` : ''}`,
+  // x [N,H,W], y [N,OH,OW]
+  storage: () => [read('x'), rw('y')],
+  uniforms: (p) => [...fields(p), u32('rowItems', Math.ceil(p.ow / outsOf(p)))],
+  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * p.oh, Math.ceil(p.ow / outsOf(p))),
+  body: (p, caps) => {
+    const checked = clipped(p);
+    const P = outsOf(p);
+    if (P === 1) {
+      // row-major sum over the window's elements inside the input (constant loops; no bounds
+      // checks when no window leaves the input)
+      const item = `
+      let y0 = i32(ry * ${p.sh}u) - ${p.ph};
+      let x0 = i32(rx * ${p.sw}u) - ${p.pw};
+      let base = plane * u.h * u.w;
+      var acc = 0.0;
+      for (var a = 0; a < ${p.kh}; a++) {
+        let iy = y0 + a;
+        ${checked ? 'if (iy < 0 || iy >= i32(u.h)) { continue; }' : ''}
+        let row = base + u32(iy) * u.w;
+        for (var b = 0; b < ${p.kw}; b++) {
+          let ix = x0 + b;
+          ${checked ? 'if (ix < 0 || ix >= i32(u.w)) { continue; }' : ''}
+          acc += x[row + u32(ix)];
+        }
+      }
+      y[o] = acc / divisor(ry, rx);`;
+      return `
+${divisorWgsl(p)}
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
+    }
+    // P outputs ox = P rx + j: each window row loads the C = (P - 1) sw + kw columns the P windows
+    // span once (clamped addresses; zero outside the input) and adds them in the same row-major
+    // order as P = 1 (a skipped element there is + 0.0 here: the same sums)
+    const C = (P - 1) * p.sw + p.kw;
+    const rng = (n: number) => [...Array(n).keys()];
+    const cols = rng(C)
+      .map((k) => {
+        const ix = `xb + ${k}`;
+        const load = `x[row + u32(clamp(${ix}, 0, i32(u.w) - 1))]`;
+        return `        let c${k} = ${checked ? `select(0.0, ${load}, rowOk & (${ix} >= 0) & (${ix} < i32(u.w)))` : load};`;
+      })
+      .join('\n');
+    const sums = rng(P)
+      .map((j) => rng(p.kw).map((b) => `        acc${j} += c${j * p.sw + b};`).join('\n'))
+      .join('\n');
+    const item = `
+      let y0 = i32(ry * ${p.sh}u) - ${p.ph};
+      let xb = i32(rx * ${P * p.sw}u) - ${p.pw};
+      let base = plane * u.h * u.w;
+      ${rng(P).map((j) => `var acc${j} = 0.0;`).join(' ')}
+      for (var a = 0; a < ${p.kh}; a++) {
+        let iy = y0 + a;
+        ${checked ? 'let rowOk = (iy >= 0) & (iy < i32(u.h));' : ''}
+        let row = base + u32(clamp(iy, 0, i32(u.h) - 1)) * u.w;
+${cols}
+${sums}
+      }
+      let rowOut = (plane * u.oh + ry) * u.ow;
+      ${rng(P).map((j) => `if (rx * ${P}u + ${j}u < u.ow) { y[rowOut + rx * ${P}u + ${j}u] = acc${j} / divisor(ry, rx * ${P}u + ${j}u); }`).join('\n      ')}`;
+    return `
+${divisorWgsl(p)}
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
+  },
+  cpu: (p, [x, y]: NumArray[]) => {
+    const plane = p.h * p.w;
+    let o = 0;
+    for (let n = 0; n < p.n; n++)
+      for (let oy = 0; oy < p.oh; oy++)
+        for (let ox = 0; ox < p.ow; ox++, o++) {
+          const y0 = oy * p.sh - p.ph;
+          const x0 = ox * p.sw - p.pw;
+          const ye = Math.min(y0 + p.kh, p.h);
+          const xe = Math.min(x0 + p.kw, p.w);
+          let acc = 0;
+          for (let iy = Math.max(y0, 0); iy < ye; iy++)
+            for (let ix = Math.max(x0, 0); ix < xe; ix++) acc += x[n * plane + iy * p.w + ix];
+          y[o] = acc / avgDivisor(p, oy, ox);
+        }
+  },
+});
+
+export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
+  name: 'avgpool_bwd',
+  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}`,
+  // g [N,OH,OW], gx [N,H,W]
+  storage: () => [read('g'), rw('gx')],
+  uniforms: fields,
+  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * p.h, p.w),
+  body: (p, caps) => {
+    // at most ceil(k / s) outputs cover an input along each axis
+    const my = Math.ceil(p.kh / p.sh);
+    const mx = Math.ceil(p.kw / p.sw);
+    const item = `
+      // outputs whose window covers (ry, rx): oy in [oy0, oy1), ox in [ox0, ox1)
+      let py = ry + ${p.ph}u;
+      let px = rx + ${p.pw}u;
+      let oy0 = select((py - ${p.kh}u) / ${p.sh}u + 1u, 0u, py < ${p.kh}u);
+      let ox0 = select((px - ${p.kw}u) / ${p.sw}u + 1u, 0u, px < ${p.kw}u);
+      let oy1 = min(py / ${p.sh}u + 1u, u.oh);
+      let ox1 = min(px / ${p.sw}u + 1u, u.ow);
+      let base = plane * u.oh * u.ow;
+      // fixed trip counts and clamped indices: every lane runs the same loads (no divergent loops)
+      var acc = 0.0;
+      for (var dy = 0u; dy < ${my}u; dy++) {
+        let oy = oy0 + dy;
+        let cy = min(oy, u.oh - 1u);
+        let row = base + cy * u.ow;
+        for (var dx = 0u; dx < ${mx}u; dx++) {
+          let ox = ox0 + dx;
+          let cx = min(ox, u.ow - 1u);
+          let hit = oy < oy1 && ox < ox1;
+          acc += select(0.0, g[row + cx] / divisor(cy, cx), hit);
+        }
+      }
+      gx[o] = acc;`;
+    return `
+${divisorWgsl(p)}
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.h', 'u.w', item)}`;
+  },
+  cpu: (p, [g, gx]: NumArray[]) => {
+    let i = 0;
+    for (let n = 0; n < p.n; n++)
+      for (let iy = 0; iy < p.h; iy++)
+        for (let ix = 0; ix < p.w; ix++, i++) {
+          const [oy0, oy1] = coveringRange(iy, p.kh, p.sh, p.ph, p.oh);
+          const [ox0, ox1] = coveringRange(ix, p.kw, p.sw, p.pw, p.ow);
+          let acc = 0;
+          for (let oy = oy0; oy < oy1; oy++)
+            for (let ox = ox0; ox < ox1; ox++) acc += g[(n * p.oh + oy) * p.ow + ox] / avgDivisor(p, oy, ox);
+          gx[i] = acc;
+        }
+  },
+});

@@ -1,0 +1,222 @@
+// avgPool2d: GPU vs CPU twin vs an independent reference (explicit zero padding and a mask of real
+// elements) on awkward shapes, ceil mode, countIncludePad, divisorOverride; both launch layouts;
+// PyTorch's numbers; gradcheck in float64; argument errors; the AvgPool2d module.
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as wt from 'webgpu-tensor';
+import { initGpu, randArray, expectClose } from '../helpers.ts';
+import { fwdBwd, f64, numelOf } from './layer_util.ts';
+import { avgPool2d, type AvgPoolOptions } from '../../src/autograd/avg_pool.ts';
+import { AvgPool2d } from '../../src/nn/pool_layers.ts';
+import { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from '../../src/kernels/avgpool.ts';
+import { poolOut } from '../../src/kernels/maxpool.ts';
+import type { RowLayout } from '../../src/kernels/stream.ts';
+import { launch } from '../../src/tensor/launch.ts';
+import { avgPoolOuts } from '../../src/policy/pool_choice.ts';
+import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
+import { torchCases, checkTorchCase, caseName } from './pool_torch_ref.ts';
+
+beforeAll(async () => {
+  await initGpu();
+});
+
+type K = [number, number];
+interface Case {
+  shape: number[];
+  k: K;
+  s: K;
+  p: K;
+  ceil?: boolean;
+  cip?: boolean;
+  div?: number;
+}
+
+/** Output size written out from PyTorch's formula (independent of poolOut). */
+function outSize(n: number, k: number, s: number, p: number, ceil: boolean): number {
+  let o = ceil ? Math.ceil((n + 2 * p - k) / s) + 1 : Math.floor((n + 2 * p - k) / s) + 1;
+  if (ceil && (o - 1) * s >= n + p) o--;
+  return o;
+}
+
+/** Reference: a zero-padded copy plus a 0/1 mask of real elements; window sums over the padded
+ * grid (clipped to it: ceil-mode windows may run past), divided as PyTorch divides. Also returns
+ * dL/dx for dL/dy = gy by scattering each output's share over its window. */
+function reference(x: Float32Array, shape: number[], c: Case, gy?: Float32Array) {
+  const [h, w] = shape.slice(-2);
+  const n = numelOf(shape.slice(0, -2));
+  const H = h + 2 * c.p[0];
+  const W = w + 2 * c.p[1];
+  const oh = outSize(h, c.k[0], c.s[0], c.p[0], !!c.ceil);
+  const ow = outSize(w, c.k[1], c.s[1], c.p[1], !!c.ceil);
+  const y = new Float32Array(n * oh * ow);
+  const gx = new Float64Array(n * h * w);
+  for (let pl = 0; pl < n; pl++) {
+    const pad = new Float64Array(H * W);
+    const mask = new Float64Array(H * W);
+    for (let i = 0; i < h; i++)
+      for (let j = 0; j < w; j++) {
+        pad[(i + c.p[0]) * W + j + c.p[1]] = x[pl * h * w + i * w + j];
+        mask[(i + c.p[0]) * W + j + c.p[1]] = 1;
+      }
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++) {
+        const cells: number[] = [];
+        for (let a = 0; a < c.k[0]; a++)
+          for (let b = 0; b < c.k[1]; b++) {
+            const Y = oy * c.s[0] + a;
+            const X = ox * c.s[1] + b;
+            if (Y < H && X < W) cells.push(Y * W + X);
+          }
+        const sum = cells.reduce((acc, i) => acc + pad[i], 0);
+        const real = cells.reduce((acc, i) => acc + mask[i], 0);
+        const div = c.div ?? (c.cip === false ? real : cells.length);
+        const o = (pl * oh + oy) * ow + ox;
+        y[o] = sum / div;
+        if (gy)
+          for (const i of cells)
+            if (mask[i]) gx[pl * h * w + (Math.floor(i / W) - c.p[0]) * w + (i % W) - c.p[1]] += gy[o] / div;
+      }
+  }
+  return { y, gx, oh, ow };
+}
+
+const opts = (c: Case): AvgPoolOptions => ({ stride: c.s, padding: c.p, ceilMode: c.ceil, countIncludePad: c.cip, divisorOverride: c.div });
+
+const cases: Case[] = [
+  { shape: [2, 3, 13, 11], k: [3, 3], s: [1, 1], p: [1, 1] }, // 3x3 s1 p1, odd sizes
+  { shape: [1, 1, 5, 5], k: [2, 2], s: [2, 2], p: [0, 0] }, // batch 1, leftover row/col dropped
+  { shape: [2, 4, 9, 8], k: [3, 3], s: [2, 2], p: [1, 1], cip: false }, // padding not counted
+  { shape: [1, 2, 7, 6], k: [3, 2], s: [2, 1], p: [1, 0], ceil: true }, // rectangular, ceil mode
+  { shape: [3, 8, 9], k: [4, 4], s: [3, 3], p: [2, 2], ceil: true, cip: false }, // unbatched
+  { shape: [2, 2, 10, 7], k: [3, 3], s: [2, 2], p: [0, 0], ceil: true }, // ceil past the input, no padding
+  { shape: [1, 3, 6, 6], k: [3, 3], s: [2, 2], p: [1, 1], ceil: true }, // ceil past the padding
+  { shape: [1, 2, 5, 7], k: [3, 3], s: [1, 2], p: [1, 1], div: 5 }, // divisorOverride
+  { shape: [1, 1, 4, 4], k: [5, 5], s: [2, 2], p: [0, 0], ceil: true }, // ceil mode admits a kernel > input
+  { shape: [1, 1, 1, 1], k: [1, 1], s: [1, 1], p: [0, 0] },
+  { shape: [2, 5, 27, 27], k: [2, 2], s: [2, 2], p: [0, 0] },
+];
+
+describe('avgPool2d', () => {
+  for (const c of cases) {
+    const name = `${JSON.stringify(c.shape)} k${c.k} s${c.s} p${c.p}${c.ceil ? ' ceil' : ''}${c.cip === false ? ' noPadCount' : ''}${c.div ? ` div${c.div}` : ''}`;
+    it(`matches the reference and the CPU twin: ${name}`, async () => {
+      const data = randArray(numelOf(c.shape), 3);
+      const f = (x: wt.Tensor) => avgPool2d(x, c.k, opts(c));
+      const g = await fwdBwd('gpu', data, c.shape, f);
+      const cpu = await fwdBwd('cpu', data, c.shape, f);
+      const ref = reference(data, c.shape, c, randArray(g.y.length, 99));
+      expectClose(cpu.y, ref.y, 1e-6, 1e-7, 'cpu fwd vs reference');
+      expectClose(g.y, ref.y, 1e-5, 1e-6, 'gpu fwd vs reference');
+      expectClose(cpu.gx, ref.gx, 1e-6, 1e-7, 'cpu bwd vs reference');
+      expectClose(g.gx, cpu.gx, 1e-5, 1e-6, 'bwd gpu vs cpu');
+    });
+  }
+
+  it('runs every launch layout and outputs-per-invocation like the CPU twin', async () => {
+    const layouts: RowLayout[] = [
+      { mode: 'flat', wg: 128 },
+      { mode: 'rows', wg: 8, rows: 8 },
+      { mode: 'rows', wg: 16, rows: 3 },
+    ];
+    for (const c of [cases[0], cases[3], cases[5], cases[7]]) {
+      const [h, w] = c.shape.slice(-2);
+      const n = numelOf(c.shape.slice(0, -2));
+      const oh = poolOut(h, c.k[0], c.s[0], c.p[0], c.ceil);
+      const ow = poolOut(w, c.k[1], c.s[1], c.p[1], c.ceil);
+      const base: AvgPoolParams = {
+        n, h, w, oh, ow, kh: c.k[0], kw: c.k[1], sh: c.s[0], sw: c.s[1], ph: c.p[0], pw: c.p[1],
+        countIncludePad: c.cip ?? true, divisorOverride: c.div ?? 0,
+      };
+      const x = randArray(n * h * w, 5);
+      const gy = randArray(n * oh * ow, 6);
+      const [yc] = launch(avgPoolKernel, base, [wt.tensor(x, [n * h * w], { device: 'cpu' }), { shape: [n * oh * ow] }]);
+      const [gc] = launch(avgPoolBackwardKernel, base, [wt.tensor(gy, [n * oh * ow], { device: 'cpu' }), { shape: [n * h * w] }]);
+      for (const layout of layouts) {
+        // outputs per invocation: 1, and several sharing columns (4 on lavapipe at stride 1; 3 leaves a remainder)
+        for (const outs of layout === layouts[2] ? [1] : [1, 3, 4]) {
+          const [y] = launch(avgPoolKernel, { ...base, layout, outs }, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
+          expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd ${layout.mode} outs ${outs} ${JSON.stringify(c)}`);
+        }
+        const [gx] = launch(avgPoolBackwardKernel, { ...base, layout }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
+        expectClose(await gx.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd ${layout.mode} ${JSON.stringify(c)}`);
+      }
+    }
+  });
+
+  it('policy: several outputs per invocation only on software adapters at stride 1', () => {
+    const g = { n: 1, h: 8, w: 8, oh: 8, ow: 8, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 };
+    const soft = { ...BASELINE_CAPS, software: true };
+    expect(avgPoolOuts(g, soft)).toBe(4);
+    expect(avgPoolOuts(g, BASELINE_CAPS)).toBe(1);
+    expect(avgPoolOuts({ ...g, ow: 4, sw: 2 }, soft)).toBe(1);
+    expect(avgPoolOuts({ ...g, kw: 1, pw: 0 }, soft)).toBe(1);
+  });
+
+  for (const c of torchCases.filter((t) => t.op === 'avgPool2d'))
+    it(`matches PyTorch: ${caseName(c)}`, async () => {
+      await checkTorchCase(c, 'gpu');
+      await checkTorchCase(c, 'cpu');
+    });
+
+  it('gradchecks on float64 CPU (padding, ceil mode, countIncludePad, divisorOverride)', () => {
+    const d = randArray(2 * 7 * 7, 11);
+    const x = () => f64(d, [1, 2, 7, 7]);
+    expect(wt.testing.gradcheck((t) => avgPool2d(t, 3, { stride: 2, padding: 1 }), [x()])).toBe(true);
+    expect(wt.testing.gradcheck((t) => avgPool2d(t, 3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }), [x()])).toBe(true);
+    expect(wt.testing.gradcheck((t) => avgPool2d(t, [2, 3], { stride: [1, 2], ceilMode: true }), [x()])).toBe(true);
+    expect(wt.testing.gradcheck((t) => avgPool2d(t, 3, { stride: 1, padding: 1, divisorOverride: 7 }), [x()])).toBe(true);
+  });
+
+  it('takes PyTorch positional arguments or an options object', async () => {
+    const x = wt.tensor(randArray(2 * 9 * 9, 7), [1, 2, 9, 9]);
+    const a = await avgPool2d(x, 3, 2, 1, { ceilMode: true, countIncludePad: false }).toArray();
+    const b = await avgPool2d(x, 3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }).toArray();
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(avgPool2d(x, 3).shape).toEqual([1, 2, 3, 3]); // stride defaults to the kernel
+    expect(avgPool2d(x, 2, null, 1).shape).toEqual([1, 2, 5, 5]);
+  });
+
+  it('averages a constant to the constant away from padding, and counts padding by default', async () => {
+    const x = wt.full([1, 1, 4, 4], 2);
+    expect(Array.from(await avgPool2d(x, 2).toArray())).toEqual([2, 2, 2, 2]);
+    // corner window of 3x3 p1 holds 4 real elements of 9
+    expect((await avgPool2d(x, 3, { stride: 1, padding: 1 }).toArray())[0]).toBeCloseTo(8 / 9, 6);
+    expect((await avgPool2d(x, 3, { stride: 1, padding: 1, countIncludePad: false }).toArray())[0]).toBeCloseTo(2, 6);
+  });
+
+  it('rejects bad arguments before any GPU work, naming the op and the values', () => {
+    const x = wt.zeros([1, 1, 4, 4]);
+    expect(() => avgPool2d(wt.zeros([4, 4]), 2)).toThrow(/avgPool2d: expected x of shape \[B, C, H, W\] or \[C, H, W\], got \[4,\s?4\]/);
+    expect(() => avgPool2d(x, 0)).toThrow(/avgPool2d: expected kernelSize to be an integer >= 1 or a pair of them, got 0/);
+    expect(() => avgPool2d(x, [2, 2, 2] as unknown as number)).toThrow(/avgPool2d: expected kernelSize .* got \[2,2,2\]/);
+    expect(() => avgPool2d(x, 2, { stride: 0 })).toThrow(/avgPool2d: expected stride to be an integer >= 1 .* got 0/);
+    expect(() => avgPool2d(x, 2, { padding: -1 })).toThrow(/avgPool2d: expected padding to be an integer >= 0 .* got -1/);
+    expect(() => avgPool2d(x, 3, { padding: 2 })).toThrow(/avgPool2d: padding \(2, 2\) must be at most half the kernel size \(3, 3\)/);
+    expect(() => avgPool2d(x, 5)).toThrow(/avgPool2d: input \[1,\s?1,\s?4,\s?4\] is smaller than the kernel \(5, 5\) with padding \(0, 0\)/);
+    expect(() => avgPool2d(x, 2, { divisorOverride: 0 })).toThrow(/avgPool2d: expected divisorOverride to be a non-zero integer or null, got 0/);
+    expect(() => avgPool2d(x, 2, { ceilMode: 1 as unknown as boolean })).toThrow(/avgPool2d: expected ceilMode to be a boolean, got 1/);
+    expect(() => avgPool2d(x, 2, { countIncludePad: 'no' as unknown as boolean })).toThrow(/avgPool2d: expected countIncludePad to be a boolean/);
+    expect(() => avgPool2d(x, 2, { strides: 2 } as AvgPoolOptions)).toThrow(
+      "avgPool2d: unknown option 'strides' (accepted: stride, padding, ceilMode, countIncludePad, divisorOverride)",
+    );
+    expect(() => avgPool2d(x, 2, 2, 0, { stride: 1 } as AvgPoolOptions)).toThrow(
+      "avgPool2d: unknown option 'stride' (accepted: ceilMode, countIncludePad, divisorOverride)",
+    );
+    expect(() => avgPool2d(x, 2, { stride: 2 }, 0)).toThrow(/avgPool2d: with an options object as the third argument/);
+    expect(() => avgPool2d(wt.zeros([1, 1, 4, 4], { dtype: 'int32' }), 2)).toThrow(/avgPool2d: expected a float tensor/);
+  });
+
+  it('AvgPool2d module: torch arguments, forward, repr, no state', async () => {
+    const x = wt.tensor(randArray(2 * 3 * 8 * 7, 2), [2, 3, 8, 7]);
+    const m = new AvgPool2d(3, 2, 1, { ceilMode: true, countIncludePad: false });
+    const m2 = new AvgPool2d(3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false });
+    const want = await avgPool2d(x, 3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }).toArray();
+    expect(Array.from(await m.call(x).toArray())).toEqual(Array.from(want));
+    expect(Array.from(await m2.call(x).toArray())).toEqual(Array.from(want));
+    expect(new AvgPool2d(2).stride).toEqual([2, 2]);
+    expect(m.toString()).toContain('AvgPool2d(kernelSize=3, stride=2, padding=1, ceilMode=true, countIncludePad=false)');
+    expect(Object.keys(m.stateDict())).toEqual([]);
+    expect(() => new AvgPool2d(3, 1, 2)).toThrow(/AvgPool2d: padding 2 must be at most half the kernel size 3/);
+    expect(() => new AvgPool2d(3, { divisorOverride: 1.5 })).toThrow(/AvgPool2d: expected divisorOverride to be a non-zero integer/);
+    expect(() => new AvgPool2d(3, { dilation: 2 } as AvgPoolOptions)).toThrow(/AvgPool2d: unknown option 'dilation'/);
+  });
+});

@@ -33,9 +33,17 @@ export type GemmVariant = 'lanes' | 'tiled';
 export interface GemmChoice {
   variant: GemmVariant;
   /** 'lanes' only: subgroups of 8 lanes per workgroup, side by side along the columns (default 1;
-   * more than 1 needs subgroups of exactly 8). */
+   * more than 1 needs subgroups of exactly 8). With `lanesWidth` below 8: groups of that many lanes. */
   lanesSubgroups?: number;
+  /** 'lanes' only: lanes that share A values through subgroupBroadcast (default 8). 4 serves
+   * adapters whose subgroups are 4 lanes (SwiftShader); 1 needs no subgroups at all (every lane
+   * loads its own A values; Firefox offers no 'subgroups'). See `LANES_WIDTHS`. */
+  lanesWidth?: LanesWidth;
 }
+
+/** Lane counts of the 'lanes' core: 8 (lavapipe's subgroups), 4 (SwiftShader's), 1 (no subgroups). */
+export type LanesWidth = 8 | 4 | 1;
+export const LANES_WIDTHS: readonly LanesWidth[] = [8, 4, 1];
 
 /** The current K index: linear `k` and its decomposition k = (k0 * K1 + k1) * K2 + k2. */
 export interface KIdx {
@@ -95,24 +103,31 @@ export interface GemmDesc {
   helpers?: string;
 }
 
-/** Register tile of the 'lanes' core: R rows (a multiple of 8) x C columns per lane, and S
- * subgroups of 8 lanes per workgroup side by side along the columns. */
+/** Register tile of the 'lanes' core: R rows (a multiple of L) x C columns per lane, and S
+ * groups of L lanes per workgroup side by side along the columns. */
 export interface LanesTile {
   r: number;
   c: number;
   s: number;
+  /** L: lanes sharing A values by subgroupBroadcast (1: none, no subgroup operations). */
+  l: LanesWidth;
 }
 
-/** Whether the adapter can run the 'lanes' core with `s` subgroups per workgroup: it relies on 8
- * consecutive invocations being one whole subgroup of at least 8 lanes (exactly 8 when s > 1). */
-export function lanesRunsOn(caps: Caps, s = 1): boolean {
-  return caps.subgroups && caps.subgroupMinSize >= 8 && (s === 1 || caps.subgroupMaxSize === 8);
+/** Whether the adapter can run the 'lanes' core with `s` groups of `width` lanes per workgroup: it
+ * relies on `width` consecutive invocations being one whole subgroup of at least `width` lanes
+ * (exactly `width` when s > 1, so each group is its own subgroup). Width 1 uses no subgroup
+ * operations and runs anywhere. */
+export function lanesRunsOn(caps: Caps, s = 1, width: LanesWidth = 8): boolean {
+  if (width === 1) return true;
+  return caps.subgroups && caps.subgroupMinSize >= width && (s === 1 || caps.subgroupMaxSize === width);
 }
 
-/** The register tile for the lanes core: fewer rows when M is small. */
+/** The register tile for the lanes core: fewer rows when M is small. Width 1 keeps 8 x 4: each
+ * lane loads all R of its A values itself, so R + C loads per k for R * C multiply-adds. */
 export function lanesTile(choice: GemmChoice, m: number): LanesTile {
   const s = choice.lanesSubgroups ?? 1;
-  return m <= 8 ? { r: 8, c: 4, s } : { r: 16, c: 2, s };
+  const l = choice.lanesWidth ?? 8;
+  return m <= 8 || l === 1 ? { r: 8, c: 4, s, l } : { r: 16, c: 2, s, l };
 }
 
 export const TILE = 64;
@@ -122,7 +137,7 @@ const TK = 32;
 export function gemmGroups(choice: GemmChoice, m: number, n: number): [number, number] {
   if (choice.variant === 'tiled') return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
   const t = lanesTile(choice, m);
-  return [Math.ceil(n / (8 * t.c * t.s)), Math.ceil(m / t.r)];
+  return [Math.ceil(n / (t.l * t.c * t.s)), Math.ceil(m / t.r)];
 }
 
 // ---- WGSL generation ----
@@ -181,19 +196,20 @@ function epilogue(d: GemmDesc, row: string, col: string, acc: string): string {
 
 /** The 'lanes' core (see the file comment); `t` = register tile. */
 function lanesWgsl(d: GemmDesc, t: LanesTile): string {
-  const G = t.r / 8;
+  const L = t.l;
+  const G = t.r / L;
   const { A, B } = d;
   // vector loads: along k (4 steps per loop iteration) or across this lane's rows / columns
-  const aMode = A.vecK ? 'k' : A.vecI && G > 1 && A.vecI.w === G ? 'i' : 's';
+  const aMode = A.vecK ? 'k' : A.vecI && G > 1 && G <= 4 && A.vecI.w === G ? 'i' : 's';
   const bMode = B.vecK ? 'k' : B.vecI && t.c > 1 && B.vecI.w === t.c ? 'i' : 's';
   const KU = aMode === 'k' || bMode === 'k' ? 4 : 1;
   const kAt = (j: number): KIdx => ({ k: j ? `(k + ${j}u)` : 'k', k0: 'k0', k1: 'k1', k2: 'k2' });
   // rows: with vecI a lane owns G consecutive rows (row r is in lane r / G, component r % G),
-  // otherwise rows 8g + lane (row r is in lane r % 8, register g = r / 8)
+  // otherwise rows L*g + lane (row r is in lane r % L, register g = r / L)
   const rowSetup =
     aMode === 'i'
       ? `let ia = min(row0 + lane * ${G}u, M - ${G}u);\n  ${A.setup('ia', 'a')}`
-      : range(G).map((g) => `let ia${g} = min(row0 + ${8 * g}u + lane, M - 1u);\n  ${A.setup(`ia${g}`, `a${g}`)}`).join('\n  ');
+      : range(G).map((g) => `let ia${g} = min(row0 + ${L * g}u + lane, M - 1u);\n  ${A.setup(`ia${g}`, `a${g}`)}`).join('\n  ');
   const colSetup =
     bMode === 'i'
       ? `let ib = min(col0, N - ${t.c}u);\n  ${B.setup('ib', 'b')}`
@@ -218,7 +234,12 @@ function lanesWgsl(d: GemmDesc, t: LanesTile): string {
           ? [`let qb = ${B.vecI!.load('b', kid)};`, ...range(t.c).map((c) => `let vb${c} = qb.${comp[c]};`)]
           : range(t.c).map((c) => `let vb${c} = ${B.load(`b${c}`, kid)};`);
     const fmas = range(t.r).map((r) => {
-      const a = aMode === 'i' ? `subgroupBroadcast(va.${comp[r % G]}, ${Math.floor(r / G)}u)` : `subgroupBroadcast(va${r >> 3}, ${r & 7}u)`;
+      const a =
+        L === 1
+          ? `va${r}`
+          : aMode === 'i'
+            ? `subgroupBroadcast(va.${comp[r % G]}, ${Math.floor(r / G)}u)`
+            : `subgroupBroadcast(va${Math.floor(r / L)}, ${r % L}u)`;
       return `{ let a = ${a}; ${range(t.c).map((c) => `acc${r}_${c} += a * vb${c};`).join(' ')} }`;
     });
     // the K counters advance with selects, not branches (a branch would cost masking per lane)
@@ -243,12 +264,12 @@ function lanesWgsl(d: GemmDesc, t: LanesTile): string {
     }
   }`;
   return `${d.helpers ?? ''}
-@compute @workgroup_size(${8 * t.s})
+@compute @workgroup_size(${L * t.s})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${header(d, t.r)}
-  let lane = lid % 8u;
+  let lane = ${L === 1 ? '0u' : `lid % ${L}u`};
   let row0 = ${rowBlockId(d)} * ${t.r}u;
-  let col0 = (wid.x * ${t.s}u + lid / 8u) * ${8 * t.c}u + lane * ${t.c}u;
+  let col0 = (wid.x * ${t.s}u + lid / ${L}u) * ${L * t.c}u + lane * ${t.c}u;
   // rows / columns past M / N are clamped for loading and never stored
   ${rowSetup}
   ${colSetup}
@@ -349,7 +370,7 @@ export function elem(name: string, idx: string, w: number): string {
 export function iWidths(choice: GemmChoice, m: number): { a: number; b: number } {
   if (choice.variant === 'tiled') return { a: 4, b: 4 };
   const t = lanesTile(choice, m);
-  return { a: t.r / 8, b: t.c };
+  return { a: t.l === 1 ? 1 : t.r / t.l, b: t.c };
 }
 
 /** Width of vector stores for an M x N output (columns per lane / per thread), 1 = scalar. */
@@ -369,7 +390,7 @@ export function rowMajorStore(name: string, base: string, w: number): Pick<GemmD
 
 /** WGSL `enable`s the chosen design needs (for `defineKernel`'s `enables`). */
 export function gemmEnables(choice: GemmChoice): string[] {
-  return choice.variant === 'lanes' ? ['subgroups'] : [];
+  return choice.variant === 'lanes' && (choice.lanesWidth ?? 8) > 1 ? ['subgroups'] : [];
 }
 
 /** Helpers and entry point of the chosen design for an M x N problem (`m` picks the lanes tile);
@@ -377,10 +398,10 @@ export function gemmEnables(choice: GemmChoice): string[] {
 export function gemmBody(op: string, choice: GemmChoice, d: GemmDesc, m: number, caps: Caps): string {
   if (choice.variant === 'tiled') return tiledWgsl(d);
   const t = lanesTile(choice, m);
-  if (!lanesRunsOn(caps, t.s))
+  if (!lanesRunsOn(caps, t.s, t.l))
     throw new Error(
-      `${op}: the 'lanes' GEMM design with ${t.s} subgroup(s) per workgroup needs the 'subgroups' feature with ` +
-        `subgroups of ${t.s > 1 ? 'exactly' : 'at least'} 8 lanes (this adapter: ${caps.subgroups ? `${caps.subgroupMinSize}-${caps.subgroupMaxSize}` : 'none'}); use 'tiled'`,
+      `${op}: the 'lanes' GEMM design with ${t.s} subgroup(s) of ${t.l} per workgroup needs the 'subgroups' feature with ` +
+        `subgroups of ${t.s > 1 ? 'exactly' : 'at least'} ${t.l} lanes (this adapter: ${caps.subgroups ? `${caps.subgroupMinSize}-${caps.subgroupMaxSize}` : 'none'}); use 'tiled' or a smaller lanesWidth`,
     );
   return lanesWgsl(d, t);
 }
@@ -389,5 +410,5 @@ export function gemmBody(op: string, choice: GemmChoice, d: GemmDesc, m: number,
 export function gemmSpec(choice: GemmChoice, m: number): string {
   if (choice.variant === 'tiled') return 'tiled';
   const t = lanesTile(choice, m);
-  return `lanes${t.r}x${t.c}x${t.s}`;
+  return `lanes${t.r}x${t.c}x${t.s}${t.l === 8 ? '' : `w${t.l}`}`;
 }

@@ -22,6 +22,11 @@
 //     K decomposition uses select-advanced counters (no vector integer division in the loop). No
 //     workgroup memory (slower there). The epilogue is a loop, not unrolled: each store expands to
 //     per-lane branches, and unrolled they dominated pipeline compile time.
+//     Lane width L (`lanesWidth`): the above is L = 8. L = 4 is the same with 4-lane groups
+//     (SwiftShader's subgroups are 4 lanes; two groups per workgroup where subgroups are exactly 4).
+//     L = 1 shares nothing: each invocation loads its own R A values (R + C loads per k for R x C
+//     multiply-adds, R x C = 8 x 4) and uses no subgroup operation, for adapters without
+//     'subgroups' (Firefox); 8 such invocations side by side make a workgroup.
 //  'tiled' (hardware GPUs; the TF.js design): 16x16 invocations x 4x4 outputs = a 64x64 tile, K in
 //     32-deep slices staged in workgroup memory (A slice stored k-major so a thread reads its 4 rows
 //     as one vec4), vec4 global loads where the operand offers them.

@@ -172,7 +172,10 @@ async function main(): Promise<void> {
   console.log(`model: ${modelName}${args.has('lrn') ? ' + LRN' : ''}, ${(nParams / 1e6).toFixed(1)} M parameters; batch ${batch}, input 1x${resize}x${resize}; SGD momentum 0.9`);
   console.log(`data: ${source}, resized on the device\n`);
 
+  /** JS ms spent recording the last trainStep (data upload, forward, backward, optimizer). */
+  let lastRecordMs = 0;
   const trainStep = () => {
+    const t0 = performance.now();
     const b = stream.next().value as wt.data.Batch;
     wt.tidy(() => {
       const loss = lossFn(model.forward(b.x), b.y);
@@ -182,17 +185,23 @@ async function main(): Promise<void> {
     });
     b.x.dispose();
     b.y.dispose();
+    lastRecordMs = performance.now() - t0;
     wt.flush();
   };
 
   // ---- throughput ----
   let estStep = 0; // the last warm-up step's time (the first one also compiles pipelines)
+  const idleRecord: number[] = []; // recording ms of warm-up steps after the first, the GPU idle
   for (let i = 0; i < warmup; i++) {
     const t0 = performance.now();
     trainStep();
     await wt.sync();
-    if (i > 0) estStep = performance.now() - t0;
+    if (i > 0) {
+      estStep = performance.now() - t0;
+      idleRecord.push(lastRecordMs);
+    }
   }
+  const bg0 = wt.profiler.stats().bindGroups;
   // Dawn busy-polls a core while awaiting the queue: sleep through most of the expected time first
   const t = performance.now();
   for (let i = 0; i < steps; i++) trainStep();
@@ -203,7 +212,13 @@ async function main(): Promise<void> {
   const totalMs = performance.now() - t;
   const stepMs = totalMs / steps;
   const eps = (batch * steps) / (totalMs / 1000);
+  const bindGroupsPerStep = (wt.profiler.stats().bindGroups - bg0) / steps;
+  const recordIdleMs = idleRecord.length ? median(idleRecord) : NaN;
   console.log(`throughput: ${fmtNum(eps)} examples/s (${fmtNum(stepMs)} ms per step of ${batch}; ${steps} steps after ${warmup} warm-up; JS recording ${fmtNum(recordMs / steps)} ms per step)`);
+  console.log(
+    `recording: ${Number.isFinite(recordIdleMs) ? `${fmtNum(recordIdleMs)} ms per step with the GPU idle (warm-up steps after the first)` : 'no idle measurement (--warmup < 2)'}; ` +
+      `${fmtNum(bindGroupsPerStep)} bind groups created per timed step`,
+  );
   if (wt.memory) console.log(`GPU memory: ${(wt.memory().inUse / 2 ** 20).toFixed(0)} MiB in use, ${(wt.memory().pooled / 2 ** 20).toFixed(0)} MiB pooled`);
 
   // ---- per-layer breakdown ----
@@ -317,6 +332,8 @@ async function main(): Promise<void> {
       examplesPerSec: eps,
       stepMs,
       recordMsPerStep: recordMs / steps,
+      recordIdleMsPerStep: Number.isFinite(recordIdleMs) ? recordIdleMs : null,
+      bindGroupsPerStep,
       breakdownClock: timer ? 'timestamp' : 'wall',
       breakdown: rows.map((r) => ({ layer: r.layer, fwdMs: Number.isFinite(r.fwd) ? r.fwd : null, bwdMs: Number.isFinite(r.bwd) ? r.bwd : null })),
     };

@@ -4,15 +4,14 @@
 import * as wt from 'webgpu-tensor';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { alexnet, initWeights } from '../examples/lib/alexnet_model.ts';
 
 const dir = process.argv[2] ?? 'out/pytorch-check';
 const resize = Number(process.argv[3] ?? 67);
 mkdirSync(dir, { recursive: true });
 await wt.init();
 wt.manualSeed(7);
-const net = alexnet(resize);
-initWeights(net);
+const net = wt.models.alexnet({ imageSize: resize });
+wt.models.initWeights(net);
 net.eval();
 const x = wt.rand([4, 1, resize, resize]);
 const y = wt.noGrad(() => net.forward(x));

@@ -39,8 +39,11 @@ const want = lockHash();
 if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== want || !existsSync(join(root, 'node_modules', 'webgpu'))) {
   const cmd = existsSync(join(root, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];
   log(`installing npm packages (npm ${cmd[0]}) ...`);
-  // puppeteer-core (browser tests) drives the system browsers: no browser download
-  const r = spawnSync('npm', cmd, { cwd: root, stdio: quiet ? 'ignore' : 'inherit', env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1' } });
+  // onnxruntime-node (the ONNX export tests) bundles its CPU binaries; its postinstall would also
+  // fetch CUDA binaries from outside the npm registry, which nothing here uses. puppeteer-core
+  // (the browser tests) drives the system browsers: no browser download either.
+  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', PUPPETEER_SKIP_DOWNLOAD: '1' };
+  const r = spawnSync('npm', cmd, { cwd: root, env, stdio: quiet ? 'ignore' : 'inherit' });
   if (r.status !== 0) fail(`'npm ${cmd.join(' ')}' failed (exit ${r.status}); fix the error above and rerun.`);
   writeFileSync(stamp + '.tmp', want);
   renameSync(stamp + '.tmp', stamp);

@@ -7,13 +7,17 @@
 // The public API (PyTorch-shaped names), by name. Tensor methods are attached by
 // autograd/tensor_methods.ts, imported here for its effect.
 import './autograd/tensor_methods.ts';
+// the autotuner's trials (they run the ops)
+import './autograd/tuning_trials.ts';
 import { gradcheck } from './autograd/gradcheck.ts';
 import { accuracyCount, accumulateSum, crossEntropyLabelErrors, crossEntropySum } from './autograd/loss.ts';
 
 // device and memory
 export { init, deviceInfo, type InitOptions, type DeviceInfo } from './backend/device.ts';
 export { memory, debugMemory, type MemoryInfo, type MemoryDetail, type MemorySite } from './backend/webgpu.ts';
-export { sync, flush } from './backend/sync.ts';
+export { sync, flush, SubmitFence, type SyncOptions } from './backend/sync.ts';
+// kernel autotuning: modes, picks, settings
+export * as tuning from './tuning_api.ts';
 
 // tensors
 export { Tensor, isTensor, type DType, type Device } from './tensor/tensor.ts';
@@ -39,7 +43,7 @@ export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';
 export { maxPool2d, type MaxPoolOptions } from './autograd/max_pool.ts';
 export { avgPool2d, type AvgPoolOptions } from './autograd/avg_pool.ts';
 export { adaptiveAvgPool2d, adaptiveMaxPool2d } from './autograd/adaptive_pool2d.ts';
-export { dropout } from './autograd/dropout_op.ts';
+export { dropout, type DropoutOptions } from './autograd/dropout_op.ts';
 export { crossEntropy, nllLoss, type CrossEntropyOptions, type NllLossOptions } from './autograd/loss.ts';
 export {
   l1Loss, binaryCrossEntropyWithLogits, type ElementwiseLossOptions, type BceWithLogitsOptions,
@@ -75,3 +79,7 @@ export * as optim from './nn/optim.ts';
 export { saveBytes, loadBytes, loadSafetensorsBytes, type LoadOptions, type SaveOptions } from './nn/safetensors.ts';
 export { saveCheckpointBytes, loadCheckpointBytes, type CheckpointContents, type CheckpointTarget } from './nn/checkpoint.ts';
 export * as data from './data/index.ts';
+// d2l's CNNs (LeNet ... DenseNet) and tools to look at a model
+export * as models from './models/index.ts';
+/** ONNX export (`wt.onnx.exportBytes`; the Node entry adds `wt.onnx.export` to a file). */
+export * as onnx from './io/onnx.ts';

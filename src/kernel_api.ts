@@ -7,6 +7,7 @@
 // The built-in kernel descriptions below are the ones the library's ops launch, exposed so a
 // benchmark can time one kernel alone on preallocated tensors; their params are the kernels' own
 // (no argument checks beyond the runtime's), so prefer the public ops for anything else.
+import { checkOptions } from './backend/options.ts';
 import { launch } from './tensor/launch.ts';
 import { Tensor } from './tensor/tensor.ts';
 import type { DType, Device } from './tensor/storage.ts';
@@ -59,6 +60,7 @@ export interface RunKernelOptions {
  * kernel's `cpu` twin runs at once. Returns the new tensors, in argument order.
  */
 export function runKernel<P>(def: KernelDef<P>, params: P, args: readonly (Tensor | OutputSpec)[], o: RunKernelOptions = {}): Tensor[] {
+  checkOptions(`runKernel ${def?.name}`, o, ['device']);
   const access = def.bindings(params);
   if (args.length !== access.length)
     throw new Error(`runKernel ${def.name}: the kernel has ${access.length} storage bindings, got ${args.length} arguments`);
@@ -91,6 +93,7 @@ export interface GemmOptions {
  * For the common cases use `wt.matmul` / `wt.linear`.
  */
 export function gemm(a: Tensor, b: Tensor, o: GemmOptions = {}): Tensor {
+  checkOptions('kernels.gemm', o, ['transA', 'transB', 'bias', 'relu']);
   if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 2 || b.ndim !== 2)
     throw new Error('kernels.gemm: expected two 2-D tensors');
   const k = o.transA ? a.shape[0] : a.shape[1];
@@ -192,3 +195,53 @@ export function globalAvgPoolParams(n: number, h: number, w: number): GlobalAvgP
 // Loss kernels: the cross-entropy mean, and the fused elementwise losses (mse, l1, BCE with logits).
 export { ceMeanKernel, type CeMeanParams } from './kernels/cross_entropy.ts';
 export { elementwiseLossKernel, elementwiseLossBackwardKernel, elementwiseLossGroups } from './kernels/elementwise_loss.ts';
+
+// ---- GEMM variants (autotuning, benchmarks) ----
+// The design of one GEMM launch (`GemmChoice`: 'lanes' or 'tiled', the tiled tile configuration,
+// split-K ranges), the family of tile configurations, the matmul kernel and the split-K reduction;
+// the candidates worth timing and the untuned default for a problem on the current adapter; and
+// the raw GEMM run with a given choice.
+import { gemmProblems } from './kernels/gemm.ts';
+import type { GemmChoice } from './kernels/gemm.ts';
+import {
+  defaultGemmChoice as policyDefaultGemm, gemmCandidates as policyGemmCandidates, gemmChoiceName,
+  type GemmOp, type GemmShape,
+} from './policy/gemm_variants.ts';
+export { DEFAULT_TILE, type GemmChoice, type GemmVariant, type TileConfig } from './kernels/gemm.ts';
+export { TILE_CONFIGS, gemmChoiceName, type GemmOp, type GemmShape } from './policy/gemm_variants.ts';
+export { matmulKernel, type MatmulParams } from './kernels/matmul.ts';
+export { splitKReduceKernel, type SplitKReduceParams } from './kernels/split_k_reduce.ts';
+
+/** The GEMM variants worth timing for `op` on a problem of `shape` on the current adapter, the
+ * untuned default first (see src/policy/gemm_variants.ts). */
+export function gemmCandidates(shape: GemmShape, op: GemmOp = 'matmul'): GemmChoice[] {
+  return policyGemmCandidates(op, shape, deviceCaps());
+}
+
+/** The GEMM choice the library runs without tuning for `op` on `shape` on the current adapter. */
+export function defaultGemmChoice(shape: GemmShape, op: GemmOp = 'matmul'): GemmChoice {
+  return policyDefaultGemm(op, shape, deviceCaps());
+}
+
+/** Why the current adapter cannot run `choice` (empty when it can). */
+export function gemmChoiceProblems(choice: GemmChoice): string[] {
+  return gemmProblems(choice, deviceCaps());
+}
+
+/** `gemm` (above) with the GEMM design `choice` instead of the library's (GPU tensors; on the CPU
+ * the twin runs and the choice does not matter). */
+export function gemmWith(a: Tensor, b: Tensor, choice: GemmChoice, o: GemmOptions = {}): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 2 || b.ndim !== 2)
+    throw new Error('kernels.gemmWith: expected two 2-D tensors');
+  const k = o.transA ? a.shape[0] : a.shape[1];
+  const kb = o.transB ? b.shape[1] : b.shape[0];
+  if (k !== kb) throw new Error(`kernels.gemmWith: inner dimensions differ: ${fmt(a.shape)}${o.transA ? '^T' : ''} @ ${fmt(b.shape)}${o.transB ? '^T' : ''}`);
+  const n = o.transB ? b.shape[0] : b.shape[1];
+  if (o.bias && (o.bias.ndim !== 1 || o.bias.shape[0] !== n))
+    throw new Error(`kernels.gemmWith: expected bias of shape [${n}], got ${fmt(o.bias.shape)}`);
+  if (a.device === 'gpu') {
+    const problems = gemmProblems(choice, deviceCaps());
+    if (problems.length) throw new Error(`kernels.gemmWith: ${gemmChoiceName(choice)} cannot run on this adapter: ${problems.join('; ')}`);
+  }
+  return mm(a, b, !!o.transA, !!o.transB, 1, o.bias ?? null, !!o.relu, choice);
+}

@@ -5,7 +5,8 @@ import { Generator } from '../src/tensor/random.ts';
 import type { NumArray } from '../src/kernels/kernel.ts';
 
 export async function initGpu(): Promise<wt.DeviceInfo> {
-  return wt.init();
+  // autotuning off: every test runs the built-in kernel choices, whatever the cache holds
+  return wt.init({ autotune: 'off' });
 }
 
 export function randArray(n: number, seed = 1, lo = -1, hi = 1): Float32Array {

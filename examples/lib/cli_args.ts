@@ -48,7 +48,8 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Par
 export function helpText(usage: string, specs: Record<string, FlagSpec>): string {
   const rows = Object.entries(specs).map(([k, s]) => {
     const arg = s.type === 'bool' ? '' : s.type === 'string' ? (s.choices ? ` <${s.choices.join('|')}>` : ' <str>') : ` <${s.type}>`;
-    return `  --${k}${arg}`.padEnd(30) + s.help;
+    const left = `  --${k}${arg}`;
+    return (left.length >= 30 ? `${left}  ` : left.padEnd(30)) + s.help;
   });
   return `${usage}\n\nFlags:\n${rows.join('\n')}`;
 }

@@ -28,8 +28,10 @@ import {
 } from '../kernels/conv2d_backward.ts';
 import { col2imKernel, conv2dColGradKernel } from '../kernels/conv2d_col.ts';
 import { im2colKernel, weightFlipKernel } from '../kernels/im2col.ts';
-import { colGradChunk, useColGrad, useSmallMaps, weightGradBPer } from '../policy/conv_choice.ts';
+import { colGradChunk, useColGrad, weightGradBPer } from '../policy/conv_choice.ts';
+import { tunedConvGemm, tunedSmallMaps } from './tuning_families.ts';
 import { Function } from './function.ts';
+import { checkOptions } from '../backend/options.ts';
 import { checkBindingSize, gemmFor, mm } from './matmul_op.ts';
 
 export interface Conv2dOptions {
@@ -46,16 +48,7 @@ export interface Conv2dOptions {
   relu?: boolean;
 }
 
-const CONV_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'relu'] as const;
-
-/** Throws naming the op when `o` is not an options object or has a key outside CONV_OPTIONS. */
-function checkOptions(op: string, o: unknown): asserts o is Conv2dOptions {
-  if (o === null || typeof o !== 'object' || Array.isArray(o))
-    throw new Error(`${op}: expected an options object { ${CONV_OPTIONS.join(', ')} }, got ${Array.isArray(o) ? 'an array' : String(o)}`);
-  for (const k of Object.keys(o))
-    if (!(CONV_OPTIONS as readonly string[]).includes(k))
-      throw new Error(`${op}: unknown option '${k}' (accepted: ${CONV_OPTIONS.join(', ')})`);
-}
+const CONV2D_KEYS = ['stride', 'padding', 'dilation', 'groups', 'relu'] as const;
 
 function pair(op: string, name: string, v: number | readonly [number, number] | undefined, dflt: number, min: number): [number, number] {
   const p: readonly unknown[] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
@@ -67,6 +60,7 @@ function pair(op: string, name: string, v: number | readonly [number, number] | 
 /** Validate conv2d arguments (before any GPU work) and return the geometry. */
 function conv2dGeom(x: Tensor, w: Tensor, bias: Tensor | null | undefined, o: Conv2dOptions = {}): Conv2dGeom {
   const op = 'conv2d';
+  checkOptions(op, o, CONV2D_KEYS);
   requireFloat(op, ...(bias ? [x, w, bias] : [x, w]));
   sameDevice(op, bias ? [x, w, bias] : [x, w]);
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]))
@@ -76,7 +70,7 @@ function conv2dGeom(x: Tensor, w: Tensor, bias: Tensor | null | undefined, o: Co
 
 /** Geometry from the input and weight shapes, validated; checks binding sizes on the GPU. */
 function geomOf(op: string, xs: Shape, ws: Shape, o: Conv2dOptions, device: string): Conv2dGeom {
-  checkOptions(op, o);
+  checkOptions(op, o, CONV2D_KEYS);
   if (xs.length !== 4) throw new Error(`${op}: expected input x of shape [B, Cin, H, W], got ${fmt(xs)}`);
   if (ws.length !== 4) throw new Error(`${op}: expected weight of shape [Cout, Cin/groups, KH, KW], got ${fmt(ws)}`);
   const groups = o.groups ?? 1;
@@ -140,6 +134,7 @@ function checkGrad(op: string, gy: Tensor, g: Conv2dGeom): void {
  * gradient gy [B, Cout, OH, OW]; `inputShape` = x's shape. Not recorded by autograd. */
 export function conv2dInputGrad(inputShape: readonly number[], w: Tensor, gy: Tensor, o: Conv2dOptions = {}): Tensor {
   const op = 'conv2dInputGrad';
+  checkOptions(op, o, CONV2D_KEYS);
   checkShape(op, inputShape);
   requireFloat(op, w, gy);
   sameDevice(op, [w, gy]);
@@ -156,10 +151,11 @@ export function conv2dInputGrad(inputShape: readonly number[], w: Tensor, gy: Te
 //   forward  y^T [B*OH*OW, Cout] = colT @ W^T (+ bias, ReLU fused), then one permute to NCHW;
 //   dW       [Cout, K] = dY^T [Cout, B*OH*OW] @ col^T (col = colT^T, built K-major);
 //   dX       (stride 1) = the forward of dY with the flipped, transposed weight and padding K-1-P.
-// Which geometries take it: `useSmallMaps` in src/policy/conv_choice.ts (GPU only).
+// Which geometries take it: `useSmallMaps` in src/policy/conv_choice.ts (GPU only), and among
+// those the autotuner's pick where it is on (tuning_families.ts).
 
 function smallMaps(g: Conv2dGeom, device: string): boolean {
-  return device === 'gpu' && useSmallMaps(g, deviceCaps());
+  return tunedSmallMaps(g, device);
 }
 
 /** colT [B*OH*OW, K] or (kMajor) col [K, B*OH*OW], K = Cin*KH*KW. */
@@ -173,7 +169,7 @@ function im2col(g: Conv2dGeom, x: Tensor, kMajor: boolean): Tensor {
 function convForward(g: Conv2dGeom, x: Tensor, w: Tensor, b: Tensor | null, relu: boolean): Tensor {
   if (!smallMaps(g, x.device)) {
     const out = { shape: [g.batch, g.cout, g.oh, g.ow] };
-    const p = { ...g, bias: !!b, relu, ...gemmFor('conv2d', x.device) };
+    const p = { ...g, bias: !!b, relu, ...tunedConvGemm(g, x.device) };
     return launch(conv2dKernel, p, b ? [x, w, b, out] : [x, w, out])[0];
   }
   const ohw = g.oh * g.ow;
@@ -215,7 +211,7 @@ function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
   // both paths read the weight as Wt [Cin/G, KH, KW, Cout] (vec4 over output channels)
   const kkg = cinPer(g) * g.kh * g.kw;
   const wt = launch(weightTransposeKernel, { rows: g.cout, cols: kkg }, [w, { shape: [kkg, g.cout] }])[0];
-  const gemm = gemmFor('conv2d_input_grad', w.device);
+  const gemm = tunedConvGemm(g, w.device);
   if (useColGrad(g)) {
     // few input channels per group, many output channels: column gradient + col2im, a chunk of
     // images at a time; the column gradient has rows (ci, kh, kw) over all Cin channels
@@ -240,6 +236,7 @@ function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
  * gradient gy; `weightShape` = w's shape. Not recorded by autograd. */
 export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], gy: Tensor, o: Conv2dOptions = {}): Tensor {
   const op = 'conv2dWeightGrad';
+  checkOptions(op, o, CONV2D_KEYS);
   checkShape(op, weightShape);
   requireFloat(op, x, gy);
   sameDevice(op, [x, gy]);
@@ -264,7 +261,7 @@ function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
     dw2.dispose();
     return dw;
   }
-  const gemm = gemmFor('conv2d_weight_grad', x.device);
+  const gemm = tunedConvGemm(g, x.device);
   const bPer = x.device === 'gpu' ? weightGradBPer(g, gemm, deviceCaps()) : Math.max(1, g.batch);
   const p: Conv2dWeightGradParams = { ...g, bPer, ...gemm };
   const splits = Math.ceil(g.batch / bPer);

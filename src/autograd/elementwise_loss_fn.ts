@@ -3,6 +3,7 @@
 // reduced by one more small dispatch) and one fused backward (src/kernels/elementwise_loss.ts).
 // reduction 'mean' (default) | 'sum' | 'none'. BCE's weight and posWeight broadcast to the input's
 // shape (e.g. posWeight [C] against [N, C]); they are constants here: no gradient flows to them.
+import { checkFinite } from '../tensor/numerics_check.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { broadcastTo, full, requireFloat } from '../tensor/raw.ts';
@@ -90,6 +91,7 @@ function run(name: string, op: ElementwiseLossOp, a: Tensor, b: Tensor, reductio
   const fn = new ElementwiseLoss(name, op, reduction, w, pw);
   const out = fn.apply(a, b);
   if (out._node !== fn) fn.release(); // nothing recorded: drop the broadcast weight copies
+  checkFinite(out, `loss:${name}`, () => `${name}'s output (the loss)`);
   return out;
 }
 

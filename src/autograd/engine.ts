@@ -1,10 +1,12 @@
 // Reverse-mode engine: topological order from the root, then each node's backward in reverse,
 // accumulating (+=) into every input that needs a gradient. Intermediate gradients are freed as soon
 // as their node has consumed them; saved tensors are released after backward (memory stays flat).
+import { checkOptions } from '../backend/options.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { fmt, sameShape } from '../tensor/shape.ts';
 import { keep } from '../tensor/storage.ts';
 import { full } from '../tensor/raw.ts';
+import { checkFinite } from '../tensor/numerics_check.ts';
 import { binary } from './pointwise.ts';
 import type { Node } from './function.ts';
 import { noGrad } from './function.ts';
@@ -34,6 +36,7 @@ function topo(root: Tensor): Tensor[] {
 }
 
 export function backward(root: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
+  checkOptions('backward', opts, ['retainGraph']);
   root.check('backward');
   if (!root.requiresGrad)
     throw new Error(`backward: tensor ${root.describe()} does not require grad and has no grad_fn`);
@@ -64,6 +67,7 @@ export function backward(root: Tensor, gradient?: Tensor, opts: BackwardOptions 
     const place = (t: Tensor, g: Tensor, op: string) => {
       if (!sameShape(g.shape, t.shape))
         throw new Error(`backward: ${op} returned a gradient of shape ${fmt(g.shape)} for an input of shape ${fmt(t.shape)}`);
+      if (!t._node) checkFinite(g, `grad:${op}:${t.name ?? fmt(t.shape)}`, () => `the gradient ${op}'s backward gave leaf ${t.describe()}`);
       const prev = grads.get(t);
       if (prev) {
         const sum = binary('add', prev, g); // +=

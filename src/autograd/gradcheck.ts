@@ -1,6 +1,7 @@
 // Finite-difference gradient check on the CPU backend in float64 (PyTorch's defaults).
 // Checks the vector-Jacobian product for a fixed random projection v of the output:
 // analytic d(sum(v * f(x)))/dx from backward() against central differences of the same scalar.
+import { checkOptions } from '../backend/options.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { fmt } from '../tensor/shape.ts';
 import { tensor } from '../tensor/creation.ts';
@@ -17,6 +18,7 @@ export interface GradcheckOptions {
 
 /** Throws with the worst element when analytic and numeric gradients disagree; returns true. */
 export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): boolean {
+  checkOptions('gradcheck', opts, ['eps', 'atol', 'rtol', 'seed']);
   const eps = opts.eps ?? 1e-6;
   const atol = opts.atol ?? 1e-5;
   const rtol = opts.rtol ?? 1e-3;

@@ -8,18 +8,21 @@
 //
 // Bad labels: CPU labels are range-checked before any work. GPU labels cannot be checked without a
 // readback, so the kernel marks each out-of-range row: its loss and gradient become NaN (the mean
-// loss is NaN) and a device-side counter is incremented; `await crossEntropyLabelErrors()` reads
-// and resets that counter. Rows labelled ignoreIndex are not errors: loss 0, gradient 0, and they
-// leave the mean's denominator.
+// loss is NaN) and the kernel writes a fault record that the runtime raises at the next readback
+// or sync, naming the op, the label and the class count (src/backend/faults.ts);
+// `await crossEntropyLabelErrors()` counts them without raising. Rows labelled ignoreIndex are not
+// errors: loss 0, gradient 0, and they leave the mean's denominator.
 import type { Tensor } from '../tensor/tensor.ts';
-import { fromArray, launch } from '../tensor/launch.ts';
+import { launch, type FaultArg } from '../tensor/launch.ts';
+import { checkFinite } from '../tensor/numerics_check.ts';
 import { full, reduce, requireFloat } from '../tensor/raw.ts';
 import { fmt, numel } from '../tensor/shape.ts';
-import { keep } from '../tensor/storage.ts';
 import {
   IGNORE_INDEX, ceForwardKernel, ceBackwardKernel, ceMeanKernel, scalarSumKernel, accuracyKernel, type CeParams,
 } from '../kernels/cross_entropy.ts';
-import { deviceCaps } from '../backend/device.ts';
+import { deviceCaps, isInitialised } from '../backend/device.ts';
+import { runtime } from '../backend/webgpu.ts';
+import type { FaultSite } from '../backend/faults.ts';
 import { crossEntropyLayout } from '../policy/cross_entropy_choice.ts';
 import { Function } from './function.ts';
 import {
@@ -28,23 +31,30 @@ import {
 
 export type { Reduction } from './loss_options.ts';
 
-/** Device-side count of out-of-range GPU labels seen by crossEntropy (int32 [1]); lazily made. */
-let gpuFlag: Tensor | null = null;
-
-function flagFor(device: 'cpu' | 'gpu'): Tensor | { shape: number[]; dtype: 'int32' } {
-  if (device === 'cpu') return { shape: [1], dtype: 'int32' };
-  if (!gpuFlag || gpuFlag.isDisposed) gpuFlag = keep(fromArray(new Int32Array(1), [1], 'int32', 'gpu'));
-  return gpuFlag;
+/** The fault record of GPU label checks by `op` (crossEntropy, nllLoss, ...): a label outside
+ * [0, C) other than ignoreIndex is raised at the next readback or sync, naming the op. */
+const labelSites = new Map<string, FaultSite>();
+function labelFault(op: string): FaultArg {
+  let site = labelSites.get(op);
+  if (!site) {
+    site = {
+      key: `${op}:label`,
+      kind: 'label',
+      describe: (r) =>
+        `${op}: label ${r.value} for ${r.extra} classes at row ${r.index} ` +
+        `(${r.count} row${r.count === 1 ? '' : 's'} with a label outside [0, ${r.extra}); their loss and gradient are NaN)`,
+    };
+    labelSites.set(op, site);
+  }
+  return { fault: site };
 }
 
-/** How many out-of-range labels GPU crossEntropy / nllLoss calls have met since the last call (a readback). */
+/** How many out-of-range GPU labels crossEntropy / nllLoss / the metrics met since the last call,
+ * including those already raised at a readback (reads the fault records back when needed). Label
+ * faults read here are counted, not raised. */
 export async function crossEntropyLabelErrors(): Promise<number> {
-  if (!gpuFlag || gpuFlag.isDisposed) return 0;
-  const f = gpuFlag;
-  gpuFlag = null;
-  const n = (await f.toArray())[0];
-  f.dispose();
-  return n;
+  if (!isInitialised()) return 0;
+  return runtime('labelErrors').labelErrors();
 }
 
 /** Labels: int32, live, on the input's device; CPU values in [0, c) or equal to ignoreIndex. */
@@ -130,9 +140,8 @@ class ClassLoss extends Function {
     if (weight && p.smoothing) this.wsum = reduce('sum', weight);
     const extra = [...(weight ? [weight] : []), ...(this.wsum ? [this.wsum] : [])];
     const outs = launch(ceForwardKernel, p, [
-      x, labels, ...extra, ...(p.nll ? [] : [{ shape: rowShape }]), { shape: rowShape }, flagFor(x.device),
+      x, labels, ...extra, ...(p.nll ? [] : [{ shape: rowShape }]), { shape: rowShape }, labelFault(this.name),
     ]);
-    if (x.device === 'cpu') outs.pop()!.dispose(); // the CPU run's scratch flag (CPU labels were checked)
     const loss = outs.pop()!;
     this.lse = p.nll ? null : outs[0];
     if (reduction === 'none') return this.saveScratch(loss);
@@ -183,6 +192,7 @@ function runClassLoss(x: Tensor, labels: Tensor, cfg: ClassLossConfig, weight: T
   const fn = new ClassLoss(cfg);
   const out = weight ? fn.apply(x, labels, weight) : fn.apply(x, labels);
   if (out._node !== fn) fn.release(); // nothing recorded: the scratch is not needed
+  checkFinite(out, `loss:${fn.name}`, () => `${fn.name}'s output (the loss)`);
   return out;
 }
 
@@ -247,8 +257,7 @@ export function nllLoss(logProbs: Tensor, labels: Tensor, options?: NllLossOptio
 
 /** Per-row log-sum-exp and loss, [B] each. */
 function rows(logits: Tensor, labels: Tensor, b: number, c: number): [Tensor, Tensor] {
-  const outs = launch(ceForwardKernel, withLayout(logits, { b, c }), [logits, labels, { shape: [b] }, { shape: [b] }, flagFor(logits.device)]);
-  if (outs[2]) outs[2].dispose(); // the CPU run's scratch flag
+  const outs = launch(ceForwardKernel, withLayout(logits, { b, c }), [logits, labels, { shape: [b] }, { shape: [b] }, labelFault('crossEntropySum')]);
   return [outs[0], outs[1]];
 }
 
@@ -265,10 +274,10 @@ export function accuracyCount(logits: Tensor, labels: Tensor, into?: Tensor): Te
   const [b, c] = checkLogitsLabels('accuracyCount', logits, labels);
   if (into) {
     checkInto('accuracyCount', into, logits);
-    launch(accuracyKernel, { b, c, accumulate: true }, [logits, labels, into]);
+    launch(accuracyKernel, { b, c, accumulate: true }, [logits, labels, into, labelFault('accuracyCount')]);
     return into;
   }
-  return launch(accuracyKernel, { b, c, accumulate: false }, [logits, labels, { shape: [] }])[0];
+  return launch(accuracyKernel, { b, c, accumulate: false }, [logits, labels, { shape: [] }, labelFault('accuracyCount')])[0];
 }
 
 /** Sum (not mean) of the per-example cross entropies, no gradient; with `into`, added in place.

@@ -1,22 +1,13 @@
-// Option checking shared by the loss functions: an options object with known keys only, the
-// reduction ('mean' | 'sum' | 'none', PyTorch's names and default), and optional tensors that must
-// sit beside the input.
+// Option checking shared by the loss functions: an options object with known keys only
+// (checkOptions, src/backend/options.ts), the reduction ('mean' | 'sum' | 'none', PyTorch's names
+// and default), and optional tensors that must sit beside the input.
 import { Tensor } from '../tensor/tensor.ts';
+export { checkOptions } from '../backend/options.ts';
 import { fmt } from '../tensor/shape.ts';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
-
-/** `opts` as a record, after rejecting anything but a plain object with `accepted` keys. */
-export function checkOptions(op: string, opts: unknown, accepted: readonly string[]): Record<string, unknown> {
-  if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts) || opts instanceof Tensor)
-    throw new Error(`${op}: expected an options object { ${accepted.join(', ')} }, got ${describe(opts)}`);
-  for (const k of Object.keys(opts))
-    if (!accepted.includes(k)) throw new Error(`${op}: unknown option '${k}' (accepted: ${accepted.join(', ')})`);
-  return opts as Record<string, unknown>;
-}
 
 export function checkReduction(op: string, v: unknown): Reduction {
   if (v === undefined) return 'mean';

@@ -9,8 +9,10 @@ import { fmt, numel, type Shape } from '../tensor/shape.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 import { matmulKernel, type MatmulParams } from '../kernels/matmul.ts';
-import { type GemmChoice, gemmGroups } from '../kernels/gemm.ts';
+import { type GemmChoice, gemmGroups, splitOf } from '../kernels/gemm.ts';
+import { splitKReduceKernel } from '../kernels/split_k_reduce.ts';
 import { chooseGemm } from '../policy/gemm_choice.ts';
+import { tunedGemm } from './tuning_families.ts';
 import { Function } from './function.ts';
 import { expand, reshape } from './ops.ts';
 
@@ -34,15 +36,29 @@ export function gemmFor(op: string, device: string): GemmChoice {
 
 /** Raw (non-differentiable) 2-D or batched matmul with optional transposes, bias [n] and ReLU.
  * a: [M, K] / [K, M] (transA), or [batch, ...] when 3-D; b likewise; a 2-D operand is broadcast over
- * the batch. Returns [M, N], or [batch, M, N] when batch > 1 or a is 3-D. */
-export function mm(a: Tensor, b: Tensor, transA = false, transB = false, batch = 1, bias?: Tensor | null, relu = false): Tensor {
+ * the batch. Returns [M, N], or [batch, M, N] when batch > 1 or a is 3-D. `choice` overrides the
+ * policy's GEMM design on the GPU (an autotuner's pick); with split-K the partial sums
+ * [S, batch, M, N] go through `splitKReduceKernel`, which adds the bias and applies ReLU. */
+export function mm(
+  a: Tensor, b: Tensor, transA = false, transB = false, batch = 1, bias?: Tensor | null, relu = false, choice?: GemmChoice,
+): Tensor {
   const [m, k] = transA ? [a.shape[a.ndim - 1], a.shape[a.ndim - 2]] : [a.shape[a.ndim - 2], a.shape[a.ndim - 1]];
   const n = transB ? b.shape[b.ndim - 2] : b.shape[b.ndim - 1];
   const outShape = batch > 1 || a.ndim === 3 ? [batch, m, n] : [m, n];
   if (batch > MAX_WG_PER_DIM) throw new Error(`matmul: batch ${batch} exceeds ${MAX_WG_PER_DIM} (one workgroup row per batch)`);
   for (const [what, s] of [['left operand', a.shape], ['right operand', b.shape], ['output', outShape]] as const)
     checkBindingSize('matmul', what, s, a.device);
-  const gemm = gemmFor('matmul', a.device);
+  // on the GPU the given choice, else the autotuner's pick for this shape class (the policy's
+  // choice until tuned)
+  let gemm =
+    choice && a.device === 'gpu'
+      ? choice
+      : a.device === 'gpu' && k > 0
+        ? tunedGemm({ m, n, k, batch, transA, transB })
+        : gemmFor('matmul', a.device);
+  // split-K partials past the binding limit: run unsplit (the same result, one pass)
+  if (splitOf(gemm) > 1 && a.device === 'gpu' && splitOf(gemm) * numel(outShape) * 4 > deviceCaps().maxStorageBufferBindingSize)
+    gemm = { ...gemm, splitK: 1 };
   if (a.device === 'gpu') {
     const [gx, gy] = gemmGroups(gemm, m, n);
     if (gx > MAX_WG_PER_DIM || gy > MAX_WG_PER_DIM)
@@ -66,6 +82,14 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false, batch =
     bias: !!bias, relu,
     ...gemm,
   };
+  const s = splitOf(gemm);
+  if (s > 1) {
+    const part = launch(matmulKernel, { ...p, bias: false, relu: false }, [a, b, { shape: [s, ...outShape] }])[0];
+    const rp = { splits: s, count: numel(outShape), m, n, bias: bias ? ('col' as const) : null, relu };
+    const out = launch(splitKReduceKernel, rp, bias ? [part, bias, { shape: outShape }] : [part, { shape: outShape }])[0];
+    part.dispose();
+    return out;
+  }
   const args = bias ? [a, b, bias, { shape: outShape }] : [a, b, { shape: outShape }];
   return launch(matmulKernel, p, args)[0];
 }

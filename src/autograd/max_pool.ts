@@ -4,7 +4,8 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { launchRows } from '../tensor/chunked.ts';
 import { maxPoolKernel, maxPoolBackwardKernel, maxPoolScatterKernel, scatterClasses, zeroKernel, type PoolGeom } from '../kernels/maxpool.ts';
 import { maxPoolLanesBackwardKernel } from '../kernels/maxpool_lanes.ts';
-import { maxPoolBackwardChoice, maxPoolForwardKernel } from '../policy/pool_choice.ts';
+import { maxPoolBackwardChoice } from '../policy/pool_choice.ts';
+import { tunedMaxPoolForward } from './tuning_families.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { Function, isGradEnabled } from './function.ts';
 import { type PoolWindowOptions, type Size2, poolOptions, windowGeom } from './pool_args.ts';
@@ -45,7 +46,7 @@ class MaxPool2d extends Function {
   forward(x: Tensor) {
     const p = { ...this.geom, withIdx: this.record };
     // CPU tensors run the twin both kernels share
-    const k = x.device === 'cpu' ? maxPoolKernel : maxPoolForwardKernel(this.geom, deviceCaps());
+    const k = x.device === 'cpu' ? maxPoolKernel : tunedMaxPoolForward(this.geom);
     const { h, w, oh, ow, n } = this.geom;
     const idx = this.record ? [{ arg: { shape: this.outShape, dtype: 'int32' as const }, perRow: oh * ow }] : [];
     const outs = launchRows(k, p, n, planes, [{ arg: x, perRow: h * w }, { arg: { shape: this.outShape }, perRow: oh * ow }, ...idx]);

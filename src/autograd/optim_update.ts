@@ -4,6 +4,7 @@ import { launch } from '../tensor/launch.ts';
 import { requireFloat } from '../tensor/raw.ts';
 import { fmt, sameShape } from '../tensor/shape.ts';
 import { sgdKernel, type SgdParams } from '../kernels/sgd.ts';
+import { checkOptions } from '../backend/options.ts';
 
 /** torch.optim.SGD's hyperparameters, plus `firstStep` (the momentum buffer is set to the gradient). */
 export type SgdOptions = Omit<SgdParams, 'n' | 'withBuf' | 'stream'>;
@@ -16,6 +17,7 @@ export type SgdOptions = Omit<SgdParams, 'n' | 'withBuf' | 'stream'>;
  */
 export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuf: Tensor | null, opts: SgdOptions): void {
   const op = 'sgdUpdate';
+  checkOptions(op, opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'firstStep']);
   requireFloat(op, param, grad);
   const { lr, momentum, dampening, weightDecay, nesterov, firstStep } = opts;
   for (const [name, v] of [['lr', lr], ['momentum', momentum], ['dampening', dampening], ['weightDecay', weightDecay]] as const)

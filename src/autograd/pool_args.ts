@@ -1,6 +1,7 @@
 // Argument checks shared by the pooling ops (max, average, adaptive): sizes given as a number or an
 // [h, w] pair, the options objects, and PyTorch's output-size rule. Every error names the op and the
 // values, and is thrown before any GPU work.
+import { checkOptions } from '../backend/options.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { requireFloat } from '../tensor/raw.ts';
 import { fmt } from '../tensor/shape.ts';
@@ -19,8 +20,7 @@ export function pair(op: string, what: string, v: unknown, min: number): [number
 
 /** Throw naming the op, the key and the accepted keys when `o` has a key outside `accepted`. */
 export function checkKeys(op: string, o: object, accepted: readonly string[]): void {
-  for (const k of Object.keys(o))
-    if (!accepted.includes(k)) throw new Error(`${op}: unknown option '${k}' (accepted: ${accepted.join(', ')})`);
+  checkOptions(op, o, accepted);
 }
 
 /** `v` if it is a boolean, `dflt` if undefined; otherwise an error naming the op and the option. */

@@ -3,6 +3,9 @@
 // (a browser's or Deno's `navigator.gpu`, Dawn's `create()` in Node: see src/node/dawn_init.ts).
 import type { Caps } from '../kernels/kernel.ts';
 import { debugMemory } from './creation_site.ts';
+import { setCheckNumerics } from './faults.ts';
+import { checkOptions } from './options.ts';
+import type { AutotuneMode, TuningStore } from './tuning_store.ts';
 
 /** Options of {@link init}. */
 export interface InitOptions {
@@ -20,7 +23,21 @@ export interface InitOptions {
   powerPreference?: GPUPowerPreference;
   /** Record where each GPU tensor is created, for `memory({ detail: true })` (see `debugMemory`). */
   debugMemory?: boolean;
+  /**
+   * Check every loss output and every gradient the engine gives a leaf for NaN / Inf and raise the
+   * first at the next readback or sync, naming the op (default false: no extra GPU work).
+   */
+  checkNumerics?: boolean;
+  /** Kernel autotuning: 'persist', 'memory' or 'off' (see `wt.tuning`). Default: 'persist' on
+   * hardware adapters, 'off' on software ones. */
+  autotune?: AutotuneMode;
+  /** Where autotune 'persist' keeps its picks (the Node entry passes a file store under
+   * ~/.cache/webgpu-tensor); without one the picks stay in memory. */
+  tuningStore?: TuningStore;
 }
+
+/** The keys {@link init} accepts. */
+export const INIT_KEYS = ['gpu', 'adapter', 'powerPreference', 'debugMemory', 'checkNumerics', 'autotune', 'tuningStore'] as const;
 
 /** What {@link init} and {@link deviceInfo} report about the adapter and device. */
 export interface DeviceInfo {
@@ -33,6 +50,7 @@ export interface DeviceInfo {
   subgroupMinSize: number;
   subgroupMaxSize: number;
   features: string[];
+  /** The adapter's limits (the device is created with the ones the library uses raised to these). */
   limits: Record<string, number>;
 }
 
@@ -43,9 +61,10 @@ interface DeviceState {
   device: GPUDevice;
   info: DeviceInfo;
   caps: Caps;
-  /** Errors seen asynchronously (uncaptured errors, device loss); thrown at the next call. */
+  /** Errors seen asynchronously (uncaptured errors); thrown at the next call. */
   pendingErrors: Error[];
-  lost: boolean;
+  /** Why the device was lost (null while it works); every GPU call throws it from then on. */
+  lost: string | null;
   /** An error was already reported (later 'invalid due to a previous error' messages are dropped). */
   reported: boolean;
 }
@@ -65,16 +84,16 @@ export const NO_ADAPTER_HELP =
   'and the GPU is not blocklisted (chrome://gpu, about:support); in Node the Node entry needs a Vulkan driver ' +
   '(`npm run provision` installs Mesa lavapipe on Debian/Ubuntu).';
 
+/** The limits requested at the adapter's value, each because the library may go past its default;
+ * the others keep WebGPU's defaults (dispatches split at 65535 workgroups per dimension, 2-D
+ * workgroups stay within 256 in y, none has a z extent). */
 const LIMITS_TO_RAISE = [
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxStorageBuffersPerShaderStage',
-  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBufferBindingSize', // operands are split or refused against it (chunked.ts)
+  'maxBufferSize', // the pool's largest tensor
+  'maxComputeWorkgroupStorageSize', // tiles sized from Caps
+  'maxComputeInvocationsPerWorkgroup', // workgroup sizes from Caps
+  'maxComputeWorkgroupSizeX', // with the above (1-D workgroups)
+  'maxStorageBuffersPerShaderStage', // fused kernels may bind more than the default 8 operands
 ] as const;
 
 /** The adapter facts {@link isSoftwareAdapter} reads (GPUAdapterInfo, plus `isFallbackAdapter`
@@ -133,9 +152,10 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
   const requiredFeatures = wanted.filter((f) => adapter!.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-tensor' });
   const ai = adapter.info;
+  // what the adapter offers (the device gets its defaults where the library needs no more)
   const limits: Record<string, number> = {};
-  for (const k in device.limits) {
-    const v = (device.limits as unknown as Record<string, number>)[k];
+  for (const k in adapter.limits) {
+    const v = (adapter.limits as unknown as Record<string, number>)[k];
     if (typeof v === 'number') limits[k] = v;
   }
   const aix = ai as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
@@ -153,7 +173,7 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
     limits,
   };
   const caps = capsOf(info.software, device.features as ReadonlySet<string>, device.limits, [info.subgroupMinSize, info.subgroupMaxSize]);
-  const st: DeviceState = { gpu, adapter, device, info, caps, pendingErrors: [], lost: false, reported: false };
+  const st: DeviceState = { gpu, adapter, device, info, caps, pendingErrors: [], lost: null, reported: false };
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;
     // follow-on errors (an invalid pipeline used later) add nothing: their root cause is reported
@@ -163,28 +183,43 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
     st.pendingErrors.push(new Error(`webgpu-tensor: uncaptured GPU error: ${e.message}`));
   });
   device.lost.then((l) => {
-    if (l.reason === 'destroyed' && !st.lost) return;
-    st.lost = true;
-    st.pendingErrors.push(new Error(`webgpu-tensor: GPU device lost (${l.reason}): ${l.message}`));
+    st.lost = `${l.reason}${l.message ? `: ${l.message}` : ''}`;
+    for (const f of lostListeners) f(device);
   });
   return st;
 }
+
+let tuningOpts: Pick<InitOptions, 'autotune' | 'tuningStore'> | null = null;
 
 /**
  * Acquire the adapter and device from `opts.gpu` (default `navigator.gpu`). Safe to call more than
  * once: the first call wins. Resolves to what the adapter offers.
  */
 export async function init(opts: InitOptions = {}): Promise<DeviceInfo> {
+  checkOptions('init', opts, INIT_KEYS);
   if (opts.debugMemory !== undefined) debugMemory(opts.debugMemory);
+  if (opts.checkNumerics !== undefined) setCheckNumerics(opts.checkNumerics);
+  if (state?.lost) {
+    // a lost device is replaced: tensors made on it stay unusable (see GpuStorage.deviceLost)
+    state = null;
+    initPromise = null;
+  }
   if (state) return state.info;
+  tuningOpts ??= { autotune: opts.autotune, tuningStore: opts.tuningStore };
   if (!initPromise) initPromise = doInit(opts);
   try {
     state = await initPromise;
   } catch (e) {
     initPromise = null;
+    tuningOpts = null;
     throw e;
   }
   return state.info;
+}
+
+/** The autotuning options of the init() call that acquired the device. */
+export function initTuningOptions(): Pick<InitOptions, 'autotune' | 'tuningStore'> {
+  return tuningOpts ?? {};
 }
 
 /** Mark that an error was reported (so its follow-on 'invalid' errors are dropped). */
@@ -202,17 +237,44 @@ export function throwPendingErrors(): void {
   }
 }
 
+/** The Error of a call after the device was lost. */
+export function deviceLostError(op: string, why: string): Error {
+  return new Error(
+    `${op}: the GPU device was lost (${why}); every GPU tensor and module state on it is gone. ` +
+      'Call `await wt.init()` to get a new device, then recreate tensors and modules (e.g. from a checkpoint)',
+  );
+}
+
 /** The device, for the backend; throws naming `op` before init() or after a device loss. */
 export function gpuDevice(op = 'gpu op'): GPUDevice {
   if (!state) throw new Error(`${op}: the GPU is not initialised; call \`await wt.init()\` first`);
+  if (state.lost) throw deviceLostError(op, state.lost);
   throwPendingErrors();
-  if (state.lost) throw new Error(`${op}: the GPU device was lost`);
   return state.device;
 }
 
-/** Whether init() has completed. */
+/** Whether init() has completed (also after the device was lost, until init() runs again). */
 export function isInitialised(): boolean {
   return state !== null;
+}
+
+/** Why the device was lost, or null (also before init()). */
+export function deviceLost(): string | null {
+  return state?.lost ?? null;
+}
+
+const lostListeners: ((device: GPUDevice) => void)[] = [];
+
+/** Call `f` with each device that is lost (the runtime drops its buffers and caches). */
+export function onDeviceLost(f: (device: GPUDevice) => void): void {
+  lostListeners.push(f);
+}
+
+/** For tests: destroy the device as a driver reset would lose it, and wait until the loss is seen. */
+export async function destroyDeviceForTesting(): Promise<void> {
+  const d = gpuDevice('destroyDeviceForTesting');
+  d.destroy();
+  await d.lost;
 }
 
 /** The adapter and device facts init() resolved to; throws before init(). */

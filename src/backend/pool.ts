@@ -33,6 +33,10 @@ export class GpuStorage {
     readonly classBytes: number,
     private readonly pool: BufferPool,
   ) {}
+  /** The device this buffer lives on was lost: the data is gone. */
+  get deviceLost(): boolean {
+    return this.pool.deviceLost;
+  }
   retain(): this {
     this.refs++;
     return this;
@@ -68,11 +72,15 @@ export class BufferPool {
   inUseBytes = 0;
   pooledBytes = 0;
   created = 0;
+  /** The device was lost: buffers given back are dropped, storages report `deviceLost`. */
+  deviceLost = false;
   constructor(
     private readonly device: GPUDevice,
     private readonly maxBufferSize: number,
     /** Receives the promise of each allocation's error-scope check (the runtime awaits them at readbacks). */
     private readonly onCheck: (p: Promise<void>) => void = () => {},
+    /** Called after buffers are destroyed (the runtime drops bind groups that may reference them). */
+    private readonly onDestroy: () => void = () => {},
   ) {}
 
   take(bytes: number, label: string): GpuStorage {
@@ -134,8 +142,10 @@ export class BufferPool {
   give(s: GpuStorage): void {
     this.inUseBytes -= s.classBytes;
     this.live.delete(s);
+    if (this.deviceLost) return;
     if (s.lost) {
       s.buffer.destroy();
+      this.onDestroy();
       return;
     }
     this.pooledBytes += s.classBytes;
@@ -162,5 +172,6 @@ export class BufferPool {
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.pooledBytes = 0;
+    this.onDestroy();
   }
 }

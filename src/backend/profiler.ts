@@ -8,6 +8,7 @@
 // pattern is: record work, `begin()`, `wt.flush()`, `end(i)`.
 import { gpuDevice, isInitialised } from './device.ts';
 import { hasRuntime, runtime } from './webgpu.ts';
+import { checkOptions } from './options.ts';
 
 const QU = { QUERY_RESOLVE: 0x0200, COPY_SRC: 0x0004, COPY_DST: 0x0008, MAP_READ: 0x0001 };
 
@@ -20,14 +21,17 @@ export interface RuntimeStats {
   dispatches: number;
   /** Compute pipelines compiled (one per kernel name and specialisation). */
   pipelines: number;
+  /** Bind groups created (a dispatch binding the same buffers the same way as an earlier one reuses
+   * its bind group, so a repeated training step adds none). */
+  bindGroups: number;
 }
 
 /** A snapshot of the runtime's counters (all 0 before the first GPU op). Take two and subtract to
  * count what a piece of code dispatches and submits. */
 export function stats(): RuntimeStats {
-  if (!isInitialised() || !hasRuntime()) return { submits: 0, dispatches: 0, pipelines: 0 };
+  if (!isInitialised() || !hasRuntime()) return { submits: 0, dispatches: 0, pipelines: 0, bindGroups: 0 };
   const s = runtime('profiler.stats').stats;
-  return { submits: s.submits, dispatches: s.dispatches, pipelines: s.pipelines };
+  return { submits: s.submits, dispatches: s.dispatches, pipelines: s.pipelines, bindGroups: s.bindGroups };
 }
 
 /**
@@ -163,6 +167,7 @@ class TimestampTimer implements GpuTimer {
  * ```
  */
 export function createTimer(pairs = 64, o: TimerOptions = {}): GpuTimer {
+  checkOptions('profiler.createTimer', o, ['device']);
   if (!Number.isInteger(pairs) || pairs < 1 || pairs > 2048)
     throw new Error(`profiler.createTimer: pairs must be an integer in [1, 2048], got ${pairs}`);
   const device = o.device ?? gpuDevice('profiler.createTimer');

@@ -1,7 +1,10 @@
-// WebGPU runtime: pipeline cache, buffer pool, and the command recorder that batches many
-// dispatches into one encoder and submits on flush() (step end) or when a readback needs it.
-import { gpuDevice, deviceInfo, deviceCaps, throwPendingErrors, noteErrorReported } from './device.ts';
+// WebGPU runtime: pipeline cache, buffer pool, bind-group cache, and the command recorder that
+// batches many dispatches into one encoder and submits on flush() (step end) or when a readback
+// needs it; waits for submitted work without polling ahead of time (see `waitThrough`).
+import { gpuDevice, deviceInfo, deviceCaps, deviceLost, deviceLostError, throwPendingErrors, noteErrorReported, onDeviceLost } from './device.ts';
 import { BufferPool, GpuStorage, type MemorySite } from './pool.ts';
+import { FaultLog, type FaultSite } from './faults.ts';
+import { checkOptions } from './options.ts';
 import { type Caps, type KernelDef, packUniforms, split1D, MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 
 export { GpuStorage, type MemorySite } from './pool.ts';
@@ -21,16 +24,39 @@ const BU = { MAP_READ: 0x0001, COPY_DST: 0x0008, UNIFORM: 0x0040 };
 const ARENA_BYTES = 65536;
 /** Submit automatically after this many dispatches, so an op loop without flush() stays bounded. */
 const AUTO_FLUSH_DISPATCHES = 2048;
+/** Bind groups kept for reuse; past this many the cache starts over. A training step binds the
+ * same pooled buffers in the same way every time (AlexNet: ~110 bind groups per step), so a few
+ * thousand entries cover a training and an evaluation loop. createBindGroup cost ~70-200 us per
+ * call in Dawn on the dev machine (lavapipe, Node 20), a lookup ~1 us. */
+const BIND_GROUP_CACHE_MAX = 4096;
+/** Before awaiting submitted work expected to take a while, sleep for this share of the expected
+ * time (software adapters): Dawn in Node polls for completion from the event loop while any of its
+ * promises is pending, which took ~15-25% of the main thread's time on the dev machine and the
+ * core it runs on from lavapipe's threads; a sleep with no Dawn promise pending took ~0%. */
+const SLEEP_SHARE = 0.85;
+/** Completed steps whose GPU time the sleep estimate looks at (their minimum is used, so a late
+ * wake-up that inflates one measurement does not lengthen the next sleep). */
+const STEP_HISTORY = 8;
 
 interface Pipeline {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  /** Distinct per pipeline (part of the bind-group cache key). */
+  id: number;
 }
 
 interface ArenaChunk {
   buffer: GPUBuffer;
   bytes: Uint8Array;
   used: number;
+}
+
+/** One `syncInFlight` call's submit: its index, when it was made, and (when more than one call may
+ * stay in flight) a completion promise taken right after it. */
+interface StepSubmit {
+  through: number;
+  at: number;
+  done?: Promise<void>;
 }
 
 class Runtime {
@@ -53,16 +79,36 @@ class Runtime {
   /** minStorageBufferOffsetAlignment: where a bound slice may start. */
   readonly offsetAlign: number;
   readonly caps: Caps;
-  stats = { submits: 0, dispatches: 0, pipelines: 0 };
+  /** Fault records of checking kernels, raised at readbacks (faults.ts). */
+  readonly faults: FaultLog;
+  stats = { submits: 0, dispatches: 0, pipelines: 0, bindGroups: 0 };
+  /** Bind groups by (pipeline, buffers, offsets, sizes, uniform chunk); cleared when a buffer is destroyed. */
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  /** Submits made so far (flush() calls that had work); submit i is the i-th. */
+  private submitted = 0;
+  /** Every submit up to this index is known to have finished on the GPU. */
+  private doneThrough = 0;
+  /** syncInFlight's submits not yet known finished, oldest first. */
+  private steps: StepSubmit[] = [];
+  /** GPU ms of recent syncInFlight steps (submit to completion). */
+  private stepMs: number[] = [];
 
   constructor(device: GPUDevice) {
     this.device = device;
-    this.pool = new BufferPool(device, device.limits.maxBufferSize, (p) => this.scopeChecks.push(p));
+    this.pool = new BufferPool(device, device.limits.maxBufferSize, (p) => this.scopeChecks.push(p), () => this.bindGroups.clear());
     this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
     this.deviceMaxBinding = device.limits.maxStorageBufferBindingSize;
     this.maxBinding = this.deviceMaxBinding;
     this.offsetAlign = device.limits.minStorageBufferOffsetAlignment;
     this.caps = deviceCaps();
+    this.faults = new FaultLog(device, this.pool, this.offsetAlign);
+  }
+
+  /** The fault record of `site`, to bind as a kernel's 'fault' operand. */
+  fault(site: FaultSite): BufferSlice {
+    return this.faults.slice(site);
   }
 
   /** Compile (once per name + spec) inside error scopes that rethrow with the kernel's name. */
@@ -95,13 +141,13 @@ class Runtime {
       Promise.all([oom, val]).then(([a, b]) => {
         const e = a ?? b;
         if (e) {
-          this.pipelines.delete(key);
+          if (this.pipelines.get(key) === pl) this.pipelines.delete(key);
           noteErrorReported();
           throw new Error(`kernel ${key}: pipeline creation failed: ${e.message}`);
         }
       }),
     );
-    pl = { pipeline, layout };
+    pl = { pipeline, layout, id: this.stats.pipelines };
     this.pipelines.set(key, pl);
     this.stats.pipelines++;
     return pl;
@@ -178,7 +224,7 @@ class Runtime {
     const pl = this.pipeline(k, p);
     const u = this.uniformSlot(packUniforms(k.uniforms(p, this.caps)));
     entries.push({ binding: bufs.length, resource: { buffer: u.buffer, offset: 0, size: 256 } });
-    const bg = this.device.createBindGroup({ layout: pl.layout, entries, label: k.name });
+    const bg = this.bindGroup(pl, entries, k.name);
     const pass = this.computePass();
     pass.setPipeline(pl.pipeline);
     pass.setBindGroup(0, bg, [u.offset]);
@@ -187,6 +233,31 @@ class Runtime {
     this.dispatches++;
     this.stats.dispatches++;
     if (this.dispatches >= AUTO_FLUSH_DISPATCHES) this.flush();
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  /** The bind group of `entries` (whole-buffer resources: buffer, offset, size) for `pl`, reused when
+   * the same buffers were bound the same way before. Pooled buffers are reused as they are (a
+   * buffer back in the pool is the same GPUBuffer when handed out again), so only a destroyed
+   * buffer invalidates: the pool reports each destroy and the cache starts over. */
+  private bindGroup(pl: Pipeline, entries: GPUBindGroupEntry[], label: string): GPUBindGroup {
+    let key = String(pl.id);
+    for (const e of entries) {
+      const r = e.resource as GPUBufferBinding;
+      key += `|${this.bufferId(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
+    }
+    let bg = this.bindGroups.get(key);
+    if (bg) return bg;
+    if (this.bindGroups.size >= BIND_GROUP_CACHE_MAX) this.bindGroups.clear();
+    bg = this.device.createBindGroup({ layout: pl.layout, entries, label });
+    this.bindGroups.set(key, bg);
+    this.stats.bindGroups++;
+    return bg;
   }
 
   /** Copy bytes between two storages inside the batch (ordered with the dispatches). */
@@ -223,6 +294,59 @@ class Runtime {
     this.pending.clear();
     this.dispatches = 0;
     this.stats.submits++;
+    this.submitted++;
+  }
+
+  /** The index of the latest submit (0: none yet). */
+  get lastSubmit(): number {
+    return this.submitted;
+  }
+
+  /** Every submit up to this index is known to have finished. */
+  get submitsDone(): number {
+    return this.doneThrough;
+  }
+
+  /** Wait until submit `through` (and everything before it) has finished on the GPU. The completion
+   * promise is taken only now, after the submits it covers: Dawn polls while one is pending. A
+   * submit made after `through` is covered too when there is one (never returns early). */
+  async waitThrough(through: number, done?: Promise<void>): Promise<void> {
+    if (through <= this.doneThrough) return;
+    const covers = done ? through : this.submitted;
+    await (done ?? this.device.queue.onSubmittedWorkDone());
+    if (covers > this.doneThrough) this.doneThrough = covers;
+  }
+
+  /** Submit recorded work and return once at most `n` of the submits made by these calls are
+   * unfinished on the GPU (`n` >= 1; the one made now included). With n = 1 it waits for the
+   * earlier work first and then submits, so the completion promise covers exactly that work. On a
+   * software adapter it sleeps through most of the expected wait before awaiting (see SLEEP_SHARE). */
+  async syncInFlight(n: number, sleepFirst = this.caps.software): Promise<void> {
+    this.steps = this.steps.filter((s) => s.through > this.doneThrough);
+    const mustFinish = this.steps.length - (n - 1);
+    if (mustFinish > 0) {
+      const oldest = this.steps[mustFinish - 1];
+      if (sleepFirst && this.stepMs.length) {
+        const due = oldest.at + Math.min(...this.stepMs) * SLEEP_SHARE - performance.now();
+        if (due > 2) await new Promise((r) => setTimeout(r, due));
+      }
+      await this.waitThrough(oldest.through, oldest.done);
+      // submit-to-completion time of a step that was alone on the queue when it was submitted
+      if (mustFinish === 1 && n === 1) {
+        this.stepMs.push(performance.now() - oldest.at);
+        if (this.stepMs.length > STEP_HISTORY) this.stepMs.shift();
+      }
+      this.steps = this.steps.slice(mustFinish);
+    }
+    await this.checkScopes();
+    throwPendingErrors();
+    this.flush();
+    if (this.submitted > this.doneThrough) {
+      const at = performance.now();
+      // more than one step in flight: the older ones' completion must be taken before later submits
+      const done = n > 1 ? this.device.queue.onSubmittedWorkDone() : undefined;
+      this.steps.push({ through: this.submitted, at, done });
+    }
   }
 
   /** Wait for pipeline-creation and allocation error scopes; rethrow the first failure. */
@@ -233,35 +357,97 @@ class Runtime {
     this.pool.throwErrors();
   }
 
-  /** Copy `bytes` of `src` to the host. Submits pending work. */
+  /** mapAsync for reading; a failure because the device was lost says so. */
+  private async map(buffer: GPUBuffer, op: string): Promise<void> {
+    try {
+      await buffer.mapAsync(1 /* READ */);
+    } catch (e) {
+      const why = deviceLost();
+      throw why ? deviceLostError(op, why) : e;
+    }
+  }
+
+  private staging(size: number): { buffer: GPUBuffer; free: GPUBuffer[] } {
+    let free = this.stagingFree.get(size);
+    if (!free) this.stagingFree.set(size, (free = []));
+    const buffer = free.pop() ?? this.device.createBuffer({ size, usage: BU.MAP_READ | BU.COPY_DST, label: 'readback-staging' });
+    return { buffer, free };
+  }
+
+  /** Copy `bytes` of `src` to the host. Submits pending work. Fault records of checking kernels
+   * ride along in the same staging buffer and are raised here (faults.ts). */
   async read(src: GpuStorage, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    let list = this.stagingFree.get(size);
-    if (!list) this.stagingFree.set(size, (list = []));
-    const staging =
-      list.pop() ?? this.device.createBuffer({ size, usage: BU.MAP_READ | BU.COPY_DST, label: 'readback-staging' });
+    const faultBytes = this.faults.snapshotBytes();
+    const st = this.staging(size + faultBytes);
     const copyBytes = Math.min(size, Math.ceil(bytes / 4) * 4, src.buffer.size - srcOffset);
-    this.copyEncoder().copyBufferToBuffer(src.buffer, srcOffset, staging, 0, copyBytes);
+    const enc = this.copyEncoder();
+    enc.copyBufferToBuffer(src.buffer, srcOffset, st.buffer, 0, copyBytes);
+    if (faultBytes) this.faults.snapshot(enc, st.buffer, size, faultBytes);
     this.flush();
+    const covers = this.submitted;
     await this.checkScopes();
-    await staging.mapAsync(1 /* READ */);
-    const out = staging.getMappedRange(0, size).slice(0, bytes);
-    staging.unmap();
-    list.push(staging);
+    await this.map(st.buffer, 'toArray');
+    // the copy ran after everything submitted before it
+    if (covers > this.doneThrough) this.doneThrough = covers;
+    const out = st.buffer.getMappedRange(0, size).slice(0, bytes);
+    const faults = faultBytes ? st.buffer.getMappedRange(size, faultBytes).slice(0) : null;
+    st.buffer.unmap();
+    st.free.push(st.buffer);
     throwPendingErrors();
+    if (faults) this.faults.raise(faults);
     return out;
   }
 
-  /** Wait until the GPU has finished all submitted work. */
-  async sync(): Promise<void> {
+  /** Snapshot the fault records (submitting pending work) and wait for it; null when not armed. */
+  private async readFaults(): Promise<ArrayBuffer | null> {
+    const bytes = this.faults.snapshotBytes();
+    if (!bytes) return null;
+    const st = this.staging(bytes);
+    this.faults.snapshot(this.copyEncoder(), st.buffer, 0, bytes);
     this.flush();
     await this.checkScopes();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.map(st.buffer, 'sync');
+    const out = st.buffer.getMappedRange(0, bytes).slice(0);
+    st.buffer.unmap();
+    st.free.push(st.buffer);
+    return out;
+  }
+
+  /** Wait until the GPU has finished all submitted work; raises device faults. */
+  async sync(): Promise<void> {
+    const faults = await this.readFaults(); // flushes; its map waits for all submitted work
+    if (!faults) {
+      this.flush();
+      await this.checkScopes();
+    }
+    // always a fresh wait: it also covers work submitted outside the runtime (profiler markers)
+    const covers = this.submitted;
+    if (!faults) await this.device.queue.onSubmittedWorkDone();
+    if (covers > this.doneThrough) this.doneThrough = covers;
+    this.steps = [];
     throwPendingErrors();
+    if (faults) this.faults.raise(faults);
+  }
+
+  /** Bad labels counted by checking kernels since the last call (reads the records back when
+   * armed); other device faults are raised. */
+  async labelErrors(): Promise<number> {
+    const faults = await this.readFaults();
+    throwPendingErrors();
+    if (faults) this.faults.raise(faults, true);
+    return this.faults.takeLabelCount();
   }
 }
 
 let rt: Runtime | null = null;
+
+// a lost device's runtime is dropped: its storages report deviceLost, memory() starts over
+onDeviceLost((device) => {
+  if (rt?.device !== device) return;
+  rt.pool.deviceLost = true;
+  rt = null;
+});
 
 export function runtime(op = 'gpu op'): Runtime {
   const dev = gpuDevice(op);
@@ -295,6 +481,7 @@ export function memory(): MemoryInfo;
 export function memory(opts: { detail: true }): MemoryDetail;
 export function memory(opts?: { detail?: boolean }): MemoryInfo | MemoryDetail;
 export function memory(opts: { detail?: boolean } = {}): MemoryInfo | MemoryDetail {
+  checkOptions('memory', opts, ['detail']);
   const info = rt
     ? { inUse: rt.pool.inUseBytes, pooled: rt.pool.pooledBytes, buffersCreated: rt.pool.created }
     : { inUse: 0, pooled: 0, buffersCreated: 0 };

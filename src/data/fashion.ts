@@ -1,5 +1,6 @@
 // Fashion-MNIST from the bytes of its four IDX files (raw or gzipped), or fetched from a base URL
 // (browsers). Finding the files on disk and downloading them in Node: src/node/fashion_files.ts.
+import { checkOptions } from '../backend/options.ts';
 import { parseIdxImages, parseIdxLabels, type Gunzip } from './idx.ts';
 
 /** The ten class names, by label. */
@@ -99,6 +100,7 @@ export async function fashionMNISTFromBytes(
   o: FromBytesOptions = {},
 ): Promise<FashionMNIST> {
   const op = 'fashionMNISTFromBytes';
+  checkOptions(op, o, ['trainLimit', 'testLimit', 'gunzip', 'dir']);
   checkLimits(op, o);
   const dir = o.dir ?? 'bytes';
   const name = (k: FashionMNISTFile) => `${dir}/${FASHION_MNIST_FILES[k].name}`;
@@ -118,6 +120,7 @@ export async function fashionMNISTFromBytes(
  */
 export async function fetchFashionMNIST(o: FetchOptions = {}): Promise<FashionMNIST> {
   const op = 'fetchFashionMNIST';
+  checkOptions(op, o, ['trainLimit', 'testLimit', 'baseUrl', 'gz', 'fetch']);
   checkLimits(op, o);
   const base = o.baseUrl ?? FASHION_MNIST_URL;
   const dir = base.endsWith('/') ? base : `${base}/`;
@@ -133,5 +136,5 @@ export async function fetchFashionMNIST(o: FetchOptions = {}): Promise<FashionMN
       files[k] = new Uint8Array(await res.arrayBuffer());
     }),
   );
-  return fashionMNISTFromBytes(files, { ...o, dir: dir.slice(0, -1) });
+  return fashionMNISTFromBytes(files, { trainLimit: o.trainLimit, testLimit: o.testLimit, dir: dir.slice(0, -1) });
 }

@@ -4,30 +4,22 @@
 //   bytes 4..    ndims u32 sizes
 //   then         prod(sizes) data bytes, row-major; nothing after.
 // Images are 0x00000803 (n, rows, cols), labels 0x00000801 (n). Every check names the file.
-// Parsing from bytes works anywhere; reading files is in src/node/idx_files.ts.
+// Parsing from bytes works anywhere; reading files and gunzip with node:zlib: src/node/idx_files.ts.
 
-/**
- * Decompresses a gzip stream chunk by chunk; the reader stops early (a bound was passed) by
- * returning from the iteration, which must then release the decompressor.
- */
+/** Decompresses a gzip stream, yielding the output in chunks (so a caller can stop early). */
 export type Gunzip = (gz: Uint8Array) => AsyncIterable<Uint8Array>;
 
 /** Gunzip with the web-standard DecompressionStream (browsers, Deno, Node >= 18). */
 export async function* streamGunzip(gz: Uint8Array): AsyncGenerator<Uint8Array> {
-  const stream = new Blob([gz as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
-  const reader = stream.getReader();
-  let done = false;
+  const reader = new Blob([gz as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
   try {
     for (;;) {
-      const r = await reader.read();
-      if (r.done) {
-        done = true;
-        return;
-      }
-      yield r.value;
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value as Uint8Array;
     }
   } finally {
-    if (!done) await reader.cancel().catch(() => {});
+    reader.cancel().catch(() => {});
   }
 }
 
@@ -61,6 +53,17 @@ export function isGzip(bytes: Uint8Array): boolean {
 /** Deflate's largest expansion: a 258-byte match coded in 2 bits, so 1032 output bytes per input byte. */
 const MAX_DEFLATE_RATIO = 1032;
 
+/** `n` bytes of `chunks`, in one array. */
+function concat(chunks: Uint8Array[], n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
 /**
  * Gunzip if gzipped; decompression failures are rethrown naming the file. With `magic`, the output
  * is bounded by the IDX header it starts with: sizes that need more bytes than the gzip data can
@@ -74,22 +77,12 @@ export async function maybeGunzip(bytes: Uint8Array, file: string, magic?: numbe
   let got = 0;
   let expected = Infinity;
   let sizeError: Error | null = null; // our own check failed (not the decompressor)
-  const concat = (): Uint8Array => {
-    if (chunks.length === 1) return chunks[0];
-    const out = new Uint8Array(got);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  };
   try {
     for await (const chunk of gunzip(bytes)) {
       chunks.push(chunk);
       got += chunk.length;
       if (expected === Infinity && got >= headerBytes) {
-        const head = concat();
+        const head = concat(chunks, got);
         chunks.splice(0, chunks.length, head);
         const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
         // a wrong magic is reported by parseIdx, from the bytes read so far
@@ -114,7 +107,7 @@ export async function maybeGunzip(bytes: Uint8Array, file: string, magic?: numbe
         'delete it and download / reinstall it',
     );
   }
-  return concat();
+  return chunks.length === 1 ? chunks[0] : concat(chunks, got);
 }
 
 /** Check the header of decompressed IDX bytes; returns the sizes and the data bytes (a view). */

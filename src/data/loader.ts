@@ -11,6 +11,7 @@
 //
 // Ownership: the consumer owns each batch's x and y and disposes them (or runs the step in tidy()).
 // Everything else the loader allocates is freed by the loader, so GPU memory stays flat.
+import { checkOptions } from '../backend/options.ts';
 import { Generator as Rng, globalGenerator } from '../tensor/random.ts';
 import { fromArray } from '../tensor/launch.ts';
 import { keep, type Device } from '../tensor/storage.ts';
@@ -109,6 +110,7 @@ export class Loader {
         `${op}: split of ${split.n} ${rows}x${cols} images needs ${split.n * rows * cols} image bytes and ${split.n} labels, ` +
           `got ${split.images.length} and ${split.labels.length}`,
       );
+    checkOptions(op, o, ['batchSize', 'shuffle', 'seed', 'resize', 'augment', 'dropLast', 'device']);
     if (!posInt(o?.batchSize)) throw new Error(`${op}: batchSize must be a positive integer, got ${o?.batchSize}`);
     const size = o.resize ?? rows;
     if (!posInt(size) || size > 4096) throw new Error(`${op}: resize must be an integer in 1..4096, got ${o.resize}`);
@@ -118,7 +120,7 @@ export class Loader {
       throw new Error(`${op}: device must be 'cpu' or 'gpu', got ${String(o.device)}`);
     let augment: Required<AugmentOptions> | null = null;
     if (o.augment) {
-      const a = o.augment === true ? {} : o.augment;
+      const a = o.augment === true ? {} : (checkOptions(`${op} augment`, o.augment, ['pad', 'flip']) as AugmentOptions);
       augment = { pad: a.pad ?? 2, flip: a.flip ?? true };
       if (!(Number.isInteger(augment.pad) && augment.pad >= 0 && augment.pad <= 127))
         throw new Error(`${op}: augment.pad must be an integer in 0..127, got ${augment.pad}`);

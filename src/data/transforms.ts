@@ -1,5 +1,6 @@
 // Image transforms on packed uint8 batches: upload (4 bytes per u32) and the resize(+augment)
 // kernel launch, validated here before any GPU work.
+import { checkOptions } from '../backend/options.ts';
 import { resizeKernel, packAug } from '../kernels/resize.ts';
 import { launch, fromArray } from '../tensor/launch.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -39,6 +40,8 @@ export interface ResizeOptions {
  */
 export function resizePacked(packed: Tensor, o: ResizeOptions): Tensor {
   const op = 'resizePacked';
+  checkOptions(op, o, ['n', 'inH', 'inW', 'outH', 'outW', 'augment']);
+  if (o.augment) checkOptions(`${op} augment`, o.augment, ['pad', 'params']);
   for (const k of ['n', 'inH', 'inW', 'outH', 'outW'] as const)
     if (!isPosInt(o[k])) throw new Error(`${op}: ${k} must be a positive integer, got ${o[k]}`);
   packed.check(op);

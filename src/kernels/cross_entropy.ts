@@ -24,12 +24,14 @@
 //     without weights), as PyTorch divides: all rows ignored gives 0 / 0 = NaN.
 // A label outside [0, C) other than ignoreIndex cannot be checked on the host without a readback
 // when the labels live on the GPU: there the row's loss and gradient become NaN (it counts with
-// weight 1 in the mean's denominator) and the kernel atomically adds 1 to a flag buffer (see
-// `crossEntropyLabelErrors` in src/autograd/loss.ts). CPU labels are checked up front.
+// weight 1 in the mean's denominator) and the kernel writes a fault record (count, first row, its
+// label, C; wgsl_lib.ts), which the runtime reads back with the next readback or sync and raises
+// (src/backend/faults.ts). The accuracy count records bad labels the same way. CPU labels are
+// checked up front.
 import type { Caps, NumArray } from './kernel.ts';
 import { defineKernel, f32, i32, read, rw, u32, type StorageDecl } from './shader.ts';
 import { type RowLayout, type Stream, rowGroups, rowLayout, rowLayoutKey, rowsMain, streamGeom, streamGroups, streamLoop } from './stream.ts';
-import { LINEAR_PARAMS, NAN_BITS, isNanWgsl, linearGid } from './wgsl_lib.ts';
+import { LINEAR_PARAMS, NAN_BITS, isNanWgsl, linearGid, recordFaultCpu, recordFaultWgsl } from './wgsl_lib.ts';
 
 /** PyTorch's default ignore_index. */
 export const IGNORE_INDEX = -100;
@@ -81,20 +83,20 @@ function rowLoss(p: CeParams, out: string, l: string, base: string, stride: stri
   return `${out} = (1.0 - u.eps) * ${wFactor(p, 't')}(${l} - ${xt}) + u.eps / f32(u.c) * (${wSum(p)} * (${l} - x[${base}]) - ${a});`;
 }
 
-/** The label branch: ignored rows 0, bad rows NaN + flag, else `valid`. */
-const labelBranch = (out: string, valid: string) => `
+/** The label branch: ignored rows 0, bad rows NaN and a fault record, else `valid`. */
+const labelBranch = (out: string, valid: string, row: string) => `
     if (t == u.ignore) {
       ${out} = 0.0;
     } else if (t < 0 || t >= i32(u.c)) {
       ${out} = bitcast<f32>(u.nanBits);
-      atomicAdd(&flag[0], 1);
+      recordFault(${row}, t, i32(u.c));
     } else {
       ${valid}
     }`;
 
 function forwardRows(p: CeParams): string {
   const sm = smooth(p);
-  return `
+  return `${recordFaultWgsl}
 var<workgroup> sm: array<f32, ${RWG}>;
 var<workgroup> ss: array<f32, ${RWG}>;
 ${sm ? `var<workgroup> sa: array<f32, ${RWG}>;` : ''}
@@ -138,7 +140,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let l = log(ss[0]) + sm[0];
     lse[row] = l;
     let t = labels[row];
-    let base = row * u.c;${labelBranch('loss[row]', rowLoss(p, 'loss[row]', 'l', 'base', '', 'sa[0]'))}
+    let base = row * u.c;${labelBranch('loss[row]', rowLoss(p, 'loss[row]', 'l', 'base', '', 'sa[0]'), 'row')}
   }
 }`;
 }
@@ -160,12 +162,12 @@ function forwardLanes(p: CeParams, caps: Caps): string {
     }
     let l = log(s) + m;
     lse[i] = l;`;
-  return `
+  return `${recordFaultWgsl}
 @compute @workgroup_size(${s.wg})
 fn main(${loop.params}) {
   ${loop.open}
     let base = (i / u.s) * u.c * u.s + i % u.s;  // x[n, 0, s]${lse}
-    let t = labels[i];${labelBranch('loss[i]', rowLoss(p, 'loss[i]', 'l', 'base', ' * u.s', 'a'))}
+    let t = labels[i];${labelBranch('loss[i]', rowLoss(p, 'loss[i]', 'l', 'base', ' * u.s', 'a'), 'i')}
   }
 }`;
 }
@@ -213,10 +215,10 @@ export const ceForwardKernel = defineKernel<CeParams>({
   name: 'cross_entropy',
   spec: (p, caps) => `${flags(p)}:${ceLayout(p) === 'rows' ? 'rows' : `lanes${geo(p, caps).wg}x${geo(p, caps).per}`}`,
   // logits [N,C,S], labels [N,S] i32, [w [C], [wsum [1]]], [lse [N,S] unless nll], loss [N,S],
-  // flag [1] i32 (bad-label count, atomic)
+  // fault [4] i32 (bad labels: count, first row, its label, C; atomic, see wgsl_lib.ts)
   storage: (p) => [
     read('x'), read('labels', 'i32'), ...weightDecls(p),
-    ...(p.nll ? [] : [rw('lse')]), rw('loss'), rw('flag', 'atomic<i32>'),
+    ...(p.nll ? [] : [rw('lse')]), rw('loss'), rw('fault', 'atomic<i32>'),
   ],
   uniforms: (p) => ceUniforms(p),
   dispatch: (p, caps) => (ceLayout(p) === 'rows' ? rowsOf(p) : streamGroups(rowsOf(p), geo(p, caps))),
@@ -235,7 +237,7 @@ export const ceForwardKernel = defineKernel<CeParams>({
     const wsum = withWsum(p) ? bufs[k++][0] : 0;
     const lse = p.nll ? null : bufs[k++];
     const loss = bufs[k++];
-    const flag = bufs[k++];
+    const fault = bufs[k++];
     const s = sOf(p);
     for (let r = 0; r < rowsOf(p); r++) {
       const base = Math.floor(r / s) * p.c * s + (r % s);
@@ -243,7 +245,7 @@ export const ceForwardKernel = defineKernel<CeParams>({
       const [l, v] = cpuRow(p, x, w, wsum, base, s, t);
       if (lse) lse[r] = l;
       loss[r] = v;
-      if (t !== ignoreOf(p) && !(t >= 0 && t < p.c)) flag[0] += 1;
+      if (t !== ignoreOf(p) && !(t >= 0 && t < p.c)) recordFaultCpu(fault, r, t, p.c);
     }
   },
 });
@@ -477,11 +479,11 @@ export interface AccuracyParams extends CeParams {
 export const accuracyKernel = defineKernel<AccuracyParams>({
   name: 'accuracy_count',
   spec: (p) => (p.accumulate ? 'acc' : ''),
-  // logits [B,C], labels [B] i32, out [1] f32
-  storage: () => [read('x'), read('labels', 'i32'), rw('out')],
+  // logits [B,C], labels [B] i32, out [1] f32, fault [4] i32 (bad labels, as cross_entropy's)
+  storage: () => [read('x'), read('labels', 'i32'), rw('out'), rw('fault', 'atomic<i32>')],
   uniforms: (p) => [u32('b', p.b), u32('c', p.c)],
   dispatch: () => 1,
-  body: (p) => `
+  body: (p) => `${recordFaultWgsl}
 var<workgroup> part: array<u32, ${SWG}>;
 ${isNanWgsl('f32')}
 @compute @workgroup_size(${SWG})
@@ -495,7 +497,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
       let v = x[base + j];
       if (v > best || (isNan(v) && !isNan(best))) { best = v; bi = i32(j); }
     }
-    if (bi == labels[r]) { hits += 1u; }
+    let t = labels[r];
+    if (bi == t) { hits += 1u; }
+    if (t != ${IGNORE_INDEX} && (t < 0 || t >= i32(u.c))) { recordFault(r, t, i32(u.c)); }
   }
   part[lid] = hits;
   for (var w = ${SWG / 2}u; w > 0u; w >>= 1u) {
@@ -504,7 +508,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   }
   if (lid == 0u) { out[0] = ${p.accumulate ? 'out[0] + ' : ''}f32(part[0]); }
 }`,
-  cpu: (p, [x, labels, out]: NumArray[]) => {
+  cpu: (p, [x, labels, out, fault]: NumArray[]) => {
     let hits = 0;
     for (let r = 0; r < p.b; r++) {
       const base = r * p.c;
@@ -517,7 +521,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
           bi = j;
         }
       }
-      if (bi === labels[r]) hits++;
+      const t = labels[r];
+      if (bi === t) hits++;
+      if (t !== IGNORE_INDEX && !(t >= 0 && t < p.c)) recordFaultCpu(fault, r, t, p.c);
     }
     out[0] = (p.accumulate ? out[0] : 0) + hits;
   },

@@ -7,7 +7,7 @@
 // (`grouped`): the header derives the group `grp` and the row block within it.
 // A kernel file declares its bindings and uniforms through `defineKernel` (shader.ts) and writes
 // its body with `gemmBody`; which design runs is in the params (`GemmChoice`), chosen by
-// src/policy/gemm_choice.ts.
+// src/policy/gemm_choice.ts (the candidates an autotuner may time: src/policy/gemm_variants.ts).
 //
 // Two designs, both generated from the same loaders:
 //  'lanes' (software adapters such as lavapipe): a workgroup is one 8-lane subgroup owning an
@@ -27,12 +27,52 @@
 //     L = 1 shares nothing: each invocation loads its own R A values (R + C loads per k for R x C
 //     multiply-adds, R x C = 8 x 4) and uses no subgroup operation, for adapters without
 //     'subgroups' (Firefox); 8 such invocations side by side make a workgroup.
-//  'tiled' (hardware GPUs; the TF.js design): 16x16 invocations x 4x4 outputs = a 64x64 tile, K in
-//     32-deep slices staged in workgroup memory (A slice stored k-major so a thread reads its 4 rows
-//     as one vec4), vec4 global loads where the operand offers them.
+//  'tiled' (hardware GPUs; the TF.js design, parameterised by `TileConfig`): a workgroup of
+//     (BN/TN) x (BM/TM) invocations owns a BM x BN output tile, each invocation TM x TN outputs
+//     (the default: 16x16 invocations x 4x4 outputs = a 64x64 tile); K goes in TK-deep slices
+//     staged in workgroup memory (A slice stored k-major so a thread reads 4 of its rows as one
+//     vec4; same for B's columns). An invocation owns the row quads ty, ty + BM/TM, ... and the
+//     column quads tx, tx + BN/TN, ..., so neighbouring invocations read neighbouring vec4.
+//     Options: vec4 global loads where the operand offers them (`vec4`); two slice buffers, the
+//     next slice loaded while this one is computed, one barrier per slice (`double`); and A
+//     register tiles shared across G-lane groups of a subgroup with subgroupShuffle instead of
+//     workgroup memory (`sg` = G): the G invocations of a group own the same rows, lane p loads
+//     the rows' values at k = t + p*TK/G .. (coalesced along K), and at each k every lane takes
+//     them from the lane that loaded them.
+//
+// Split-K (both designs, `splitK` = S > 1): K is cut into S ranges of whole slices; workgroup x
+// = tile column * S + range, and range s writes its partial sums where the store puts batch
+// z' = s * Z + z (Z = workgroups along z), so an output indexed by z must hold S times its z
+// extent: [S, Z, ...] partials, reduced by `splitKReduceKernel` (split_k_reduce.ts) in a fixed
+// order (deterministic, no atomics). Partials take no bias / ReLU (the reduction applies them).
 import type { Caps } from './kernel.ts';
 
 export type GemmVariant = 'lanes' | 'tiled';
+
+/** Tile configuration of the 'tiled' design (see the file comment). */
+export interface TileConfig {
+  /** Workgroup tile: rows x columns of the output (64 or 128 each). */
+  bm: number;
+  bn: number;
+  /** Outputs per invocation: rows x columns (4 or 8 each). Invocations = (bm / tm) * (bn / tn). */
+  tm: number;
+  tn: number;
+  /** K slice depth staged per step (8, 16 or 32). */
+  tk: number;
+  /** Two slice buffers: the next slice is loaded while this one is computed (one barrier per slice). */
+  double: boolean;
+  /** Use the operands' vec4 loads (`vecK` / `vecI`) where they offer them; false: scalar loads only. */
+  vec4: boolean;
+  /** 0: A goes through workgroup memory. 4 or 8: A register tiles shared across groups of this many
+   * lanes of one subgroup with subgroupShuffle (needs subgroups of at least that many lanes). */
+  sg: number;
+}
+
+/** The 'tiled' configuration used when a choice names none (16x16 invocations x 4x4 outputs). */
+export const DEFAULT_TILE: Readonly<TileConfig> = Object.freeze({ bm: 64, bn: 64, tm: 4, tn: 4, tk: 32, double: false, vec4: true, sg: 0 });
+
+/** Most K ranges a split-K launch may use. */
+export const MAX_SPLIT_K = 64;
 
 /** The GEMM design of one launch; every GEMM kernel's params carry it. */
 export interface GemmChoice {
@@ -42,8 +82,13 @@ export interface GemmChoice {
   lanesSubgroups?: number;
   /** 'lanes' only: lanes that share A values through subgroupBroadcast (default 8). 4 serves
    * adapters whose subgroups are 4 lanes (SwiftShader); 1 needs no subgroups at all (every lane
-   * loads its own A values; Firefox offers no 'subgroups'). See `LANES_WIDTHS`. */
+   * loads its own A values; Firefox offers no 'subgroups'). */
   lanesWidth?: LanesWidth;
+  /** 'tiled' only: the tile configuration (default `DEFAULT_TILE`). */
+  tile?: TileConfig;
+  /** K ranges computed by separate workgroups into partial outputs (default 1 = no split; see the
+   * file comment). The caller allocates the partials and reduces them. */
+  splitK?: number;
 }
 
 /** Lane counts of the 'lanes' core: 8 (lavapipe's subgroups), 4 (SwiftShader's), 1 (no subgroups). */
@@ -135,14 +180,99 @@ export function lanesTile(choice: GemmChoice, m: number): LanesTile {
   return m <= 8 || l === 1 ? { r: 8, c: 4, s, l } : { r: 16, c: 2, s, l };
 }
 
-export const TILE = 64;
-const TK = 32;
+/** The tile configuration of a 'tiled' choice. */
+export function tileOf(choice: GemmChoice): Readonly<TileConfig> {
+  return choice.tile ?? DEFAULT_TILE;
+}
 
-/** Workgroup counts [x, y] for an M x N problem. */
+/** K ranges of a choice (1 = no split). */
+export function splitOf(choice: GemmChoice): number {
+  return choice.splitK ?? 1;
+}
+
+/** Bytes of workgroup memory a tile configuration declares. */
+export function tileWorkgroupBytes(t: TileConfig): number {
+  return (t.sg ? 0 : t.bm * t.tk * 4) * (t.double ? 2 : 1) + t.bn * t.tk * 4 * (t.double ? 2 : 1);
+}
+
+/** Why the adapter cannot run this tile configuration (empty: it can). The rules: sizes from the
+ * supported sets; invocations within maxComputeInvocationsPerWorkgroup (SwiftShader in Chromium
+ * allows 256); slice buffers within maxComputeWorkgroupStorageSize (16 KiB is the WebGPU default);
+ * a subgroup-shared variant needs the 'subgroups' feature with subgroups of at least G lanes (its
+ * G-lane groups must lie in one subgroup) and G dividing TK and the invocations per row. */
+export function tileProblems(t: TileConfig, caps: Caps): string[] {
+  const out: string[] = [];
+  const inSet = (name: string, v: number, set: number[]) => {
+    if (!set.includes(v)) out.push(`${name} must be one of ${set.join(', ')}, got ${v}`);
+  };
+  inSet('bm', t.bm, [64, 128]);
+  inSet('bn', t.bn, [64, 128]);
+  inSet('tm', t.tm, [4, 8]);
+  inSet('tn', t.tn, [4, 8]);
+  inSet('tk', t.tk, [8, 16, 32]);
+  inSet('sg', t.sg, [0, 4, 8]);
+  if (out.length) return out;
+  const inv = (t.bm / t.tm) * (t.bn / t.tn);
+  if (inv > caps.maxComputeInvocationsPerWorkgroup)
+    out.push(`${inv} invocations per workgroup exceed maxComputeInvocationsPerWorkgroup ${caps.maxComputeInvocationsPerWorkgroup}`);
+  const bytes = tileWorkgroupBytes(t);
+  if (bytes > caps.maxComputeWorkgroupStorageSize)
+    out.push(`${bytes} bytes of workgroup memory exceed maxComputeWorkgroupStorageSize ${caps.maxComputeWorkgroupStorageSize}`);
+  if (t.sg) {
+    if (!caps.subgroups || caps.subgroupMinSize < t.sg)
+      out.push(`sg ${t.sg} needs subgroups of at least ${t.sg} lanes (this adapter: ${caps.subgroups ? `${caps.subgroupMinSize}-${caps.subgroupMaxSize}` : 'none'})`);
+    if (t.tk % t.sg !== 0 || (t.bn / t.tn) % t.sg !== 0) out.push(`sg ${t.sg} must divide tk ${t.tk} and bn / tn ${t.bn / t.tn}`);
+  }
+  return out;
+}
+
+/** Why the adapter cannot run this choice (empty: it can). */
+export function gemmProblems(choice: GemmChoice, caps: Caps): string[] {
+  const out: string[] = [];
+  const s = splitOf(choice);
+  if (!Number.isInteger(s) || s < 1 || s > MAX_SPLIT_K) out.push(`splitK must be an integer in 1..${MAX_SPLIT_K}, got ${s}`);
+  if (choice.variant === 'tiled') return [...out, ...tileProblems(tileOf(choice), caps)];
+  if (choice.variant !== 'lanes') return [...out, `unknown GEMM variant ${String(choice.variant)}`];
+  const n = choice.lanesSubgroups ?? 1;
+  const w = choice.lanesWidth ?? 8;
+  if (!Number.isInteger(n) || n < 1 || n > 8) out.push(`lanesSubgroups must be an integer in 1..8, got ${n}`);
+  else if (!LANES_WIDTHS.includes(w)) out.push(`lanesWidth must be one of ${LANES_WIDTHS.join(', ')}, got ${w}`);
+  else if (!lanesRunsOn(caps, n, w))
+    out.push(
+      `the 'lanes' design with ${n} group(s) of ${w} lanes per workgroup needs the 'subgroups' feature with subgroups of ` +
+        `${n > 1 ? 'exactly' : 'at least'} ${w} lanes (this adapter: ${caps.subgroups ? `${caps.subgroupMinSize}-${caps.subgroupMaxSize}` : 'none'})`,
+    );
+  return out;
+}
+
+/** Whether the adapter can run this choice (`gemmProblems` says why not). */
+export function gemmSupports(choice: GemmChoice, caps: Caps): boolean {
+  return gemmProblems(choice, caps).length === 0;
+}
+
+/** K granule of a split: every range but the last is a whole number of these (the tiled slice;
+ * 4 for lanes, whose vec4-along-K loads take 4 k per step). */
+function splitGranule(choice: GemmChoice): number {
+  return choice.variant === 'tiled' ? tileOf(choice).tk : 4;
+}
+
+/** K extent of each split range for a K-deep problem: range s covers [s * chunk, min(K, (s+1) * chunk)). */
+export function splitKChunk(choice: GemmChoice, k: number): number {
+  const g = splitGranule(choice);
+  return Math.ceil(k / (splitOf(choice) * g)) * g;
+}
+
+export const TILE = DEFAULT_TILE.bm;
+
+/** Workgroup counts [x, y] for an M x N problem (x includes the split-K ranges). */
 export function gemmGroups(choice: GemmChoice, m: number, n: number): [number, number] {
-  if (choice.variant === 'tiled') return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
+  const s = splitOf(choice);
+  if (choice.variant === 'tiled') {
+    const t = tileOf(choice);
+    return [Math.ceil(n / t.bn) * s, Math.ceil(m / t.bm)];
+  }
   const t = lanesTile(choice, m);
-  return [Math.ceil(n / (t.l * t.c * t.s)), Math.ceil(m / t.r)];
+  return [Math.ceil(n / (t.l * t.c * t.s)) * s, Math.ceil(m / t.r)];
 }
 
 // ---- WGSL generation ----
@@ -166,6 +296,25 @@ function header(d: GemmDesc, rowBlock: number): string {
   let K1 = ${k1};
   let K2 = ${k2};
   let K = K0 * K1 * K2;${grouped}`;
+}
+
+/** Split-K lets: this workgroup's range `ks` of K, [kBegin, kEnd), and its tile column `wx`. */
+function splitHeader(s: number, granule: number): string {
+  return `let ks = wid.x % ${s}u;
+  let wx = wid.x / ${s}u;
+  let kc = (K + ${s * granule - 1}u) / ${s * granule}u * ${granule}u;
+  let kBegin = ks * kc;
+  let kEnd = min(K, kBegin + kc);`;
+}
+
+/** The stores of a split-K launch see z' = ks * Z + z (partial `ks` of batch z). */
+function splitStores(s: number, stores: string): string {
+  if (s === 1) return stores;
+  return `let zs = ks * nwg.z + z;
+  {
+  let z = zs;
+  ${stores}
+  }`;
 }
 
 /** The workgroup's row-block index (within its group when grouped). */
@@ -199,8 +348,8 @@ function epilogue(d: GemmDesc, row: string, col: string, acc: string): string {
   return d.store(row, col, v);
 }
 
-/** The 'lanes' core (see the file comment); `t` = register tile. */
-function lanesWgsl(d: GemmDesc, t: LanesTile): string {
+/** The 'lanes' core (see the file comment); `t` = register tile, `s` = split-K ranges. */
+function lanesWgsl(d: GemmDesc, t: LanesTile, s: number): string {
   const L = t.l;
   const G = t.r / L;
   const { A, B } = d;
@@ -268,23 +417,32 @@ function lanesWgsl(d: GemmDesc, t: LanesTile): string {
       ${storeRow(d, 'row', 'col0', 'v', t.c)}
     }
   }`;
+  const split = s > 1;
+  // a split range starts at kBegin (a multiple of 4, so vec4-along-K loads stay aligned) and its
+  // K counters start decoded from it
+  const counters = !d.kSplit
+    ? ''
+    : split
+      ? 'var k0 = kBegin / (K1 * K2); var k1 = (kBegin - k0 * K1 * K2) / K2; var k2 = kBegin - (k0 * K1 + k1) * K2;'
+      : 'var k0 = 0u; var k1 = 0u; var k2 = 0u;';
   return `${d.helpers ?? ''}
 @compute @workgroup_size(${L * t.s})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${split ? ', @builtin(num_workgroups) nwg: vec3<u32>' : ''}) {
   ${header(d, t.r)}
+  ${split ? splitHeader(s, 4) : ''}
   let lane = ${L === 1 ? '0u' : `lid % ${L}u`};
   let row0 = ${rowBlockId(d)} * ${t.r}u;
-  let col0 = (wid.x * ${t.s}u + lid / ${L}u) * ${L * t.c}u + lane * ${t.c}u;
+  let col0 = (${split ? 'wx' : 'wid.x'} * ${t.s}u + lid / ${L}u) * ${L * t.c}u + lane * ${t.c}u;
   // rows / columns past M / N are clamped for loading and never stored
   ${rowSetup}
   ${colSetup}
   ${range(t.r).map((r) => range(t.c).map((c) => `var acc${r}_${c} = 0.0;`).join(' ')).join('\n  ')}
-  ${d.kSplit ? 'var k0 = 0u; var k1 = 0u; var k2 = 0u;' : ''}
-  for (var k = 0u; k < K; k += ${KU}u) {
+  ${counters}
+  for (var k = ${split ? 'kBegin' : '0u'}; k < ${split ? 'kEnd' : 'K'}; k += ${KU}u) {
     ${chunkLoads}
     ${range(KU).map(step).join('\n    ')}
   }
-  ${stores}
+  ${splitStores(s, stores)}
 }`;
 }
 
@@ -294,70 +452,231 @@ function kDecode(d: GemmDesc, k: string): string {
   return `let k12 = K1 * K2; let k0 = ${k} / k12; let kr = ${k} - k0 * k12; let k1 = kr / K2; let k2 = kr - k1 * K2;`;
 }
 
-/** Statements filling the workgroup tile `S` (k-major, 16 vec4 of 4 rows/cols per k) for operand `o`;
- * `isA`: rows are the operand's index. */
-function tileLoad(d: GemmDesc, o: Operand, isA: boolean, S: string): string {
+/** Where one operand's slice goes: `rows` rows/columns of the tile (BM for A, BN for B), stored
+ * k-major as `rows / 4` vec4 per k in workgroup array `S` from element `off`. */
+interface SliceTarget {
+  S: string;
+  /** '' or an offset expression followed by ' + ' (the buffer of a double-buffered slice) */
+  off: string;
+  rows: number;
+}
+
+/** Statements filling one K slice [start, start + TK) of the workgroup tile for operand `o`
+ * (`isA`: rows are the operand's index); elements past M / N / the K range are zeros. The copies
+ * walk the contiguous index across consecutive invocations (coalesced) in loops rather than
+ * unrolled copies (a GPU compiler unrolls them, lavapipe compiles faster). */
+function tileLoad(d: GemmDesc, o: Operand, isA: boolean, tc: TileConfig, tgt: SliceTarget, start: string, kHi: string): string {
   const base = isA ? 'row0' : 'col0';
   const lim = isA ? 'M' : 'N';
   const kid: KIdx = { k: 'k', k0: 'k0', k1: 'k1', k2: 'k2' };
-  if (o.fast === 'k' && o.vecK) {
-    // 512 vec4 (4 consecutive k) per slice, 2 per invocation
-    return `for (var e = li; e < 512u; e += 256u) { let q = e % 8u; let r = e / 8u; let i = ${base} + r; let k = t + q * 4u;
+  const nt = (tc.bm / tc.tm) * (tc.bn / tc.tn);
+  const Q = tgt.rows / 4;
+  const { S, off } = tgt;
+  const tk = tc.tk;
+  if (tc.vec4 && o.fast === 'k' && o.vecK) {
+    // rows * TK / 4 vec4 (4 consecutive k) per slice
+    return `for (var e = li; e < ${(tgt.rows * tk) / 4}u; e += ${nt}u) { let q = e % ${tk / 4}u; let r = e / ${tk / 4}u; let i = ${base} + r; let k = ${start} + q * 4u;
       var v = vec4<f32>(0.0);
-      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecK('x', kid)}; }
-      ${range(4).map((c) => `${S}[(q * 4u + ${c}u) * 16u + (r >> 2u)][r & 3u] = v.${'xyzw'[c]};`).join(' ')} }`;
+      if (i < ${lim} && k < ${kHi}) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecK('x', kid)}; }
+      ${range(4).map((c) => `${S}[${off}(q * 4u + ${c}u) * ${Q}u + (r >> 2u)][r & 3u] = v.${'xyzw'[c]};`).join(' ')} }`;
   }
-  if (o.fast === 'i' && o.vecI?.w === 4) {
-    // 512 vec4 (4 consecutive rows / columns) per slice, 2 per invocation
-    return `for (var e = li; e < 512u; e += 256u) { let r4 = e % 16u; let kk = e / 16u; let i = ${base} + r4 * 4u; let k = t + kk;
+  if (tc.vec4 && o.fast === 'i' && o.vecI?.w === 4) {
+    // rows / 4 * TK vec4 (4 consecutive rows / columns) per slice
+    return `for (var e = li; e < ${Q * tk}u; e += ${nt}u) { let r4 = e % ${Q}u; let kk = e / ${Q}u; let i = ${base} + r4 * 4u; let k = ${start} + kk;
       var v = vec4<f32>(0.0);
-      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecI.load('x', kid)}; }
-      ${S}[kk * 16u + r4] = v; }`;
+      if (i < ${lim} && k < ${kHi}) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.vecI.load('x', kid)}; }
+      ${S}[${off}kk * ${Q}u + r4] = v; }`;
   }
-  // 2048 scalars per slice, 8 per invocation; consecutive invocations walk the contiguous index
-  // (loops rather than unrolled copies: a GPU compiler unrolls them, lavapipe compiles faster)
-  const [r, kk] = o.fast === 'k' ? [`e / ${TK}u`, `e % ${TK}u`] : [`e % ${TILE}u`, `e / ${TILE}u`];
-  return `for (var e = li; e < ${TILE * TK}u; e += 256u) { let r = ${r}; let kk = ${kk}; let i = ${base} + r; let k = t + kk;
+  // rows * TK scalars per slice
+  const [r, kk] = o.fast === 'k' ? [`e / ${tk}u`, `e % ${tk}u`] : [`e % ${tgt.rows}u`, `e / ${tgt.rows}u`];
+  return `for (var e = li; e < ${tgt.rows * tk}u; e += ${nt}u) { let r = ${r}; let kk = ${kk}; let i = ${base} + r; let k = ${start} + kk;
       var v = 0.0;
-      if (i < ${lim} && k < K) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.load('x', kid)}; }
-      ${S}[kk * 16u + (r >> 2u)][r & 3u] = v; }`;
+      if (i < ${lim} && k < ${kHi}) { ${kDecode(d, 'k')} ${o.setup('i', 'x')} v = ${o.load('x', kid)}; }
+      ${S}[${off}kk * ${Q}u + (r >> 2u)][r & 3u] = v; }`;
 }
 
-/** The 'tiled' core (see the file comment). */
-function tiledWgsl(d: GemmDesc): string {
-  const stores = `let res = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-  for (var r = 0u; r < 4u; r++) {
-    let row = row0 + ty4 + r;
+/** The 'tiled' core (see the file comment) for tile configuration `tc` and `s` split-K ranges. */
+function tiledWgsl(d: GemmDesc, tc: TileConfig, s: number): string {
+  const { bm, bn, tm, tn, tk, sg } = tc;
+  const TX = bn / tn; // invocations along the columns (lid.x)
+  const TY = bm / tm; // invocations along the rows (lid.y)
+  const AQ = bm / 4; // vec4 per k in an A slice
+  const BQ = bn / 4;
+  const GA = tm / 4; // row quads per invocation: quad g*TY + ty holds rows 4(g*TY + ty) .. +3
+  const HB = tn / 4; // column quads per invocation: quad h*TX + tx
+  const split = s > 1;
+  const kLo = split ? 'kBegin' : '0u';
+  const kHi = split ? 'kEnd' : 'K';
+  const dbl = tc.double;
+  const aSize = tk * AQ;
+  const bSize = tk * BQ;
+  const accName = (r: number, h: number) => (HB === 1 ? `acc${r}` : `acc${r}_${h}`);
+  const bName = (h: number) => (HB === 1 ? 'b' : `b${h}`);
+  const aName = (g: number) => (GA === 1 ? 'a' : `a${g}`);
+  const comp = ['x', 'y', 'z', 'w'];
+
+  // ---- A through registers shared across G-lane groups (sg = G) ----
+  // The G invocations li - p .. li - p + G - 1 (p = li % G) share lid.y (G divides TX), so they own
+  // the same TM rows. Assumed, as by the lanes core: such an aligned group of consecutive
+  // invocations lies in one subgroup as consecutive lanes (true of every implementation that
+  // supports subgroups of >= G lanes, `tileProblems` checks the size). Lane p holds the rows'
+  // values at k = t + p*KJ .. t + p*KJ + KJ - 1; the value at kk = q*KJ + j is lane q's register j.
+  const G = sg;
+  const KJ = sg ? tk / sg : 0;
+  const aVec = sg > 0 && tc.vec4 && !!d.A.vecK && KJ % 4 === 0;
+  const rowOf = (r: number) => `row0 + ${r >> 2}u * ${4 * TY}u + ty4 + ${r & 3}u`;
+  let sgSetup = '';
+  let sgLoad = (_start: string) => '';
+  if (sg) {
+    const kid: KIdx = { k: 'k', k0: 'k0', k1: 'k1', k2: 'k2' };
+    const regs = aVec
+      ? range(tm).map((r) => range(KJ / 4).map((j) => `var qa${r}_${j} = vec4<f32>(0.0);`).join(' '))
+      : range(tm).map((r) => range(KJ).map((j) => `var qa${r}_${j} = 0.0;`).join(' '));
+    sgSetup = `let sgp = li % ${G}u;
+  let src0 = sgi - sgp;
+  ${range(tm).map((r) => `let ar${r} = min(${rowOf(r)}, M - 1u);\n  ${d.A.setup(`ar${r}`, `r${r}`)}`).join('\n  ')}
+  ${regs.join('\n  ')}`;
+    sgLoad = (start) => {
+      const per = aVec ? KJ / 4 : KJ;
+      return range(per)
+        .map((j) => {
+          const k = `${start} + sgp * ${KJ}u + ${aVec ? 4 * j : j}u`;
+          const zero = aVec ? 'vec4<f32>(0.0)' : '0.0';
+          const loads = range(tm).map((r) => `qa${r}_${j} = ${aVec ? d.A.vecK!(`r${r}`, kid) : d.A.load(`r${r}`, kid)};`);
+          return `{ let k = ${k}; if (k < ${kHi}) { ${kDecode(d, 'k')} ${loads.join(' ')} } else { ${range(tm).map((r) => `qa${r}_${j} = ${zero};`).join(' ')} } }`;
+        })
+        .join('\n    ');
+    };
+  }
+
+  const aTgt = (off: string): SliceTarget => ({ S: 'As', off, rows: bm });
+  const bTgt = (off: string): SliceTarget => ({ S: 'Bs', off, rows: bn });
+  /** Loads of the slice starting at `start` into the buffers at offsets `aOff` / `bOff`. */
+  const loadSlice = (start: string, aOff: string, bOff: string) =>
+    [
+      sg ? '' : tileLoad(d, d.A, true, tc, aTgt(aOff), start, kHi),
+      tileLoad(d, d.B, false, tc, bTgt(bOff), start, kHi),
+    ]
+      .filter((x) => x)
+      .join('\n    ');
+
+  /** Multiply-adds of one slice read from the buffers at `ra` / `rb` (offset prefixes). */
+  const compute = (ra: string, rb: string) => {
+    const bLoads = range(HB).map((h) => `let ${bName(h)} = Bs[${rb}kk * ${BQ}u + ${h ? `${h * TX}u + ` : ''}lid.x];`);
+    if (!sg) {
+      const aLoads = range(GA).map((g) => `let ${aName(g)} = As[${ra}kk * ${AQ}u + ${g ? `${g * TY}u + ` : ''}lid.y];`);
+      const fmas = range(tm).map((r) => range(HB).map((h) => `${accName(r, h)} += ${aName(r >> 2)}.${comp[r & 3]} * ${bName(h)};`).join(' '));
+      return `for (var kk = 0u; kk < ${tk}u; kk++) {
+      ${[...aLoads, ...bLoads].join('\n      ')}
+      ${fmas.join(' ')}
+    }`;
+    }
+    // kk = q * KJ + j: row r's value is lane (src0 + q)'s register qa{r}_{j} (component j % 4 when vec4)
+    const steps = range(KJ).map((j) => {
+      const shuffles = aVec
+        ? j % 4 === 0
+          ? range(tm).map((r) => `let sa${r}_${j >> 2} = subgroupShuffle(qa${r}_${j >> 2}, src);`)
+          : []
+        : range(tm).map((r) => `let sa${r}_${j} = subgroupShuffle(qa${r}_${j}, src);`);
+      const aVal = (r: number) => (aVec ? `sa${r}_${j >> 2}.${comp[j & 3]}` : `sa${r}_${j}`);
+      const fmas = range(tm).map((r) => range(HB).map((h) => `${accName(r, h)} += ${aVal(r)} * ${bName(h)};`).join(' '));
+      return `${shuffles.join(' ')}
+      { let kk = q * ${KJ}u + ${j}u;
+      ${bLoads.join(' ')}
+      ${fmas.join(' ')} }`;
+    });
+    return `for (var q = 0u; q < ${G}u; q++) {
+      let src = src0 + q;
+      ${steps.join('\n      ')}
+    }`;
+  };
+
+  // ---- the K loop and its barriers ----
+  let kLoop: string;
+  if (!dbl) {
+    // one buffer: every invocation writes its share of the slice, barrier (the slice is complete
+    // before anyone reads it), everyone reads, barrier (all reads are done before the next
+    // iteration overwrites the buffer)
+    kLoop = `for (var t = ${kLo}; t < ${kHi}; t += ${tk}u) {
+    ${sgLoad('t')}
+    ${loadSlice('t', '', '')}
+    workgroupBarrier();
+    ${compute('', '')}
+    workgroupBarrier();
+  }`;
+  } else {
+    // two buffers, cbuf = the one read this iteration. The first slice goes into buffer 0 before the
+    // loop, then a barrier. Iteration i writes slice i+1 into buffer 1 - cbuf while reading buffer cbuf,
+    // then one barrier. Correct with one barrier per slice: buffer 1 - cbuf was last read in
+    // iteration i-1, whose reads all precede the barrier that ended it (so no read races these
+    // writes), and iteration i+1 reads it only after the barrier that ends iteration i (so it sees
+    // every write). The condition skipping the last prefetch is uniform (t and kEnd are), and
+    // every barrier is outside it.
+    const off = (buf: string, size: number) => `${buf} * ${size}u + `;
+    kLoop = `var cbuf = 0u;
+  ${loadSlice(kLo, '', '')}
+  workgroupBarrier();
+  for (var t = ${kLo}; t < ${kHi}; t += ${tk}u) {
+    let nbuf = 1u - cbuf;
+    if (t + ${tk}u < ${kHi}) {
+      let tnext = t + ${tk}u;
+      ${loadSlice('tnext', off('nbuf', aSize), off('nbuf', bSize))}
+    }
+    ${sgLoad('t')}
+    ${compute(off('cbuf', aSize), off('cbuf', bSize))}
+    workgroupBarrier();
+    cbuf = nbuf;
+  }`;
+  }
+
+  // ---- epilogue: rows (g*TY + ty)*4 + c, column quads h*TX + tx ----
+  const nAcc = tm * HB;
+  const resList = range(tm).flatMap((r) => range(HB).map((h) => accName(r, h)));
+  const rowExpr = tm === 4 ? 'row0 + ty4 + r' : `row0 + (r >> 2u) * ${4 * TY}u + ty4 + (r & 3u)`;
+  const rowBody =
+    HB === 1
+      ? `let v = res[r];
+      ${storeRow(d, 'row', 'col0 + tx4', 'v', 4)}`
+      : `for (var h = 0u; h < ${HB}u; h++) {
+        let v = res[r * ${HB}u + h];
+        let col = col0 + h * ${4 * TX}u + tx4;
+        ${storeRow(d, 'row', 'col', 'v', 4)}
+      }`;
+  const stores = `let res = array<vec4<f32>, ${nAcc}>(${resList.join(', ')});
+  for (var r = 0u; r < ${tm}u; r++) {
+    let row = ${rowExpr};
     if (row < M) {
-      let v = res[r];
-      ${storeRow(d, 'row', 'col0 + tx4', 'v', 4)}
+      ${rowBody}
     }
   }`;
+  const nbuf = dbl ? 2 : 1;
+  const decls = [
+    sg ? '' : `var<workgroup> As: array<vec4<f32>, ${nbuf * aSize}>;`,
+    `var<workgroup> Bs: array<vec4<f32>, ${nbuf * bSize}>;`,
+  ].filter((x) => x);
+  const builtins = [
+    '@builtin(workgroup_id) wid: vec3<u32>',
+    '@builtin(local_invocation_id) lid: vec3<u32>',
+    '@builtin(local_invocation_index) li: u32',
+    ...(split ? ['@builtin(num_workgroups) nwg: vec3<u32>'] : []),
+    ...(sg ? ['@builtin(subgroup_invocation_id) sgi: u32'] : []),
+  ];
   return `${d.helpers ?? ''}
-// slices: [k][16 vec4]; As vec4 j at k = rows 4j..4j+3, Bs vec4 j at k = cols 4j..4j+3
-var<workgroup> As: array<vec4<f32>, ${TK * 16}>;
-var<workgroup> Bs: array<vec4<f32>, ${TK * 16}>;
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-  ${header(d, TILE)}
-  let row0 = ${rowBlockId(d)} * ${TILE}u;
-  let col0 = wid.x * ${TILE}u;
+// slices: [k][${AQ === BQ ? `${AQ} vec4` : `${AQ} / ${BQ} vec4`}]; As vec4 j at k = rows 4j..4j+3, Bs vec4 j at k = cols 4j..4j+3
+${decls.join('\n')}
+@compute @workgroup_size(${TX}, ${TY})
+fn main(${builtins[0]}, ${builtins[1]},
+        ${builtins.slice(2).join(', ')}) {
+  ${header(d, bm)}
+  ${split ? splitHeader(s, tk) : ''}
+  let row0 = ${rowBlockId(d)} * ${bm}u;
+  let col0 = ${split ? 'wx' : 'wid.x'} * ${bn}u;
   let ty4 = lid.y * 4u;
   let tx4 = lid.x * 4u;
-  var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
-  for (var t = 0u; t < K; t += ${TK}u) {
-    ${tileLoad(d, d.A, true, 'As')}
-    ${tileLoad(d, d.B, false, 'Bs')}
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${TK}u; kk++) {
-      let a = As[kk * 16u + lid.y];
-      let b = Bs[kk * 16u + lid.x];
-      acc0 += a.x * b; acc1 += a.y * b; acc2 += a.z * b; acc3 += a.w * b;
-    }
-    workgroupBarrier();
-  }
-  ${stores}
+  ${resList.map((a) => `var ${a} = vec4<f32>(0.0);`).join(' ')}
+  ${sgSetup}
+  ${kLoop}
+  ${splitStores(s, stores)}
 }`;
 }
 
@@ -395,25 +714,38 @@ export function rowMajorStore(name: string, base: string, w: number): Pick<GemmD
 
 /** WGSL `enable`s the chosen design needs (for `defineKernel`'s `enables`). */
 export function gemmEnables(choice: GemmChoice): string[] {
-  return choice.variant === 'lanes' && (choice.lanesWidth ?? 8) > 1 ? ['subgroups'] : [];
+  if (choice.variant === 'lanes') return (choice.lanesWidth ?? 8) > 1 ? ['subgroups'] : [];
+  return choice.variant === 'tiled' && tileOf(choice).sg > 0 ? ['subgroups'] : [];
 }
 
 /** Helpers and entry point of the chosen design for an M x N problem (`m` picks the lanes tile);
  * `op` names the kernel in the error raised when the adapter cannot run the design. */
 export function gemmBody(op: string, choice: GemmChoice, d: GemmDesc, m: number, caps: Caps): string {
-  if (choice.variant === 'tiled') return tiledWgsl(d);
-  const t = lanesTile(choice, m);
-  if (!lanesRunsOn(caps, t.s, t.l))
-    throw new Error(
-      `${op}: the 'lanes' GEMM design with ${t.s} subgroup(s) of ${t.l} per workgroup needs the 'subgroups' feature with ` +
-        `subgroups of ${t.s > 1 ? 'exactly' : 'at least'} ${t.l} lanes (this adapter: ${caps.subgroups ? `${caps.subgroupMinSize}-${caps.subgroupMaxSize}` : 'none'}); use 'tiled' or a smaller lanesWidth`,
-    );
-  return lanesWgsl(d, t);
+  const problems = gemmProblems(choice, caps);
+  if (problems.length) throw new Error(`${op}: the GEMM design ${gemmSpec(choice, m)} cannot run here: ${problems.join('; ')}`);
+  const s = splitOf(choice);
+  if (s > 1 && (d.bias || d.relu))
+    throw new Error(`${op}: split-K partial sums take no bias or ReLU (apply them when reducing the partials)`);
+  if (choice.variant === 'tiled') return tiledWgsl(d, tileOf(choice), s);
+  return lanesWgsl(d, lanesTile(choice, m), s);
+}
+
+/** Name of a tile configuration ('' for the default). */
+export function tileName(t: TileConfig): string {
+  const d = DEFAULT_TILE;
+  if (t.bm === d.bm && t.bn === d.bn && t.tm === d.tm && t.tn === d.tn && t.tk === d.tk && t.double === d.double && t.vec4 === d.vec4 && t.sg === d.sg)
+    return '';
+  return `${t.bm}x${t.bn}/${t.tm}x${t.tn}/k${t.tk}${t.double ? '/db' : ''}${t.vec4 ? '' : '/scalar'}${t.sg ? `/sg${t.sg}` : ''}`;
 }
 
 /** Spec fragment naming the design and its tile (the pipeline cache key must include it). */
 export function gemmSpec(choice: GemmChoice, m: number): string {
-  if (choice.variant === 'tiled') return 'tiled';
+  const s = splitOf(choice);
+  const sk = s > 1 ? `/splitk${s}` : '';
+  if (choice.variant === 'tiled') {
+    const n = tileName(tileOf(choice));
+    return `tiled${n ? `:${n}` : ''}${sk}`;
+  }
   const t = lanesTile(choice, m);
-  return `lanes${t.r}x${t.c}x${t.s}${t.l === 8 ? '' : `w${t.l}`}`;
+  return `lanes${t.r}x${t.c}x${t.s}${t.l === 8 ? '' : `w${t.l}`}${sk}`;
 }

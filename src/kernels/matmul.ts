@@ -2,12 +2,14 @@
 // A: [batch, M, K] or [batch, K, M] (transA); B: [batch, K, N] or [batch, N, K] (transB);
 // C: [batch, M, N]. A batch stride of 0 broadcasts that operand over the batch.
 // Runs on the GEMM cores of gemm.ts (the design is in the params); the transposed variants only
-// change the loaders' index math, so backward passes need no transpose copies.
+// change the loaders' index math, so backward passes need no transpose copies. With split-K
+// (`splitK` = S > 1) C holds the partial sums [S, batch, M, N] (no bias / ReLU) that
+// split_k_reduce.ts sums.
 import type { NumArray } from './kernel.ts';
 import { defineKernel, read, rw, u32 } from './shader.ts';
 import {
   type GemmChoice, type GemmDesc, type KIdx, type Operand,
-  elem, gemmBody, gemmEnables, gemmGroups, gemmSpec, iWidths, outWidth, rowMajorStore, vecType,
+  elem, gemmBody, gemmEnables, gemmGroups, gemmSpec, iWidths, outWidth, rowMajorStore, splitKChunk, splitOf, vecType,
 } from './gemm.ts';
 
 export interface MatmulParams extends GemmChoice {
@@ -93,19 +95,27 @@ export const matmulKernel = defineKernel<MatmulParams>({
     // strides of A(i, kk) and B(kk, j) for either orientation
     const [ai, ak] = p.transA ? [1, m] : [k, 1];
     const [bk, bj] = p.transB ? [1, k] : [n, 1];
-    for (let b = 0; b < p.batch; b++) {
-      const ab = b * p.aBatch;
-      const bb = b * p.bBatch;
-      for (let i = 0; i < m; i++)
-        for (let j = 0; j < n; j++) {
-          let acc = 0;
-          let ia = ab + i * ai;
-          let ib = bb + j * bj;
-          for (let kk = 0; kk < k; kk++, ia += ak, ib += bk) acc += A[ia] * B[ib];
-          if (bias) acc += bias[j];
-          if (p.relu && acc < 0) acc = 0;
-          C[(b * m + i) * n + j] = acc;
-        }
+    // split-K: partial s sums k in [s * chunk, (s + 1) * chunk) into C[s, b]
+    const splits = splitOf(p);
+    if (splits > 1 && (p.bias || p.relu)) throw new Error('matmul: split-K partial sums take no bias or ReLU');
+    const chunk = splits > 1 ? splitKChunk(p, k) : k;
+    for (let s = 0; s < splits; s++) {
+      const k0 = Math.min(k, s * chunk);
+      const k1 = Math.min(k, k0 + chunk);
+      for (let b = 0; b < p.batch; b++) {
+        const ab = b * p.aBatch;
+        const bb = b * p.bBatch;
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let acc = 0;
+            let ia = ab + i * ai + k0 * ak;
+            let ib = bb + j * bj + k0 * bk;
+            for (let kk = k0; kk < k1; kk++, ia += ak, ib += bk) acc += A[ia] * B[ib];
+            if (bias) acc += bias[j];
+            if (p.relu && acc < 0) acc = 0;
+            C[((s * p.batch + b) * m + i) * n + j] = acc;
+          }
+      }
     }
   },
 });

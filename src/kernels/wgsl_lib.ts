@@ -60,3 +60,32 @@ export function erfCpu(x: number): number {
     );
   return Math.sign(x) * (1 - r);
 }
+
+/**
+ * A fault record, written by kernels that can detect bad data (src/backend/faults.ts reads it back
+ * with the next readback and raises): i32 words
+ *   [0] count       bad rows / elements, atomically incremented
+ *   [1] firstIndex  row or element of the invocation whose increment found count 0
+ *   [2] firstValue  the bad value there (a label, or the f32 bits of a NaN / Inf)
+ *   [3] extra       what the message needs besides (the class count C for labels)
+ * `recordFault` expects the binding `fault: array<atomic<i32>>` (declare `rw('fault', 'atomic<i32>')`).
+ */
+export const FAULT_RECORD_WORDS = 4;
+
+export const recordFaultWgsl = `
+fn recordFault(index: u32, value: i32, extra: i32) {
+  if (atomicAdd(&fault[0], 1) == 0) {
+    atomicStore(&fault[1], i32(index));
+    atomicStore(&fault[2], value);
+    atomicStore(&fault[3], extra);
+  }
+}`;
+
+/** The CPU twin of `recordFault` (writes past a shorter record are dropped, as typed arrays do). */
+export function recordFaultCpu(fault: ArrayLike<number> & { [i: number]: number }, index: number, value: number, extra: number): void {
+  if (fault[0]++ === 0) {
+    fault[1] = index;
+    fault[2] = value;
+    fault[3] = extra;
+  }
+}

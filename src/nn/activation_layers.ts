@@ -4,16 +4,11 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { add, gelu, leakyRelu, mul, sigmoid, tanh } from '../autograd/pointwise.ts';
 import { logSoftmax, softmax } from '../autograd/softmax_fn.ts';
 import { Module } from './module.ts';
+import { checkOptions } from '../backend/options.ts';
 
 /** Check an options object: a plain object whose keys are all in `accepted`. */
 function options<T extends object>(op: string, o: unknown, accepted: readonly (keyof T & string)[]): Partial<T> {
-  if (o === undefined) return {};
-  if (o === null || typeof o !== 'object' || Array.isArray(o))
-    throw new Error(`${op}: expected an options object { ${accepted.join(', ')} }, got ${Array.isArray(o) ? 'an array' : String(o)}`);
-  for (const k of Object.keys(o))
-    if (!accepted.includes(k as keyof T & string))
-      throw new Error(`${op}: unknown option '${k}' (accepted: ${accepted.join(', ')})`);
-  return o as Partial<T>;
+  return checkOptions(op, o, accepted) as Partial<T>;
 }
 
 /** y = 1 / (1 + exp(-x)) */

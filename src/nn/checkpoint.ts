@@ -15,6 +15,7 @@
 //             extra    JSON of the caller's extra value
 // Loading restores parameters in place, optimizer state, the scheduler and the RNG, so a resumed
 // run continues exactly as an uninterrupted one. Here as bytes; files: src/node/weight_files.ts.
+import { checkOptions } from '../backend/options.ts';
 import { getRngState, setRngState } from '../tensor/random.ts';
 import { defaultDevice, Tensor } from '../tensor/tensor.ts';
 import type { Device } from '../tensor/storage.ts';
@@ -63,7 +64,8 @@ export async function saveCheckpointBytes(c: CheckpointContents): Promise<Uint8A
 
 /**
  * Restore checkpoint bytes into `c.model` (and `c.optimizer`, `c.scheduler`, when given) and the
- * global RNG; all or nothing, as the Node entry's `loadCheckpoint`.
+ * global RNG, all or nothing: bytes that are truncated, corrupt or do not fit the model are rejected
+ * with an Error, and then nothing has been changed.
  */
 export async function loadCheckpointBytes(bytes: Uint8Array | ArrayBuffer, c: CheckpointTarget): Promise<{ epoch: number; extra: unknown }> {
   return readCheckpoint('checkpoint bytes', c, async (device) => decodeSafetensors(bytes, { device }, 'checkpoint bytes'));
@@ -71,7 +73,8 @@ export async function loadCheckpointBytes(bytes: Uint8Array | ArrayBuffer, c: Ch
 
 /** Validate `c`, collect its tensors and metadata and hand them to `write`. */
 export async function writeCheckpoint<R>(c: CheckpointContents, write: CheckpointWriter<R>): Promise<R> {
-  if (!c || typeof c !== 'object' || !c.model) throw new Error('saveCheckpoint: expected { model, optimizer?, epoch, extra? }');
+  checkOptions('saveCheckpoint', c, ['model', 'optimizer', 'scheduler', 'epoch', 'extra']);
+  if (!c || typeof c !== 'object' || !c.model) throw new Error('saveCheckpoint: expected { model, optimizer?, scheduler?, epoch, extra? }');
   if (typeof c.epoch !== 'number' || !Number.isFinite(c.epoch))
     throw new Error(`saveCheckpoint: epoch must be a finite number, got ${String(c.epoch)}`);
   if (c.optimizer !== undefined && !(c.optimizer instanceof Optimizer))
@@ -151,6 +154,7 @@ function checkModelState(model: Module, sd: Record<string, Tensor>): void {
  * rejected with an Error naming it, and then nothing (model, optimizer, RNG) has been changed.
  */
 export async function readCheckpoint(path: string, c: CheckpointTarget, read: CheckpointReader): Promise<{ epoch: number; extra: unknown }> {
+  checkOptions('loadCheckpoint', c, ['model', 'optimizer', 'scheduler']);
   if (!c || typeof c !== 'object' || !c.model) throw new Error('loadCheckpoint: expected { model, optimizer?, scheduler? }');
   const device = c.model.parameters()[0]?.device ?? c.model.buffers()[0]?.device ?? defaultDevice();
   const { tensors, metadata } = await read(device);

@@ -4,6 +4,7 @@
 //
 // Fans, as torch's _calculate_fan_in_and_fan_out: for a weight [out, in, ...kernel],
 // receptive = prod(kernel), fan_in = in * receptive, fan_out = out * receptive.
+import { checkOptions } from '../backend/options.ts';
 import { noGrad } from '../autograd/function.ts';
 import { globalGenerator } from '../tensor/random.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -101,6 +102,7 @@ export interface KaimingOptions {
 }
 
 function kaimingStd(op: string, t: Tensor, o: KaimingOptions): number {
+  checkOptions(op, o, ['a', 'mode', 'nonlinearity']);
   const mode = o.mode ?? 'fan_in';
   if (mode !== 'fan_in' && mode !== 'fan_out') throw new Error(`${op}: mode must be 'fan_in' or 'fan_out', got ${String(mode)}`);
   const { fanIn, fanOut } = calculateFans(t);

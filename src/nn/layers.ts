@@ -7,6 +7,7 @@ import type { Device } from '../tensor/storage.ts';
 import { conv2d, dropout, linear, localResponseNorm, maxPool2d, relu } from './functional.ts';
 import { defaultLayerInit_ } from './init.ts';
 import { Module } from './module.ts';
+import { checkOptions } from '../backend/options.ts';
 
 function posInt(op: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
@@ -122,8 +123,9 @@ export class Linear extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
 
-  constructor(inFeatures: number, outFeatures: number, o: LayerOptions = {}) {
+  constructor(inFeatures: number, outFeatures: number, options?: LayerOptions) {
     super();
+    const o = checkOptions('Linear', options, ['bias', 'device']) as LayerOptions;
     this.inFeatures = posInt('Linear', 'inFeatures', inFeatures);
     this.outFeatures = posInt('Linear', 'outFeatures', outFeatures);
     const dev = device('Linear', o.device);
@@ -148,15 +150,14 @@ export class MaxPool2d extends Module {
   readonly stride: Pair;
   readonly padding: Pair;
   readonly ceilMode: boolean;
-  constructor(kernelSize: Size2, stride?: Size2 | null, padding: Size2 = 0, o: { ceilMode?: boolean } = {}) {
+  constructor(kernelSize: Size2, stride?: Size2 | null, padding: Size2 = 0, options?: { ceilMode?: boolean }) {
     super();
     this.kernelSize = pair('MaxPool2d', 'kernelSize', kernelSize, posInt);
     this.stride = stride === undefined || stride === null ? this.kernelSize : pair('MaxPool2d', 'stride', stride, posInt);
     this.padding = pair('MaxPool2d', 'padding', padding, nonNegInt);
     if (this.padding.some((p, i) => p * 2 > this.kernelSize[i]))
       throw new Error(`MaxPool2d: padding must be at most half of kernelSize, got padding ${fmtPair(this.padding)} for kernelSize ${fmtPair(this.kernelSize)}`);
-    if (typeof o !== 'object' || o === null) throw new Error(`MaxPool2d: expected options { ceilMode } as an object, got ${String(o)}`);
-    for (const k of Object.keys(o)) if (k !== 'ceilMode') throw new Error(`MaxPool2d: unknown option '${k}' (accepted: ceilMode)`);
+    const o = checkOptions('MaxPool2d', options, ['ceilMode']) as { ceilMode?: boolean };
     if (o.ceilMode !== undefined && typeof o.ceilMode !== 'boolean') throw new Error(`MaxPool2d: ceilMode must be a boolean, got ${String(o.ceilMode)}`);
     this.ceilMode = o.ceilMode ?? false;
   }
@@ -175,11 +176,13 @@ export class ReLU extends Module {
   }
 }
 
-/** Zeroes each element with probability p while training and scales the rest by 1/(1-p). */
+/** Zeroes each element with probability p while training and scales the rest by 1/(1-p);
+ * `new Dropout(0.2)` or `new Dropout({ p: 0.2 })`. */
 export class Dropout extends Module {
   readonly p: number;
-  constructor(p = 0.5) {
+  constructor(p: number | { p?: number } = 0.5) {
     super();
+    if (typeof p === 'object') p = (checkOptions('Dropout', p, ['p']) as { p?: number }).p ?? 0.5;
     if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${String(p)}`);
     this.p = p;
   }

@@ -13,6 +13,7 @@
 // as JavaScript orders them); parameters of a module come before its children's ("0.weight").
 // stateDict() lists, module by module (depth first, the root first), its parameters then its
 // persistent buffers, as torch's state_dict does.
+import { checkOptions } from '../backend/options.ts';
 import { noGrad } from '../autograd/function.ts';
 import { keep } from '../tensor/storage.ts';
 import { Tensor } from '../tensor/tensor.ts';
@@ -74,6 +75,7 @@ export abstract class Module {
    * declared without a value, `running_mean!: Tensor`, is allowed so subclasses can type it).
    */
   registerBuffer(name: string, tensor: Tensor | null, opts: BufferOptions = {}): void {
+    checkOptions('registerBuffer', opts, ['persistent']);
     if (typeof name !== 'string') throw new Error(`registerBuffer: name must be a string, got ${typeof name}`);
     if (name === '') throw new Error("registerBuffer: name cannot be empty");
     if (name.includes('.')) throw new Error(`registerBuffer: name cannot contain '.', got '${name}'`);
@@ -202,6 +204,7 @@ export abstract class Module {
    * is written unless every entry is valid. Sources may live on the CPU or on the GPU of a GPU model.
    */
   loadStateDict(sd: StateDict, opts: { strict?: boolean } = {}): LoadResult {
+    checkOptions('loadStateDict', opts, ['strict']);
     const strict = opts.strict ?? true;
     if (!sd || typeof sd !== 'object') throw new Error(`loadStateDict: expected a name -> Tensor record, got ${String(sd)}`);
     const params = new Map(this.stateEntries());

@@ -12,13 +12,8 @@ import { batchNorm } from '../autograd/batch_norm_fn.ts';
 import { groupNorm, layerNorm } from '../autograd/row_norm_fn.ts';
 import { fmt } from '../tensor/shape.ts';
 import { Module } from './module.ts';
+import { checkOptions } from '../backend/options.ts';
 
-/** Reject keys of an options object that the op does not know. */
-function checkKeys(op: string, o: object, accepted: readonly string[]): void {
-  if (o === null || typeof o !== 'object') throw new Error(`${op}: options must be an object, got ${String(o)}`);
-  for (const k of Object.keys(o))
-    if (!accepted.includes(k)) throw new Error(`${op}: unknown option '${k}' (accepted: ${accepted.join(', ')})`);
-}
 
 function posInt(op: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${op}: ${name} must be a positive integer, got ${String(v)}`);
@@ -87,7 +82,7 @@ abstract class BatchNormBase extends Module {
 
   constructor(op: string, numFeatures: number, o: BatchNormOptions = {}) {
     super();
-    checkKeys(op, o, BN_KEYS);
+    checkOptions(op, o, BN_KEYS);
     this.numFeatures = posInt(op, 'numFeatures', numFeatures);
     this.eps = eps(op, o.eps);
     const m = o.momentum === undefined ? 0.1 : o.momentum;
@@ -188,7 +183,7 @@ export class LayerNorm extends Module {
   constructor(normalizedShape: number | readonly number[], o: LayerNormOptions = {}) {
     super();
     const op = 'LayerNorm';
-    checkKeys(op, o, ['eps', 'elementwiseAffine', 'device']);
+    checkOptions(op, o, ['eps', 'elementwiseAffine', 'device']);
     const ns = typeof normalizedShape === 'number' ? [normalizedShape] : Array.isArray(normalizedShape) ? [...normalizedShape] : [];
     if (!ns.length) throw new Error(`${op}: normalizedShape must be a positive integer or a non-empty list of them, got ${JSON.stringify(normalizedShape)}`);
     ns.forEach((d) => posInt(op, 'normalizedShape', d));
@@ -228,7 +223,7 @@ export class GroupNorm extends Module {
   constructor(numGroups: number, numChannels: number, o: GroupNormOptions = {}) {
     super();
     const op = 'GroupNorm';
-    checkKeys(op, o, ['eps', 'affine', 'device']);
+    checkOptions(op, o, ['eps', 'affine', 'device']);
     this.numGroups = posInt(op, 'numGroups', numGroups);
     this.numChannels = posInt(op, 'numChannels', numChannels);
     if (numChannels % numGroups !== 0)

@@ -2,6 +2,7 @@
 // Python's safetensors.torch.load / load_file. Tensors are written contiguously in sorted-name order.
 // I64 tensors load as int32 (range-checked); int32 tensors may be written as I64
 // (SaveOptions.int32As) to match torch's integer buffers. Files: src/node/weight_files.ts.
+import { checkOptions } from '../backend/options.ts';
 import type { NumArray } from '../kernels/kernel.ts';
 import { fromArray } from '../tensor/launch.ts';
 import { defaultDevice, Tensor } from '../tensor/tensor.ts';
@@ -44,6 +45,7 @@ export function encodeSafetensors(
   opts: SaveOptions = {},
 ): SafetensorsEncoding {
   requireLittleEndian(op);
+  checkOptions(op, opts, ['int32As']);
   if (!tensors || typeof tensors !== 'object') throw new Error(`${op}: expected a name -> Tensor record, got ${String(tensors)}`);
   const meta = checkMetadata(op, metadata);
   const int32As = opts.int32As ?? 'I32';
@@ -102,6 +104,7 @@ export function decodeSafetensors(
   what = 'bytes',
 ): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   requireLittleEndian('load');
+  checkOptions('load', o, ['device']);
   const device = o.device ?? defaultDevice();
   if (device !== 'cpu' && device !== 'gpu') throw new Error(`load: device must be 'cpu' or 'gpu', got ${String(device)}`);
   const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);

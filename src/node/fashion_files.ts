@@ -11,8 +11,9 @@ import {
   checkLimits, splitFromBytes, FASHION_MNIST_FILES, FASHION_MNIST_KEYS, FASHION_MNIST_URL,
   type FashionMNIST, type FashionMNISTFile, type Split, type SplitLimits,
 } from '../data/fashion.ts';
-import { zlibGunzip } from './idx_files.ts';
 import { writeFileAtomic } from './atomic_file.ts';
+import { zlibGunzip } from './idx_files.ts';
+import { checkOptions } from '../backend/options.ts';
 
 /** Where downloads go by default. */
 export const DEFAULT_DOWNLOAD_DIR = './data/fashion-mnist';
@@ -85,8 +86,12 @@ export interface Located {
   files: Record<FashionMNISTFile, string>;
 }
 
+const LOCATE_KEYS = ['dir', 'searchPath'];
+const LOAD_KEYS = [...LOCATE_KEYS, 'trainLimit', 'testLimit', 'download', 'downloadDir', 'connectTimeoutMs', 'fetch'];
+
 /** Find the dataset: `dir` (must hold all four files, else throws), then the search path. null if nowhere. */
 export function locateFashionMNIST(o: LocateOptions = {}): Located | null {
+  checkOptions('locateFashionMNIST', o, LOCATE_KEYS);
   const dir = o.dir ?? dataDirFromArgv();
   if (dir !== undefined) {
     const r = filesIn(dir);
@@ -156,6 +161,7 @@ function notFoundHelp(searched: string[]): string {
 
 /** Download the four files into `downloadDir`; throws the install help when offline. */
 export async function downloadFashionMNIST(o: LoadOptions = {}): Promise<Located> {
+  checkOptions('downloadFashionMNIST', o, LOAD_KEYS);
   const destDir = o.downloadDir ?? DEFAULT_DOWNLOAD_DIR;
   const searched = [...(o.searchPath ?? fashionMnistSearchPath())];
   try {
@@ -180,8 +186,9 @@ async function loadSplit(imagesFile: string, labelsFile: string, limit: number |
 
 /** Load Fashion-MNIST (see the search order above); downloads when not found and `download` is not false. */
 export async function loadFashionMNIST(o: LoadOptions = {}): Promise<FashionMNIST> {
+  checkOptions('loadFashionMNIST', o, LOAD_KEYS);
   checkLimits('loadFashionMNIST', o);
-  let loc = locateFashionMNIST(o);
+  let loc = locateFashionMNIST({ dir: o.dir, searchPath: o.searchPath });
   if (!loc) {
     if (o.download === false) throw new Error(`loadFashionMNIST: ${notFoundHelp(o.searchPath ?? fashionMnistSearchPath())}`);
     loc = await downloadFashionMNIST(o);

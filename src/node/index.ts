@@ -11,3 +11,4 @@ export { init, DAWN_NO_ADAPTER_HELP, type NodeInitOptions } from './dawn_init.ts
 export { save, load, loadSafetensors, saveCheckpoint, loadCheckpoint } from './weight_files.ts';
 export { writeFileAtomic, writeFileAtomicSync, type AtomicData } from './atomic_file.ts';
 export * as data from './node_data.ts';
+export * as onnx from './onnx_node.ts';

@@ -1,15 +1,15 @@
 // Weight files in Node: wt.save / wt.load (safetensors) and training checkpoints, written atomically
-// (atomic_file.ts: the target holds the previous or the new complete file at every moment, also
+// (atomic_file.ts: the path holds the previous or the new complete file at every moment, also
 // when the process is killed). The bytes come from the core (src/nn/safetensors.ts,
 // src/nn/checkpoint.ts), which runs anywhere.
 import { readFile } from 'node:fs/promises';
 import type { Tensor } from '../tensor/tensor.ts';
+import { writeFileAtomic } from './atomic_file.ts';
 import { decodeSafetensors, encodeSafetensors, type LoadOptions, type SaveOptions } from '../nn/safetensors.ts';
 import { readCheckpoint, writeCheckpoint, type CheckpointContents, type CheckpointTarget } from '../nn/checkpoint.ts';
-import { writeFileAtomic } from './atomic_file.ts';
 
 /**
- * Write `tensors` to `path` as safetensors, atomically. GPU tensors are read back one at a time.
+ * Write `tensors` to `path` as safetensors, atomically (see above). GPU tensors are read back one at a time.
  * `metadata` values must be strings. Readable by Python's `safetensors.torch.load_file`.
  */
 export async function save(
@@ -30,7 +30,8 @@ export async function save(
   );
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
+/** The bytes of the file at `path`; a read error names it. */
+async function readWeights(path: string): Promise<Uint8Array> {
   return readFile(path).catch((e: Error) => {
     throw new Error(`load ${path}: cannot read the file (${e.message})`);
   });
@@ -42,7 +43,7 @@ export async function loadSafetensors(
   o: LoadOptions = {},
 ): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
   if (typeof path !== 'string' || !path) throw new Error(`load: path must be a non-empty string, got ${String(path)}`);
-  return decodeSafetensors(await readBytes(path), o, path);
+  return decodeSafetensors(await readWeights(path), o, path);
 }
 
 /** Read a safetensors file into name -> Tensor (a state dict for `Module.loadStateDict`). */
@@ -50,7 +51,7 @@ export async function load(path: string, o: LoadOptions = {}): Promise<Record<st
   return (await loadSafetensors(path, o)).tensors;
 }
 
-/** Save a training checkpoint (model, optimizer state, scheduler, epoch, RNG, extra) to `path`, atomically. */
+/** Save a training checkpoint (model, optimizer and scheduler state, epoch, RNG, extra) to `path`, atomically. */
 export async function saveCheckpoint(path: string, c: CheckpointContents): Promise<void> {
   await writeCheckpoint(c, (tensors, metadata, opts) => save(tensors, path, metadata, opts));
 }
@@ -62,5 +63,5 @@ export async function saveCheckpoint(path: string, c: CheckpointContents): Promi
  * then nothing (model, optimizer, RNG) has been changed.
  */
 export async function loadCheckpoint(path: string, c: CheckpointTarget): Promise<{ epoch: number; extra: unknown }> {
-  return readCheckpoint(path, c, async (device) => decodeSafetensors(await readBytes(path), { device }, path));
+  return readCheckpoint(path, c, async (device) => decodeSafetensors(await readWeights(path), { device }, path));
 }

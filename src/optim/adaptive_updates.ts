@@ -6,6 +6,7 @@ import { requireFloat } from '../tensor/raw.ts';
 import { fmt, sameShape } from '../tensor/shape.ts';
 import { adamKernel, type AdamParams } from '../kernels/adam.ts';
 import { rmspropKernel, type RmspropParams } from '../kernels/rmsprop.ts';
+import { checkOptions } from '../backend/options.ts';
 
 /** Adam's hyperparameters for one update; `step` counts this update (1 on the first). */
 export type AdamUpdateOptions = Omit<AdamParams, 'n' | 'stream'>;
@@ -40,7 +41,8 @@ function checkGrad(op: string, param: Tensor, grad: Tensor): void {
 export function adamUpdate(
   param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, maxExpAvgSq: Tensor | null, o: AdamUpdateOptions,
 ): void {
-  const op = o.decoupled ? 'adamwUpdate' : 'adamUpdate';
+  const op = o?.decoupled ? 'adamwUpdate' : 'adamUpdate';
+  checkOptions(op, o, ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'decoupled', 'amsgrad', 'maximize', 'step']);
   checkGrad(op, param, grad);
   checkNumbers(op, { lr: o.lr, eps: o.eps, weightDecay: o.weightDecay });
   for (const [name, b] of [['beta1', o.beta1], ['beta2', o.beta2]] as const)
@@ -63,6 +65,7 @@ export function rmspropUpdate(
   param: Tensor, grad: Tensor, squareAvg: Tensor, gradAvg: Tensor | null, momentumBuf: Tensor | null, o: RmspropUpdateOptions,
 ): void {
   const op = 'rmspropUpdate';
+  checkOptions(op, o, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize']);
   checkGrad(op, param, grad);
   checkNumbers(op, { lr: o.lr, alpha: o.alpha, eps: o.eps, weightDecay: o.weightDecay, momentum: o.momentum });
   const bufs = [checkBuffer(op, 'squareAvg', param, squareAvg)];

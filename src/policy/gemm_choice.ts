@@ -5,7 +5,8 @@ import type { Caps } from '../kernels/kernel.ts';
 import { type GemmChoice, type GemmVariant, type LanesWidth, lanesRunsOn } from '../kernels/gemm.ts';
 
 /** Subgroups per 'lanes' workgroup, for experiments: 1 = one 8-lane subgroup per workgroup (the
- * design described in gemm.ts); more is applied only where subgroups are exactly 8 lanes. */
+ * design described in gemm.ts); more is applied only where subgroups are exactly 8 lanes.
+ * `width` forces the lane width (tests; default: the adapter's, see `lanesWidth`). */
 export const lanesConfig: { s: number; width?: LanesWidth } = { s: 1 };
 
 let forcedVariant: GemmVariant | undefined;
@@ -14,6 +15,11 @@ let forcedVariant: GemmVariant | undefined;
 export function setGemmVariant(v: GemmVariant | undefined): void {
   if (v !== undefined && v !== 'lanes' && v !== 'tiled') throw new Error(`setGemmVariant: variant must be 'lanes' or 'tiled', got ${String(v)}`);
   forcedVariant = v;
+}
+
+/** Whether `setGemmVariant` forces a design (then nothing else is tuned). */
+export function gemmVariantForced(): boolean {
+  return forcedVariant !== undefined;
 }
 
 /**
@@ -43,23 +49,35 @@ export function lanesSupported(caps: Caps): boolean {
   return lanesRunsOn(caps, 1, lanesWidth(caps));
 }
 
-/**
- * The design for `op` on this adapter: the forced one if set, else 'lanes' on software adapters
- * and 'tiled' (the TF.js design, for hardware GPUs) everywhere else. On lavapipe every storage
- * load becomes per-lane masked scalar loads and workgroup memory is slower, so the lanes core (one
- * loader lane per A value, subgroup broadcasts, no workgroup memory) serves it. Software adapters
- * without 8-lane subgroups take the lanes core at width 4 or 1 rather than 'tiled': 'tiled' runs
- * 256 invocations per workgroup with barriers, which CPU implementations execute slowly
- * (SwiftShader: ~8 ms per workgroup and seconds to compile each pipeline) and wastes most of
- * its 64 x 64 tile on small layers.
- */
-export function chooseGemm(op: string, caps: Caps): GemmChoice {
-  const v = forcedVariant ?? (caps.software ? 'lanes' : 'tiled');
-  if (v === 'tiled') return { variant: 'tiled' };
+/** The 'lanes' choice for this adapter: its lane width and groups per workgroup. */
+export function lanesChoice(caps: Caps): GemmChoice {
   const width = lanesWidth(caps);
-  if (!lanesRunsOn(caps, 1, width))
-    throw new Error(`${op}: the 'lanes' GEMM variant at width ${width} needs the 'subgroups' feature with subgroups of at least ${width}; use 'tiled'`);
   const choice: GemmChoice = { variant: 'lanes', lanesSubgroups: lanesSubgroups(caps, width) };
   if (width !== 8) choice.lanesWidth = width;
+  return choice;
+}
+
+/**
+ * The design the adapter gets without forcing or tuning: 'lanes' on software adapters, 'tiled'
+ * (the TF.js design, for hardware GPUs) everywhere else. On lavapipe every storage load becomes
+ * per-lane masked scalar loads and workgroup memory is slower, so the lanes core (one loader lane
+ * per A value, subgroup broadcasts, no workgroup memory) serves it. Software adapters without
+ * 8-lane subgroups take the lanes core at width 4 or 1 rather than 'tiled': 'tiled' runs 256
+ * invocations per workgroup with barriers, which CPU implementations execute slowly (SwiftShader
+ * in Chromium: ~8 ms per workgroup and seconds to compile each pipeline; LeNet training in the
+ * browser demo went from ~5 to ~260 examples/s there, and from ~52 to ~450 in Firefox on lavapipe)
+ * and wastes most of its 64 x 64 tile on small layers.
+ */
+export function adapterGemmVariant(caps: Caps): GemmVariant {
+  return caps.software && lanesSupported(caps) ? 'lanes' : 'tiled';
+}
+
+/** The design for `op` on this adapter: the forced one if set, else `adapterGemmVariant`'s. */
+export function chooseGemm(op: string, caps: Caps): GemmChoice {
+  const v = forcedVariant ?? adapterGemmVariant(caps);
+  if (v === 'tiled') return { variant: 'tiled' };
+  const choice = lanesChoice(caps);
+  if (!lanesRunsOn(caps, 1, choice.lanesWidth ?? 8))
+    throw new Error(`${op}: the 'lanes' GEMM variant at width ${choice.lanesWidth ?? 8} needs the 'subgroups' feature with subgroups of at least that many lanes; use 'tiled'`);
   return choice;
 }

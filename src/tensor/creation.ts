@@ -6,12 +6,20 @@ import { arange as rawArange, full as rawFull } from './raw.ts';
 import { defaultDevice, type Tensor } from './tensor.ts';
 import type { DType, Device } from './storage.ts';
 import { globalGenerator } from './random.ts';
+import { checkOptions } from '../backend/options.ts';
 
 /** Where a new tensor lives, its dtype, and whether autograd tracks it. */
 export interface CreateOptions {
   device?: Device;
   dtype?: DType;
   requiresGrad?: boolean;
+}
+
+const CREATE_KEYS = ['device', 'dtype', 'requiresGrad'] as const;
+
+/** `o` checked for unknown keys (`extra` are the op's own, e.g. rand's low and high). */
+function opts<T extends CreateOptions>(op: string, o: T | undefined, extra: readonly string[] = []): T {
+  return checkOptions(op, o, [...CREATE_KEYS, ...extra]) as T;
 }
 
 function finish(t: Tensor, o: CreateOptions): Tensor {
@@ -50,7 +58,8 @@ function flattenNested(data: unknown, shape: number[], depth: number, out: numbe
  * A tensor from data: a typed array or flat array with `shape`, a nested array (shape inferred),
  * or a number (0-d).
  */
-export function tensor(data: NumArray | number[] | unknown[] | number, shape?: readonly number[], o: CreateOptions = {}): Tensor {
+export function tensor(data: NumArray | number[] | unknown[] | number, shape?: readonly number[], options?: CreateOptions): Tensor {
+  const o = opts('tensor', options);
   const device = dev(o);
   const dtype = dtypeOf('tensor', o, device);
   let flat: NumArray | number[];
@@ -77,21 +86,27 @@ export function tensor(data: NumArray | number[] | unknown[] | number, shape?: r
 }
 
 /** A tensor of `shape` filled with `value`. */
-export function full(shape: Shape, value: number, o: CreateOptions = {}): Tensor {
-  const sh = checkShape('full', shape);
+export function full(shape: Shape, value: number, o?: CreateOptions): Tensor {
+  return fullAs('full', shape, value, o);
+}
+
+function fullAs(op: string, shape: Shape, value: number, options: CreateOptions | undefined): Tensor {
+  const o = opts(op, options);
+  const sh = checkShape(op, shape);
   const device = dev(o);
-  const dtype = dtypeOf('full', o, device);
-  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${typeof value}`);
+  const dtype = dtypeOf(op, o, device);
+  if (typeof value !== 'number') throw new Error(`${op}: value must be a number, got ${typeof value}`);
   if (dtype === 'int32') return finish(fromArray(new Int32Array(numel(sh)).fill(value), sh, dtype, device), o);
   return finish(rawFull(sh, value, device, dtype), o);
 }
 /** A tensor of `shape` filled with 0. */
-export const zeros = (shape: Shape, o: CreateOptions = {}) => full(shape, 0, o);
+export const zeros = (shape: Shape, o?: CreateOptions) => fullAs('zeros', shape, 0, o);
 /** A tensor of `shape` filled with 1. */
-export const ones = (shape: Shape, o: CreateOptions = {}) => full(shape, 1, o);
+export const ones = (shape: Shape, o?: CreateOptions) => fullAs('ones', shape, 1, o);
 
 /** [start, end) in steps of `step`; `arange(n)` = [0..n). */
-export function arange(start: number, end?: number, step = 1, o: CreateOptions = {}): Tensor {
+export function arange(start: number, end?: number, step = 1, options?: CreateOptions): Tensor {
+  const o = opts('arange', options);
   if (end === undefined) [start, end] = [0, start];
   for (const v of [start, end, step])
     if (!Number.isFinite(v)) throw new Error(`arange: start, end and step must be finite, got ${start}, ${end}, ${step}`);
@@ -108,23 +123,27 @@ export function arange(start: number, end?: number, step = 1, o: CreateOptions =
 }
 
 /** Uniform in [low, high) from the seeded generator. */
-export function rand(shape: Shape, o: CreateOptions & { low?: number; high?: number } = {}): Tensor {
+export function rand(shape: Shape, options?: CreateOptions & { low?: number; high?: number }): Tensor {
+  const { low, high, ...create } = opts('rand', options, ['low', 'high']);
+  const o = { ...create, low, high };
   const sh = checkShape('rand', shape);
   const lo = o.low ?? 0;
   const hi = o.high ?? 1;
   const a = new Float64Array(numel(sh));
   for (let i = 0; i < a.length; i++) a[i] = lo + (hi - lo) * globalGenerator.random();
-  return tensor(a, sh, { ...o, dtype: o.dtype ?? 'float32' });
+  return tensor(a, sh, { ...create, dtype: o.dtype ?? 'float32' });
 }
 
 /** Normal(mean, std) from the seeded generator. */
-export function randn(shape: Shape, o: CreateOptions & { mean?: number; std?: number } = {}): Tensor {
+export function randn(shape: Shape, options?: CreateOptions & { mean?: number; std?: number }): Tensor {
+  const { mean, std, ...create } = opts('randn', options, ['mean', 'std']);
+  const o = { ...create, mean, std };
   const sh = checkShape('randn', shape);
   const m = o.mean ?? 0;
   const s = o.std ?? 1;
   const a = new Float64Array(numel(sh));
   for (let i = 0; i < a.length; i++) a[i] = m + s * globalGenerator.normal();
-  return tensor(a, sh, { ...o, dtype: o.dtype ?? 'float32' });
+  return tensor(a, sh, { ...create, dtype: o.dtype ?? 'float32' });
 }
 
 /** A tensor of `like`'s shape/device/dtype filled with `value`. */

@@ -1,6 +1,7 @@
 // Runs one kernel on whichever backend its tensors live on: the WGSL through the runtime, or the
 // CPU twin on typed arrays. Ops validate their arguments before calling this.
 import { runtime } from '../backend/webgpu.ts';
+import type { FaultSite } from '../backend/faults.ts';
 import type { KernelDef, NumArray } from '../kernels/kernel.ts';
 import { fmt, numel, type Shape } from './shape.ts';
 import { Tensor } from './tensor.ts';
@@ -45,8 +46,21 @@ export interface Slice {
   length: number;
 }
 
-function isSlice(a: Tensor | Out | Slice): a is Slice {
+/** A kernel's fault record operand (src/backend/faults.ts): on the GPU the runtime's record of
+ * `fault`, raised at the next readback; on the CPU a scratch record, raised as soon as the CPU twin
+ * returns. */
+export interface FaultArg {
+  fault: FaultSite;
+}
+
+type Arg = Tensor | Out | Slice | FaultArg;
+
+function isSlice(a: Arg): a is Slice {
   return !(a instanceof Tensor) && 'tensor' in a;
+}
+
+function isFault(a: Arg): a is FaultArg {
+  return !(a instanceof Tensor) && 'fault' in a;
 }
 
 /**
@@ -55,25 +69,41 @@ function isSlice(a: Tensor | Out | Slice): a is Slice {
  * Returns the new tensors (disposed again if the launch fails). `device` is needed only when no
  * argument is a Tensor.
  */
-export function launch<P>(k: KernelDef<P>, p: P, args: (Tensor | Out | Slice)[], device?: Device, floatDtype?: DType): Tensor[] {
+export function launch<P>(k: KernelDef<P>, p: P, args: Arg[], device?: Device, floatDtype?: DType): Tensor[] {
   const ins = args.flatMap((a) => (a instanceof Tensor ? [a] : isSlice(a) ? [a.tensor] : []));
   const dev = ins.length ? sameDevice(k.name, ins) : (device ?? 'cpu');
   const fdt: DType = floatDtype ?? ins.find((t) => t.dtype !== 'int32')?.dtype ?? 'float32';
   const outs: Tensor[] = [];
   try {
     const all = args.map((a) => {
-      if (a instanceof Tensor || isSlice(a)) return a;
+      if (a instanceof Tensor || isSlice(a) || isFault(a)) return a;
       const t = empty(a.shape, a.dtype ?? fdt, dev, k.name);
       outs.push(t);
       return t;
     });
-    const sizes = all.map((a) => (a instanceof Tensor ? a.size : a.length));
+    const sizes = all.flatMap((a) => (a instanceof Tensor ? [a.size] : isFault(a) ? [] : [a.length]));
     if (sizes.some((n) => n === 0)) return outs;
-    if (dev === 'cpu') k.cpu(p, all.map((a) => (a instanceof Tensor ? a.data : a.tensor.data.subarray(a.start, a.start + a.length))));
-    else runtime(k.name).run(k, p, all.map((a) => (a instanceof Tensor ? a.gpu : { storage: a.tensor.gpu, offset: a.start * 4, bytes: a.length * 4 })));
+    if (dev === 'cpu') {
+      const records = new Map<FaultArg, Int32Array>();
+      k.cpu(p, all.map((a) => {
+        if (a instanceof Tensor) return a.data;
+        if (isFault(a)) return records.set(a, new Int32Array(4)).get(a)!;
+        return a.tensor.data.subarray(a.start, a.start + a.length);
+      }));
+      for (const [a, r] of records)
+        if (r[0] > 0) throw new Error(a.fault.describe({ count: r[0], index: r[1], value: r[2], extra: r[3] }));
+    } else {
+      const rt = runtime(k.name);
+      rt.run(k, p, all.map((a) => {
+        if (a instanceof Tensor) return a.gpu;
+        if (isFault(a)) return rt.fault(a.fault);
+        return { storage: a.tensor.gpu, offset: a.start * 4, bytes: a.length * 4 };
+      }));
+    }
     // an existing tensor written in place ('rw' binding) gets a new version
     const access = k.bindings(p);
     all.forEach((a, i) => {
+      if (isFault(a)) return;
       const t = a instanceof Tensor ? a : a.tensor;
       if (access[i] === 'rw' && !outs.includes(t)) t._version++;
     });

@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 // Scopes: which tensors a `wt.scope()` / `wt.tidy()` disposes at its end, for synchronous and
 // asynchronous code, without any async-context facility (no AsyncLocalStorage: this runs in
 // browsers too).

@@ -111,6 +111,11 @@ export class Tensor {
   /** Throws if disposed. */
   check(op: string): this {
     if (this._disposed) throw new Error(`${op}: tensor ${fmt(this.shape)} (id ${this.id}) was disposed${disposalNote(this)}`);
+    if (this._storage.kind === 'gpu' && this._storage.gpu.deviceLost)
+      throw new Error(
+        `${op}: tensor ${fmt(this.shape)} (id ${this.id}) belongs to a GPU device that was lost; its data is gone. ` +
+          'Recreate it on the new device after `await wt.init()` (e.g. from a checkpoint or the host data)',
+      );
     return this;
   }
 

@@ -99,10 +99,11 @@ describe('crossEntropy', () => {
     );
   });
 
-  it('flags out-of-range GPU labels: NaN loss and a device-side counter', async () => {
+  it('flags out-of-range GPU labels: raised at the next readback, NaN loss and a device-side counter', async () => {
     await wt.metrics.labelErrors(); // reset
     const x = wt.tensor(randArray(12, 1), [3, 4], { requiresGrad: true });
     const loss = wt.crossEntropy(x, wt.tensor([0, 7, -2], [3], { dtype: 'int32' }));
+    await expect(loss.item()).rejects.toThrow(/crossEntropy: label (7|-2) for 4 classes at row [12] \(2 rows with a label outside \[0, 4\)/);
     expect(Number.isNaN(await loss.item())).toBe(true);
     loss.backward();
     const g = await x.grad!.toArray();

@@ -90,7 +90,7 @@ describe('crossEntropy options against PyTorch', () => {
     }
   });
 
-  it('stays one forward, one reduction and one backward dispatch (default and with every option)', () => {
+  it('stays one forward, one reduction and one backward dispatch (default and with every option)', async () => {
     const x = wt.tensor(randArray(8 * 10, 2), [8, 10], { requiresGrad: true });
     const y = ints([1, 2, 3, -100, 4, 5, 6, 7], [8], 'gpu');
     const w = wt.ones([10]);
@@ -114,6 +114,8 @@ describe('crossEntropy options against PyTorch', () => {
     expect(fwd(() => crossEntropy(x, y, { weight: w, labelSmoothing: 0.1 }))).toEqual([3, 1]);
     const z = wt.zeros([8, 10]);
     expect(fwd(() => mseLoss(x, z))).toEqual([2, 1]);
+    // with ignoreIndex 3 the label -100 is out of range: the device check raises it at the next sync
+    await expect(wt.sync()).rejects.toThrow(/crossEntropy: label -100 for 10 classes at row 3/);
   });
 
   it('the default call is unchanged: mean over the batch, and labels of -100 are ignored', async () => {
@@ -375,6 +377,7 @@ describe('bad GPU labels and ignoreIndex', () => {
     await crossEntropyLabelErrors(); // reset
     const x = wt.tensor(randArray(20, 1), [5, 4], { requiresGrad: true });
     const loss = crossEntropy(x, ints([0, 7, -100, 3, 2], [5], 'gpu'), { reduction: 'none', labelSmoothing: 0.1 });
+    await expect(loss.toArray()).rejects.toThrow(/crossEntropy: label 7 for 4 classes at row 1 \(1 row with/);
     const l = await loss.toArray();
     expect(Number.isNaN(l[1])).toBe(true);
     expect(l[2]).toBe(0);

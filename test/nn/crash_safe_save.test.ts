@@ -135,5 +135,5 @@ describe('crash-safe checkpoint saves', () => {
     );
     // the schedule lands most kills inside a write; a handful is enough to mean something
     expect(midWrite).toBeGreaterThanOrEqual(3);
-  }, 90_000);
+  }, 180_000);
 });

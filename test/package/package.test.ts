@@ -108,7 +108,7 @@ describe('the packed package', () => {
     const dir = join(app, 'node_modules', 'webgpu-tensor');
     const bad = core.filter((f) => /from\s+["'](node:|webgpu["'])/.test(readFileSync(join(dir, f), 'utf8')));
     expect(bad).toEqual([]);
-    expect(Object.keys(packed.pkg.dependencies ?? {}).sort()).toEqual(['@webgpu/types', 'webgpu']);
+    expect(Object.keys(packed.pkg.dependencies ?? {}).sort()).toEqual(['@webgpu/types', 'onnx-proto', 'webgpu']);
   });
 
   it("ships a ready browser bundle: 'webgpu-tensor/browser' is one ES module with the core's API", async () => {

@@ -1,0 +1,66 @@
+// Training recipes for the model zoo (npm run train -- --model NAME): d2l.ai's own (train_ch6:
+// xavier init, plain SGD, 10 epochs, its resize, batch and lr) for GPUs, and a reduced recipe per
+// model for software adapters (lavapipe on a 2-core CPU) chosen from measured runs to finish within
+// 10 minutes, test on all 10,000 images included. d2l's reported results are its printed
+// "loss, train acc, test acc" after 10 epochs (d2l-zh 2.0, PyTorch).
+import type { Recipe } from './trainer.ts';
+
+export interface ZooRecipes {
+  /** Options for wt.models.buildModel besides imageSize (VGG: d2l's ratio 4). */
+  modelOptions: { ratio?: number };
+  d2l: Recipe;
+  software: Recipe;
+  /** d2l's printed result of its recipe (null: not printed). */
+  d2lResult: { loss: number; trainAcc: number; testAcc: number } | null;
+}
+
+const D2L_BASE = { init: 'xavier', epochs: 10, momentum: 0, optimizer: 'sgd', scheduler: 'none', weightDecay: 0, labelSmoothing: 0, augment: false } as const;
+
+/** d2l's train_ch6 recipe at a resize, batch size and learning rate. */
+const d2l = (resize: number, batchSize: number, lr: number): Recipe => ({ ...D2L_BASE, resize, batchSize, lr });
+
+export const ZOO_RECIPES: Record<string, ZooRecipes> = {
+  lenet: {
+    modelOptions: {},
+    d2l: d2l(28, 256, 0.9),
+    // sigmoid LeNet learns slowly with SGD (d2l: 0.78 after 10 epochs); Adam gets past 0.80 in two
+    software: { ...D2L_BASE, resize: 28, batchSize: 128, optimizer: 'adam', lr: 0.005, scheduler: 'onecycle', epochs: 2 },
+    d2lResult: { loss: 0.469, trainAcc: 0.823, testAcc: 0.779 },
+  },
+  alexnet: {
+    modelOptions: {},
+    d2l: d2l(224, 128, 0.01),
+    software: { ...D2L_BASE, init: 'kaiming', resize: 67, batchSize: 32, lr: 0.005, momentum: 0.9, epochs: 1, trainLimit: 11_520 },
+    d2lResult: { loss: 0.327, trainAcc: 0.881, testAcc: 0.885 },
+  },
+  vgg11: {
+    modelOptions: { ratio: 4 },
+    d2l: d2l(224, 128, 0.05),
+    software: { ...D2L_BASE, init: 'kaiming', resize: 32, batchSize: 64, lr: 0.01, momentum: 0.9, scheduler: 'onecycle', epochs: 1, trainLimit: 16_384 },
+    d2lResult: { loss: 0.178, trainAcc: 0.935, testAcc: 0.92 },
+  },
+  nin: {
+    modelOptions: {},
+    d2l: d2l(224, 128, 0.1),
+    software: { ...D2L_BASE, init: 'kaiming', resize: 63, batchSize: 64, lr: 0.002, optimizer: 'adam', scheduler: 'onecycle', epochs: 1, trainLimit: 8_192 },
+    d2lResult: null,
+  },
+  googlenet: {
+    modelOptions: {},
+    d2l: d2l(96, 128, 0.1),
+    software: { ...D2L_BASE, init: 'kaiming', resize: 32, batchSize: 64, lr: 0.002, optimizer: 'adam', scheduler: 'onecycle', epochs: 1, trainLimit: 8_192 },
+    d2lResult: { loss: 0.262, trainAcc: 0.9, testAcc: 0.886 },
+  },
+  resnet18: {
+    modelOptions: {},
+    d2l: d2l(96, 256, 0.05),
+    software: { ...D2L_BASE, init: 'kaiming', resize: 28, batchSize: 64, lr: 0.002, optimizer: 'adam', scheduler: 'onecycle', epochs: 1, trainLimit: 8_192 },
+    d2lResult: { loss: 0.012, trainAcc: 0.997, testAcc: 0.893 },
+  },
+  densenet: {
+    modelOptions: {},
+    d2l: d2l(96, 256, 0.1),
+    software: { ...D2L_BASE, init: 'kaiming', resize: 32, batchSize: 64, lr: 0.002, optimizer: 'adam', scheduler: 'onecycle', epochs: 1, trainLimit: 8_192 },
+    d2lResult: { loss: 0.14, trainAcc: 0.948, testAcc: 0.885 },
+  },
+};

@@ -2,8 +2,9 @@
 // The browser bundle: the core (src/index.ts) as one minified ES module with a source map,
 // dist/browser/webgpu-tensor.js (`import * as wt from './webgpu-tensor.js'` in a page). esbuild,
 // platform 'browser', no Node polyfills: the build fails when the bundle reaches a `node:` import,
-// a Node built-in, the `webgpu` package (Dawn) or a reference to the globals `process`, `Buffer`,
-// `global`, `__dirname`, `__filename` or `require`.
+// a Node built-in, the `webgpu` package (Dawn) or a reference to the globals `process` or `Buffer`.
+// CommonJS dependencies are fine: esbuild bundles their `require` calls (protobufjs's optional
+// `inquire` keeps a guarded dynamic require that returns null in a browser).
 // Also exported for the demo and the browser tests: `bundle(options)` with the same checks.
 //   node scripts/build-browser.mjs [--out dist/browser] [--quiet]
 import { build } from 'esbuild';
@@ -14,8 +15,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Node-only globals a browser does not have; each is renamed to a marker the output is searched for. */
-const NODE_GLOBALS = ['process', 'Buffer', 'global', '__dirname', '__filename', 'require'];
+/** Node-only globals a browser does not have; each free reference is renamed (esbuild `define`) to a
+ * marker the output is searched for. `typeof process` checks count too: the core needs none. */
+const NODE_GLOBALS = ['process', 'Buffer'];
 const MARK = '__wt_node_global_';
 const BUILTINS = new Set(builtinModules);
 

@@ -17,7 +17,7 @@ function run(args: string[]): { out: string; status: number | null } {
 
 const SMALL = ['--resize', '67', '--batch-size', '32', '--lr', '0.005', '--momentum', '0.9', '--init', 'kaiming', '--train-limit', '640', '--test-limit', '500', '--seed', '1'];
 
-describe('examples/alexnet.ts', () => {
+describe('examples/alexnet.ts', { timeout: 300_000 }, () => {
   it('trains on a few hundred real images: loss falls, accuracy beats chance', () => {
     const out = mkdtempSync(join(tmpdir(), 'alexnet-'));
     const r = run([...SMALL, '--epochs', '2', '--out', out]);

@@ -91,9 +91,9 @@ export function colGradChunk(g: Conv2dGeom, caps: Caps): number {
  * batch (K = B*OH*OW is the long loop), so a small layer gives few workgroups; splitting the batch
  * over z into partial sums adds more, at the cost of one reduction. A hardware GPU needs many
  * resident workgroups to fill its cores (1024); a software adapter spreads workgroups over a few
- * CPU threads, so a few dozen suffice (32), whichever GEMM design runs there: SwiftShader (Chrome)
- * and lavapipe under Firefox have no 8-lane subgroups and run the 'tiled' design, where each extra
- * workgroup costs (SwiftShader: ~8 ms per 256-invocation tiled workgroup, measured in Chromium 156
+ * CPU threads, so a few dozen suffice (32). Keyed by the adapter, not by the GEMM design: a
+ * software adapter running 'tiled' (forced or tuned) still has a few threads, and there each extra
+ * tiled workgroup costs (SwiftShader: ~8 ms per 256-invocation workgroup, measured in Chromium 156
  * headless on the 2-core dev machine). Sized by that reasoning; no recorded measurement of the
  * split counts themselves. */
 export const WEIGHT_GRAD_WORKGROUPS = Object.freeze({ hardware: 1024, software: 32 });

@@ -4,8 +4,10 @@
 //  1. npm packages: `npm ci` when node_modules is missing or older than package-lock.json;
 //  2. a WebGPU adapter: probed through Dawn; on Debian/Ubuntu as root, installs the Vulkan loader
 //     and Mesa >= 24 lavapipe (bookworm: from bookworm-backports); elsewhere prints the commands;
-//  3. Fashion-MNIST: the Debian package dataset-fashion-mnist (unless a data dir already exists).
-// Flags: --no-data (skip 3), --quiet.
+//  3. Fashion-MNIST: the Debian package dataset-fashion-mnist (unless a data dir already exists);
+//  4. with --browsers (the browser tests, test/browser): Chromium and Firefox ESR from Debian
+//     (`chromium`, `firefox-esr`) as root on Debian; elsewhere prints the command and stops.
+// Flags: --no-data (skip 3), --no-adapter (skip 2: the browser demo needs no Dawn), --browsers, --quiet.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
@@ -38,8 +40,9 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== want || !existsSync(jo
   const cmd = existsSync(join(root, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];
   log(`installing npm packages (npm ${cmd[0]}) ...`);
   // onnxruntime-node (the ONNX export tests) bundles its CPU binaries; its postinstall would also
-  // fetch CUDA binaries from outside the npm registry, which nothing here uses
-  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
+  // fetch CUDA binaries from outside the npm registry, which nothing here uses. puppeteer-core
+  // (the browser tests) drives the system browsers: no browser download either.
+  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', PUPPETEER_SKIP_DOWNLOAD: '1' };
   const r = spawnSync('npm', cmd, { cwd: root, env, stdio: quiet ? 'ignore' : 'inherit' });
   if (r.status !== 0) fail(`'npm ${cmd.join(' ')}' failed (exit ${r.status}); fix the error above and rerun.`);
   writeFileSync(stamp + '.tmp', want);
@@ -117,7 +120,7 @@ function backportsConfigured() {
   }
 }
 
-let adapter = probe();
+let adapter = args.has('--no-adapter') ? 'not probed (--no-adapter)' : probe();
 if (!adapter) {
   const pkgs = ['libvulkan1', 'mesa-vulkan-drivers'];
   if ((isDebian || isUbuntu) && isRoot) {
@@ -164,4 +167,34 @@ if (!args.has('--no-data')) {
       );
     }
   }
+}
+
+// ---------- 4. browsers for the browser tests ----------
+// The paths test/browser/browser_launch.ts launches (CHROMIUM_PATH / FIREFOX_PATH override them).
+if (args.has('--browsers')) {
+  const browsers = [
+    { pkg: 'chromium', path: process.env.CHROMIUM_PATH || '/usr/lib/chromium/chromium' },
+    { pkg: 'firefox-esr', path: process.env.FIREFOX_PATH || '/usr/bin/firefox-esr' },
+  ];
+  const missing = browsers.filter((b) => !existsSync(b.path));
+  if (missing.length) {
+    const pkgs = missing.map((b) => b.pkg).join(' ');
+    const cmd = `DEBIAN_FRONTEND=noninteractive apt-get install -y ${pkgs}`;
+    if (isDebian && isRoot) {
+      log(`installing ${pkgs} for the browser tests (a few minutes) ...`);
+      const r = spawnSync('sh', ['-c', `${cmd} || (apt-get update && ${cmd})`], { stdio: quiet ? 'ignore' : 'inherit' });
+      if (r.status !== 0) fail(`'${cmd}' failed (exit ${r.status}); fix the error above and rerun.`);
+      const still = missing.filter((b) => !existsSync(b.path));
+      if (still.length) fail(`installed ${pkgs} but ${still.map((b) => b.path).join(' and ')} is still missing.`);
+    } else {
+      fail(
+        `the browser tests need ${missing.map((b) => `${b.pkg} (${b.path})`).join(' and ')}. ` +
+          (isDebian
+            ? `Install them as root:\n  sudo sh -c 'apt-get update && ${cmd}'\nthen rerun.`
+            : 'Install Chromium and Firefox and point CHROMIUM_PATH / FIREFOX_PATH at their binaries, then rerun.') +
+          " To run the other tests without them: npx vitest run --exclude 'test/browser/**'.",
+      );
+    }
+  }
+  log(`browsers: ${browsers.map((b) => b.path).join(', ')}`);
 }

@@ -45,7 +45,7 @@ export interface DeviceInfo {
   architecture: string;
   device: string;
   description: string;
-  /** true for CPU implementations (lavapipe, SwiftShader, WARP). */
+  /** true for CPU implementations (lavapipe, SwiftShader, WARP) and fallback adapters (see `isSoftwareAdapter`). */
   software: boolean;
   subgroupMinSize: number;
   subgroupMaxSize: number;
@@ -96,9 +96,42 @@ const LIMITS_TO_RAISE = [
   'maxStorageBuffersPerShaderStage', // fused kernels may bind more than the default 8 operands
 ] as const;
 
-function isSoftware(info: GPUAdapterInfo): boolean {
-  const s = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
-  return /llvmpipe|lavapipe|swiftshader|software|warp|cpu/.test(s);
+/** The adapter facts {@link isSoftwareAdapter} reads (GPUAdapterInfo, plus `isFallbackAdapter`
+ * where the browser reports it there or on the adapter). */
+export interface AdapterFacts {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+/**
+ * Whether the adapter is a CPU implementation (lavapipe, SwiftShader, WARP): by name, or by the
+ * `isFallbackAdapter` flag, which is the only sign Firefox gives (its info strings are empty; on
+ * lavapipe it reports a fallback adapter). The answer only tunes speed: kernels that need
+ * subgroups of a given size check `Caps.subgroups` and the sizes themselves, never `software`, so a
+ * wrong guess picks slower launch shapes and designs, never wrong results.
+ */
+export function isSoftwareAdapter(info: AdapterFacts): boolean {
+  const s = `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.device ?? ''} ${info.description ?? ''}`.toLowerCase();
+  return info.isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader|software|warp|cpu/.test(s);
+}
+
+/** The kernel-facing caps of a device: subgroup sizes count only when the 'subgroups' feature is
+ * enabled (Firefox reports sizes 4-128 without offering the feature). */
+export function capsOf(software: boolean, features: ReadonlySet<string>, limits: GPUSupportedLimits, subgroupSizes: [number, number]): Caps {
+  const subgroups = features.has('subgroups');
+  return Object.freeze({
+    software,
+    subgroups,
+    subgroupMinSize: subgroups ? subgroupSizes[0] : 0,
+    subgroupMaxSize: subgroups ? subgroupSizes[1] : 0,
+    f16: features.has('shader-f16'), // false until a kernel requests it
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+    maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+  });
 }
 
 async function doInit(opts: InitOptions): Promise<DeviceState> {
@@ -125,28 +158,21 @@ async function doInit(opts: InitOptions): Promise<DeviceState> {
     const v = (adapter.limits as unknown as Record<string, number>)[k];
     if (typeof v === 'number') limits[k] = v;
   }
-  const aix = ai as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const aix = ai as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+  // isFallbackAdapter: on GPUAdapterInfo in current browsers, on the adapter in older ones
+  const fallback = aix.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter;
   const info: DeviceInfo = {
     vendor: ai.vendor,
     architecture: ai.architecture,
     device: ai.device,
     description: ai.description,
-    software: isSoftware(ai),
+    software: isSoftwareAdapter({ ...ai, isFallbackAdapter: fallback }),
     subgroupMinSize: aix.subgroupMinSize ?? 0,
     subgroupMaxSize: aix.subgroupMaxSize ?? 0,
     features: [...device.features].map(String).sort(),
     limits,
   };
-  const caps: Caps = Object.freeze({
-    software: info.software,
-    subgroups: device.features.has('subgroups'),
-    subgroupMinSize: info.subgroupMinSize,
-    subgroupMaxSize: info.subgroupMaxSize,
-    f16: device.features.has('shader-f16'), // false until a kernel requests it
-    maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
-    maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
-    maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
-  });
+  const caps = capsOf(info.software, device.features as ReadonlySet<string>, device.limits, [info.subgroupMinSize, info.subgroupMaxSize]);
   const st: DeviceState = { gpu, adapter, device, info, caps, pendingErrors: [], lost: null, reported: false };
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;

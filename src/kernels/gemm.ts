@@ -22,6 +22,11 @@
 //     K decomposition uses select-advanced counters (no vector integer division in the loop). No
 //     workgroup memory (slower there). The epilogue is a loop, not unrolled: each store expands to
 //     per-lane branches, and unrolled they dominated pipeline compile time.
+//     Lane width L (`lanesWidth`): the above is L = 8. L = 4 is the same with 4-lane groups
+//     (SwiftShader's subgroups are 4 lanes; two groups per workgroup where subgroups are exactly 4).
+//     L = 1 shares nothing: each invocation loads its own R A values (R + C loads per k for R x C
+//     multiply-adds, R x C = 8 x 4) and uses no subgroup operation, for adapters without
+//     'subgroups' (Firefox); 8 such invocations side by side make a workgroup.
 //  'tiled' (hardware GPUs; the TF.js design, parameterised by `TileConfig`): a workgroup of
 //     (BN/TN) x (BM/TM) invocations owns a BM x BN output tile, each invocation TM x TN outputs
 //     (the default: 16x16 invocations x 4x4 outputs = a 64x64 tile); K goes in TK-deep slices
@@ -73,14 +78,22 @@ export const MAX_SPLIT_K = 64;
 export interface GemmChoice {
   variant: GemmVariant;
   /** 'lanes' only: subgroups of 8 lanes per workgroup, side by side along the columns (default 1;
-   * more than 1 needs subgroups of exactly 8). */
+   * more than 1 needs subgroups of exactly 8). With `lanesWidth` below 8: groups of that many lanes. */
   lanesSubgroups?: number;
+  /** 'lanes' only: lanes that share A values through subgroupBroadcast (default 8). 4 serves
+   * adapters whose subgroups are 4 lanes (SwiftShader); 1 needs no subgroups at all (every lane
+   * loads its own A values; Firefox offers no 'subgroups'). */
+  lanesWidth?: LanesWidth;
   /** 'tiled' only: the tile configuration (default `DEFAULT_TILE`). */
   tile?: TileConfig;
   /** K ranges computed by separate workgroups into partial outputs (default 1 = no split; see the
    * file comment). The caller allocates the partials and reduces them. */
   splitK?: number;
 }
+
+/** Lane counts of the 'lanes' core: 8 (lavapipe's subgroups), 4 (SwiftShader's), 1 (no subgroups). */
+export type LanesWidth = 8 | 4 | 1;
+export const LANES_WIDTHS: readonly LanesWidth[] = [8, 4, 1];
 
 /** The current K index: linear `k` and its decomposition k = (k0 * K1 + k1) * K2 + k2. */
 export interface KIdx {
@@ -140,24 +153,31 @@ export interface GemmDesc {
   helpers?: string;
 }
 
-/** Register tile of the 'lanes' core: R rows (a multiple of 8) x C columns per lane, and S
- * subgroups of 8 lanes per workgroup side by side along the columns. */
+/** Register tile of the 'lanes' core: R rows (a multiple of L) x C columns per lane, and S
+ * groups of L lanes per workgroup side by side along the columns. */
 export interface LanesTile {
   r: number;
   c: number;
   s: number;
+  /** L: lanes sharing A values by subgroupBroadcast (1: none, no subgroup operations). */
+  l: LanesWidth;
 }
 
-/** Whether the adapter can run the 'lanes' core with `s` subgroups per workgroup: it relies on 8
- * consecutive invocations being one whole subgroup of at least 8 lanes (exactly 8 when s > 1). */
-export function lanesRunsOn(caps: Caps, s = 1): boolean {
-  return caps.subgroups && caps.subgroupMinSize >= 8 && (s === 1 || caps.subgroupMaxSize === 8);
+/** Whether the adapter can run the 'lanes' core with `s` groups of `width` lanes per workgroup: it
+ * relies on `width` consecutive invocations being one whole subgroup of at least `width` lanes
+ * (exactly `width` when s > 1, so each group is its own subgroup). Width 1 uses no subgroup
+ * operations and runs anywhere. */
+export function lanesRunsOn(caps: Caps, s = 1, width: LanesWidth = 8): boolean {
+  if (width === 1) return true;
+  return caps.subgroups && caps.subgroupMinSize >= width && (s === 1 || caps.subgroupMaxSize === width);
 }
 
-/** The register tile for the lanes core: fewer rows when M is small. */
+/** The register tile for the lanes core: fewer rows when M is small. Width 1 keeps 8 x 4: each
+ * lane loads all R of its A values itself, so R + C loads per k for R * C multiply-adds. */
 export function lanesTile(choice: GemmChoice, m: number): LanesTile {
   const s = choice.lanesSubgroups ?? 1;
-  return m <= 8 ? { r: 8, c: 4, s } : { r: 16, c: 2, s };
+  const l = choice.lanesWidth ?? 8;
+  return m <= 8 || l === 1 ? { r: 8, c: 4, s, l } : { r: 16, c: 2, s, l };
 }
 
 /** The tile configuration of a 'tiled' choice. */
@@ -214,11 +234,13 @@ export function gemmProblems(choice: GemmChoice, caps: Caps): string[] {
   if (choice.variant === 'tiled') return [...out, ...tileProblems(tileOf(choice), caps)];
   if (choice.variant !== 'lanes') return [...out, `unknown GEMM variant ${String(choice.variant)}`];
   const n = choice.lanesSubgroups ?? 1;
+  const w = choice.lanesWidth ?? 8;
   if (!Number.isInteger(n) || n < 1 || n > 8) out.push(`lanesSubgroups must be an integer in 1..8, got ${n}`);
-  else if (!lanesRunsOn(caps, n))
+  else if (!LANES_WIDTHS.includes(w)) out.push(`lanesWidth must be one of ${LANES_WIDTHS.join(', ')}, got ${w}`);
+  else if (!lanesRunsOn(caps, n, w))
     out.push(
-      `the 'lanes' design with ${n} subgroup(s) per workgroup needs the 'subgroups' feature with subgroups of ` +
-        `${n > 1 ? 'exactly' : 'at least'} 8 lanes (this adapter: ${caps.subgroups ? `${caps.subgroupMinSize}-${caps.subgroupMaxSize}` : 'none'})`,
+      `the 'lanes' design with ${n} group(s) of ${w} lanes per workgroup needs the 'subgroups' feature with subgroups of ` +
+        `${n > 1 ? 'exactly' : 'at least'} ${w} lanes (this adapter: ${caps.subgroups ? `${caps.subgroupMinSize}-${caps.subgroupMaxSize}` : 'none'})`,
     );
   return out;
 }
@@ -250,7 +272,7 @@ export function gemmGroups(choice: GemmChoice, m: number, n: number): [number, n
     return [Math.ceil(n / t.bn) * s, Math.ceil(m / t.bm)];
   }
   const t = lanesTile(choice, m);
-  return [Math.ceil(n / (8 * t.c * t.s)) * s, Math.ceil(m / t.r)];
+  return [Math.ceil(n / (t.l * t.c * t.s)) * s, Math.ceil(m / t.r)];
 }
 
 // ---- WGSL generation ----
@@ -328,19 +350,20 @@ function epilogue(d: GemmDesc, row: string, col: string, acc: string): string {
 
 /** The 'lanes' core (see the file comment); `t` = register tile, `s` = split-K ranges. */
 function lanesWgsl(d: GemmDesc, t: LanesTile, s: number): string {
-  const G = t.r / 8;
+  const L = t.l;
+  const G = t.r / L;
   const { A, B } = d;
   // vector loads: along k (4 steps per loop iteration) or across this lane's rows / columns
-  const aMode = A.vecK ? 'k' : A.vecI && G > 1 && A.vecI.w === G ? 'i' : 's';
+  const aMode = A.vecK ? 'k' : A.vecI && G > 1 && G <= 4 && A.vecI.w === G ? 'i' : 's';
   const bMode = B.vecK ? 'k' : B.vecI && t.c > 1 && B.vecI.w === t.c ? 'i' : 's';
   const KU = aMode === 'k' || bMode === 'k' ? 4 : 1;
   const kAt = (j: number): KIdx => ({ k: j ? `(k + ${j}u)` : 'k', k0: 'k0', k1: 'k1', k2: 'k2' });
   // rows: with vecI a lane owns G consecutive rows (row r is in lane r / G, component r % G),
-  // otherwise rows 8g + lane (row r is in lane r % 8, register g = r / 8)
+  // otherwise rows L*g + lane (row r is in lane r % L, register g = r / L)
   const rowSetup =
     aMode === 'i'
       ? `let ia = min(row0 + lane * ${G}u, M - ${G}u);\n  ${A.setup('ia', 'a')}`
-      : range(G).map((g) => `let ia${g} = min(row0 + ${8 * g}u + lane, M - 1u);\n  ${A.setup(`ia${g}`, `a${g}`)}`).join('\n  ');
+      : range(G).map((g) => `let ia${g} = min(row0 + ${L * g}u + lane, M - 1u);\n  ${A.setup(`ia${g}`, `a${g}`)}`).join('\n  ');
   const colSetup =
     bMode === 'i'
       ? `let ib = min(col0, N - ${t.c}u);\n  ${B.setup('ib', 'b')}`
@@ -365,7 +388,12 @@ function lanesWgsl(d: GemmDesc, t: LanesTile, s: number): string {
           ? [`let qb = ${B.vecI!.load('b', kid)};`, ...range(t.c).map((c) => `let vb${c} = qb.${comp[c]};`)]
           : range(t.c).map((c) => `let vb${c} = ${B.load(`b${c}`, kid)};`);
     const fmas = range(t.r).map((r) => {
-      const a = aMode === 'i' ? `subgroupBroadcast(va.${comp[r % G]}, ${Math.floor(r / G)}u)` : `subgroupBroadcast(va${r >> 3}, ${r & 7}u)`;
+      const a =
+        L === 1
+          ? `va${r}`
+          : aMode === 'i'
+            ? `subgroupBroadcast(va.${comp[r % G]}, ${Math.floor(r / G)}u)`
+            : `subgroupBroadcast(va${Math.floor(r / L)}, ${r % L}u)`;
       return `{ let a = ${a}; ${range(t.c).map((c) => `acc${r}_${c} += a * vb${c};`).join(' ')} }`;
     });
     // the K counters advance with selects, not branches (a branch would cost masking per lane)
@@ -398,13 +426,13 @@ function lanesWgsl(d: GemmDesc, t: LanesTile, s: number): string {
       ? 'var k0 = kBegin / (K1 * K2); var k1 = (kBegin - k0 * K1 * K2) / K2; var k2 = kBegin - (k0 * K1 + k1) * K2;'
       : 'var k0 = 0u; var k1 = 0u; var k2 = 0u;';
   return `${d.helpers ?? ''}
-@compute @workgroup_size(${8 * t.s})
+@compute @workgroup_size(${L * t.s})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${split ? ', @builtin(num_workgroups) nwg: vec3<u32>' : ''}) {
   ${header(d, t.r)}
   ${split ? splitHeader(s, 4) : ''}
-  let lane = lid % 8u;
+  let lane = ${L === 1 ? '0u' : `lid % ${L}u`};
   let row0 = ${rowBlockId(d)} * ${t.r}u;
-  let col0 = (${split ? 'wx' : 'wid.x'} * ${t.s}u + lid / 8u) * ${8 * t.c}u + lane * ${t.c}u;
+  let col0 = (${split ? 'wx' : 'wid.x'} * ${t.s}u + lid / ${L}u) * ${L * t.c}u + lane * ${t.c}u;
   // rows / columns past M / N are clamped for loading and never stored
   ${rowSetup}
   ${colSetup}
@@ -666,7 +694,7 @@ export function elem(name: string, idx: string, w: number): string {
 export function iWidths(choice: GemmChoice, m: number): { a: number; b: number } {
   if (choice.variant === 'tiled') return { a: 4, b: 4 };
   const t = lanesTile(choice, m);
-  return { a: t.r / 8, b: t.c };
+  return { a: t.l === 1 ? 1 : t.r / t.l, b: t.c };
 }
 
 /** Width of vector stores for an M x N output (columns per lane / per thread), 1 = scalar. */
@@ -686,7 +714,8 @@ export function rowMajorStore(name: string, base: string, w: number): Pick<GemmD
 
 /** WGSL `enable`s the chosen design needs (for `defineKernel`'s `enables`). */
 export function gemmEnables(choice: GemmChoice): string[] {
-  return choice.variant === 'lanes' || (choice.variant === 'tiled' && tileOf(choice).sg > 0) ? ['subgroups'] : [];
+  if (choice.variant === 'lanes') return (choice.lanesWidth ?? 8) > 1 ? ['subgroups'] : [];
+  return choice.variant === 'tiled' && tileOf(choice).sg > 0 ? ['subgroups'] : [];
 }
 
 /** Helpers and entry point of the chosen design for an M x N problem (`m` picks the lanes tile);
@@ -718,5 +747,5 @@ export function gemmSpec(choice: GemmChoice, m: number): string {
     return `tiled${n ? `:${n}` : ''}${sk}`;
   }
   const t = lanesTile(choice, m);
-  return `lanes${t.r}x${t.c}x${t.s}${sk}`;
+  return `lanes${t.r}x${t.c}x${t.s}${t.l === 8 ? '' : `w${t.l}`}${sk}`;
 }

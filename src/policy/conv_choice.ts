@@ -90,9 +90,13 @@ export function colGradChunk(g: Conv2dGeom, caps: Caps): number {
 /** Workgroups the weight-gradient GEMM should launch. Its grid is Cout x Cin*KH*KW whatever the
  * batch (K = B*OH*OW is the long loop), so a small layer gives few workgroups; splitting the batch
  * over z into partial sums adds more, at the cost of one reduction. A hardware GPU needs many
- * resident workgroups to fill its cores ('tiled': 1024); lavapipe spreads workgroups over a few CPU
- * threads, so a few dozen suffice ('lanes': 32). Sized by that reasoning; no recorded measurement. */
-export const WEIGHT_GRAD_WORKGROUPS: Record<GemmChoice['variant'], number> = { tiled: 1024, lanes: 32 };
+ * resident workgroups to fill its cores (1024); a software adapter spreads workgroups over a few
+ * CPU threads, so a few dozen suffice (32). Keyed by the adapter, not by the GEMM design: a
+ * software adapter running 'tiled' (forced or tuned) still has a few threads, and there each extra
+ * tiled workgroup costs (SwiftShader: ~8 ms per 256-invocation workgroup, measured in Chromium 156
+ * headless on the 2-core dev machine). Sized by that reasoning; no recorded measurement of the
+ * split counts themselves. */
+export const WEIGHT_GRAD_WORKGROUPS = Object.freeze({ hardware: 1024, software: 32 });
 
 /** Largest partial-sum buffer [splits, Cout, Cin, KH, KW] (bytes; also capped by the adapter's
  * maxStorageBufferBindingSize): a memory bound on the splits' temporary, not a speed threshold. */
@@ -103,7 +107,7 @@ export const WEIGHT_GRAD_PARTIAL_BYTES = 64 * 2 ** 20;
 export function weightGradBPer(g: Conv2dGeom, gemm: GemmChoice, caps: Caps): number {
   const n = cinPer(g) * g.kh * g.kw;
   const [gx, gy] = gemmGroups(gemm, coutPer(g), n);
-  let splits = Math.min(g.batch, MAX_WG_PER_DIM, Math.max(1, Math.ceil(WEIGHT_GRAD_WORKGROUPS[gemm.variant] / (gx * gy * g.groups))));
+  let splits = Math.min(g.batch, MAX_WG_PER_DIM, Math.max(1, Math.ceil(WEIGHT_GRAD_WORKGROUPS[caps.software ? 'software' : 'hardware'] / (gx * gy * g.groups))));
   const maxPartial = Math.min(WEIGHT_GRAD_PARTIAL_BYTES, caps.maxStorageBufferBindingSize);
   splits = Math.max(1, Math.min(splits, Math.floor(maxPartial / (g.cout * n * 4))));
   return Math.ceil(g.batch / splits);

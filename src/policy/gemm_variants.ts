@@ -8,7 +8,7 @@ import {
   type GemmChoice, type TileConfig,
   DEFAULT_TILE, MAX_SPLIT_K, gemmGroups, gemmProblems, tileName, tileProblems,
 } from '../kernels/gemm.ts';
-import { adapterGemmVariant, lanesSubgroups } from './gemm_choice.ts';
+import { adapterGemmVariant, lanesChoice } from './gemm_choice.ts';
 
 /** The GEMM kernels (each kernel's name). */
 export type GemmOp = 'matmul' | 'conv2d' | 'conv2d_input_grad' | 'conv2d_weight_grad' | 'conv2d_col_grad';
@@ -66,13 +66,13 @@ export const SPLIT_K_COUNTS = [2, 4, 8, 16, 32, 64].filter((s) => s <= MAX_SPLIT
 /** The choice that runs without tuning: 'lanes' on software adapters that support it, the default
  * 'tiled' everywhere else (as `chooseGemm` picks with nothing forced). */
 export function defaultGemmChoice(_op: GemmOp | string, _shape: GemmShape, caps: Caps): GemmChoice {
-  return adapterGemmVariant(caps) === 'lanes' ? { variant: 'lanes', lanesSubgroups: lanesSubgroups(caps) } : { variant: 'tiled' };
+  return adapterGemmVariant(caps) === 'lanes' ? lanesChoice(caps) : { variant: 'tiled' };
 }
 
 /** A short name for a choice (logs, bench rows, tuning caches). */
 export function gemmChoiceName(c: GemmChoice): string {
   const s = c.splitK && c.splitK > 1 ? ` splitK${c.splitK}` : '';
-  if (c.variant === 'lanes') return `lanes x${c.lanesSubgroups ?? 1}${s}`;
+  if (c.variant === 'lanes') return `lanes x${c.lanesSubgroups ?? 1}${(c.lanesWidth ?? 8) === 8 ? '' : ` w${c.lanesWidth}`}${s}`;
   const t = tileName(c.tile ?? DEFAULT_TILE);
   return `tiled${t ? ` ${t}` : ''}${s}`;
 }

@@ -243,10 +243,12 @@ describe('caps rules and candidates (no GPU)', () => {
       }
     expect(defaultGemmChoice('matmul', { m: 1, n: 1, k: 1 }, lavapipe)).toEqual({ variant: 'lanes', lanesSubgroups: 1 });
     expect(defaultGemmChoice('matmul', { m: 1, n: 1, k: 1 }, nvidia)).toEqual({ variant: 'tiled' });
-    // SwiftShader-like caps: no lanes (subgroups of 4), no configs past 256 invocations / 16 KiB, sg4 only
+    // SwiftShader-like caps: lanes at width 4 first (its subgroups are 4 lanes), never 8-lane lanes,
+    // no configs past 256 invocations / 16 KiB, sg4 only
     const sw = gemmCandidates('conv2d', { m: 256, n: 256, k: 256 }, swiftshader);
-    expect(sw[0]).toEqual({ variant: 'tiled' });
-    expect(sw.some((x) => x.variant === 'lanes' || (x.tile?.sg ?? 0) > 4)).toBe(false);
+    expect(sw[0]).toEqual({ variant: 'lanes', lanesSubgroups: 2, lanesWidth: 4 });
+    expect(sw.some((x) => (x.variant === 'lanes' && (x.lanesWidth ?? 8) > 4) || (x.tile?.sg ?? 0) > 4)).toBe(false);
+    expect(sw.some((x) => x.variant === 'tiled')).toBe(true);
     // 128-wide tiles are not offered for a 64-row problem; split-K not for conv ops
     expect(gemmCandidates('matmul', { m: 64, n: 512, k: 64 }, nvidia).some((x) => (x.tile?.bm ?? 64) > 64)).toBe(false);
     expect(gemmCandidates('conv2d_weight_grad', { m: 96, n: 121, k: 373248 }, nvidia).some((x) => (x.splitK ?? 1) > 1)).toBe(false);

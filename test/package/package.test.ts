@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = resolve(dirname(new URL(import.meta.url).pathname), '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'wt-package-'));
 const app = join(tmp, 'app');
-let packed: { files: string[]; pkg: { dependencies?: Record<string, string> } };
+let packed: { files: string[]; pkg: { dependencies?: Record<string, string>; exports?: unknown } };
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
   const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 120_000 });
@@ -100,7 +100,8 @@ describe('the packed package', () => {
     const top = [...new Set(packed.files.map((f) => f.split('/')[0]))].sort();
     expect(top.filter((f) => !/^(LICENSE|README)/i.test(f))).toEqual(['dist', 'package.json']);
     expect(packed.files).toContain('README.md');
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/node/index.js', 'dist/node/index.d.ts']) expect(packed.files).toContain(f);
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/node/index.js', 'dist/node/index.d.ts', 'dist/browser/webgpu-tensor.js', 'dist/browser/webgpu-tensor.js.map'])
+      expect(packed.files).toContain(f);
     expect(packed.files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
     // the core's JavaScript loads no Node built-in and not Dawn
     const core = packed.files.filter((f) => f.endsWith('.js') && !f.startsWith('dist/node/'));
@@ -108,6 +109,14 @@ describe('the packed package', () => {
     const bad = core.filter((f) => /from\s+["'](node:|webgpu["'])/.test(readFileSync(join(dir, f), 'utf8')));
     expect(bad).toEqual([]);
     expect(Object.keys(packed.pkg.dependencies ?? {}).sort()).toEqual(['@webgpu/types', 'onnx-proto', 'webgpu']);
+  });
+
+  it("ships a ready browser bundle: 'webgpu-tensor/browser' is one ES module with the core's API", async () => {
+    const dir = join(app, 'node_modules', 'webgpu-tensor');
+    expect(packed.pkg).toHaveProperty(['exports', './browser', 'default'], './dist/browser/webgpu-tensor.js');
+    const text = readFileSync(join(dir, 'dist/browser/webgpu-tensor.js'), 'utf8');
+    expect(text).not.toMatch(/\bfrom\s*["']|\bimport\s*\(|require\(/); // self-contained
+    expect(text).toMatch(/export\s*\{[^}]*\binit\b/);
   });
 
   it('bundles for the browser (esbuild, platform browser) from the core entry, without Node built-ins', async () => {

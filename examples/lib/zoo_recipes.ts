@@ -30,13 +30,13 @@ export const ZOO_RECIPES: Record<string, ZooRecipes> = {
   alexnet: {
     modelOptions: {},
     d2l: d2l(224, 128, 0.01),
-    software: { ...D2L_BASE, init: 'kaiming', resize: 67, batchSize: 32, lr: 0.01, momentum: 0.9, scheduler: 'onecycle', epochs: 1, trainLimit: 11_520 },
+    software: { ...D2L_BASE, init: 'kaiming', resize: 67, batchSize: 32, lr: 0.005, momentum: 0.9, epochs: 1, trainLimit: 11_520 },
     d2lResult: { loss: 0.327, trainAcc: 0.881, testAcc: 0.885 },
   },
   vgg11: {
     modelOptions: { ratio: 4 },
     d2l: d2l(224, 128, 0.05),
-    software: { ...D2L_BASE, init: 'kaiming', resize: 32, batchSize: 32, optimizer: 'adam', lr: 0.0005, scheduler: 'cosine', epochs: 1, trainLimit: 6_144 },
+    software: { ...D2L_BASE, init: 'kaiming', resize: 32, batchSize: 32, optimizer: 'adam', lr: 0.0005, scheduler: 'cosine', epochs: 1, trainLimit: 10_240 },
     d2lResult: { loss: 0.178, trainAcc: 0.935, testAcc: 0.92 },
   },
   nin: {

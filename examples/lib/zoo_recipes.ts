@@ -42,7 +42,7 @@ export const ZOO_RECIPES: Record<string, ZooRecipes> = {
   nin: {
     modelOptions: {},
     d2l: d2l(224, 128, 0.1),
-    software: { ...D2L_BASE, init: 'kaiming', resize: 67, batchSize: 32, optimizer: 'adam', lr: 0.001, scheduler: 'cosine', epochs: 1, trainLimit: 6_144 },
+    software: { ...D2L_BASE, init: 'kaiming', resize: 67, batchSize: 16, optimizer: 'adam', lr: 0.001, scheduler: 'cosine', epochs: 1, trainLimit: 6_144 },
     d2lResult: null,
   },
   googlenet: {

@@ -8,6 +8,7 @@
 import * as wt from 'webgpu-tensor';
 import { type FlagSpec, type Parsed, helpText, parseFlags } from './lib/cli_args.ts';
 import { type Recipe, UsageError, applyFlags, describeRecipe, recipeFlags, runTraining, trainingFlags } from './lib/trainer.ts';
+import { ZOO_RECIPES } from './lib/zoo_recipes.ts';
 
 const minResize = wt.models.ZOO.alexnet.minImageSize;
 
@@ -16,12 +17,10 @@ const FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', choices: ['seed', 'original'], help: "'seed' (d2l) or 'original' (adds the 2012 paper's LRN layers)" },
 };
 
-const FULL: Recipe = {
-  init: 'xavier', epochs: 10, batchSize: 128, lr: 0.01, momentum: 0, resize: 224,
-  optimizer: 'sgd', scheduler: 'none', weightDecay: 0, labelSmoothing: 0, augment: false,
-};
-/** Chosen from measurements on a 2-core CPU with lavapipe: finishes in under 10 minutes, >= 75% test acc. */
-const REDUCED: Recipe = { ...FULL, init: 'kaiming', epochs: 1, batchSize: 32, lr: 0.005, momentum: 0.9, resize: 67, trainLimit: 11_520 };
+/** d2l's recipe and the reduced one (examples/lib/zoo_recipes.ts): the latter chosen from
+ * measurements on a 2-core CPU with lavapipe, finishing in under 10 minutes. */
+const FULL: Recipe = ZOO_RECIPES.alexnet.d2l;
+const REDUCED: Recipe = ZOO_RECIPES.alexnet.software;
 
 async function main(): Promise<void> {
   let flags: Parsed;

@@ -19,6 +19,7 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 const fmtInt = (n: number) => n.toLocaleString('en-US');
+const fmtGflops = (g: number) => g.toFixed(g < 0.01 ? 4 : 3);
 
 /** Parameters and forward GFLOPs (2 x conv/linear MACs) per image at a side. */
 function stats(name: string, side: number): { params: number; gflops: number } {
@@ -40,7 +41,7 @@ function list(): void {
     const opts = rec.modelOptions.ratio ? `, channel ratio ${rec.modelOptions.ratio}` : '';
     console.log(
       `${name} (${m.title}, d2l ${m.section}${opts}): ${fmtInt(gpu.params)} parameters at ${rec.d2l.resize}x${rec.d2l.resize}, ` +
-        `${gpu.gflops.toFixed(3)} GFLOPs/image forward at ${rec.d2l.resize}x${rec.d2l.resize}, ${soft.gflops.toFixed(4)} at ${rec.software.resize}x${rec.software.resize}`,
+        `${fmtGflops(gpu.gflops)} GFLOPs/image forward at ${rec.d2l.resize}x${rec.d2l.resize}, ${fmtGflops(soft.gflops)} at ${rec.software.resize}x${rec.software.resize}`,
     );
     const res = rec.d2lResult;
     console.log(`  d2l (GPU):  ${describeRecipe(rec.d2l)}${res ? `; d2l reports test acc ${res.testAcc.toFixed(3)}` : ''}`);

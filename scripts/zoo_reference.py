@@ -201,15 +201,16 @@ def describe(net, side):
     }
 
 
-torch.manual_seed(0)
-out = {
-    'lenet': describe(lenet(), 28),
-    'alexnet': describe(alexnet(), 224),
-    'vgg11': describe(vgg(conv_arch), 224),
-    'vgg11_ratio4': describe(vgg([(a, b // 4) for a, b in conv_arch]), 224),
-    'nin': describe(nin(), 224),
-    'googlenet': describe(googlenet(), 96),
-    'resnet18': describe(resnet18(), 96),
-    'densenet': describe(densenet(), 96),
-}
-print(json.dumps(out, indent=1))
+if __name__ == '__main__':
+    torch.manual_seed(0)
+    out = {
+        'lenet': describe(lenet(), 28),
+        'alexnet': describe(alexnet(), 224),
+        'vgg11': describe(vgg(conv_arch), 224),
+        'vgg11_ratio4': describe(vgg([(a, b // 4) for a, b in conv_arch]), 224),
+        'nin': describe(nin(), 224),
+        'googlenet': describe(googlenet(), 96),
+        'resnet18': describe(resnet18(), 96),
+        'densenet': describe(densenet(), 96),
+    }
+    print(json.dumps(out, indent=1))

@@ -3,7 +3,7 @@
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { type AvgPoolParams, avgPoolBackwardKernel, avgPoolKernel } from '../kernels/avgpool.ts';
-import { avgPoolOuts } from '../policy/pool_choice.ts';
+import { avgPoolOuts, avgPoolVec4 } from '../policy/pool_choice.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { Function } from './function.ts';
 import { type PoolWindowOptions, type Size2, boolOpt, poolOptions, windowGeom } from './pool_args.ts';
@@ -29,8 +29,10 @@ class AvgPool2d extends Function {
   }
   forward(x: Tensor) {
     // CPU tensors run the twin (one loop); GPU tensors the adapter's outputs per invocation
-    const outs = x.device === 'cpu' ? 1 : avgPoolOuts(this.p, deviceCaps());
-    return launch(avgPoolKernel, { ...this.p, outs }, [x, { shape: this.outShape }])[0];
+    const caps = x.device === 'cpu' ? null : deviceCaps();
+    const outs = caps ? avgPoolOuts(this.p, caps) : 1;
+    const vec4 = caps ? avgPoolVec4(this.p, caps) : false;
+    return launch(avgPoolKernel, { ...this.p, outs, vec4 }, [x, { shape: this.outShape }])[0];
   }
   backward(g: Tensor) {
     return [launch(avgPoolBackwardKernel, this.p, [g, { shape: this.inputs[0].shape }])[0]];

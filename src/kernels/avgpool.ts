@@ -24,9 +24,23 @@ export interface AvgPoolParams extends PoolGeom {
   /** Forward: consecutive outputs of a row per invocation, which share the input columns their
    * windows overlap in (default 1; src/policy/pool_choice.ts picks it). */
   outs?: number;
+  /** Forward with `outs` > 1: load each window row's columns as aligned vec4s (and store the
+   * outputs as one vec4 when OW % 4 == 0). Needs W % 4 == 0 and outs * sw % 4 == 0, so every
+   * invocation's first column sits at the same offset inside its vec4 (default false;
+   * src/policy/pool_choice.ts picks it). */
+  vec4?: boolean;
 }
 
 const outsOf = (p: AvgPoolParams) => p.outs ?? 1;
+
+/** Why the vec4 forward cannot run these params (null: it can). */
+export function avgPoolVec4Problem(p: AvgPoolParams): string | null {
+  if (p.w % 4 !== 0) return `the input width ${p.w} is not a multiple of 4`;
+  if (outsOf(p) < 2 || (outsOf(p) * p.sw) % 4 !== 0) return `outs ${outsOf(p)} * stride ${p.sw} is not a multiple of 4 (outs >= 2)`;
+  return null;
+}
+/** Output stores as vec4s: the vec4 forward with 4 outputs per invocation and OW % 4 == 0. */
+const vec4Out = (p: AvgPoolParams) => !!p.vec4 && outsOf(p) === 4 && p.ow % 4 === 0;
 
 /** How the divisor is found: 'const' kh * kw for every window; 'pad' the window clipped to the
  * padded input; 'valid' the window clipped to the input; 'fixed' the override. */
@@ -72,11 +86,56 @@ const fields = (p: AvgPoolParams): UField[] => [
   u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow), f32('divisor', p.divisorOverride),
 ];
 
+/** The vec4 forward's item: P = outs outputs ox = P rx + j. Their windows span the columns
+ * [xb, xb + C), xb = P sw rx - pw, C = (P - 1) sw + kw; xb % 4 is the same `off` for every rx
+ * (P sw % 4 == 0), so each window row loads the NV = ceil((off + C) / 4) aligned vec4s from
+ * (xb - off) / 4 (clamped addresses; zero outside the input when windows can leave it) and column
+ * k is component (off + k) % 4 of vec4 (off + k) / 4. Sums in the same row-major order as P = 1. */
+function vec4Item(p: AvgPoolParams, checked: boolean): string {
+  const P = outsOf(p);
+  const C = (P - 1) * p.sw + p.kw;
+  const off = (((-p.pw) % 4) + 4) % 4;
+  const NV = Math.ceil((off + C) / 4);
+  const rng = (n: number) => [...Array(n).keys()];
+  const comp = ['x', 'y', 'z', 'w'];
+  const loads = rng(NV)
+    .map((t) => {
+      const vi = `vb + ${t}`;
+      const load = `x[row4 + u32(clamp(${vi}, 0, w4 - 1))]`;
+      return `        let v${t} = ${checked ? `select(vec4<f32>(0.0), ${load}, rowOk & (${vi} >= 0) & (${vi} < w4))` : load};`;
+    })
+    .join('\n');
+  const col = (k: number) => `v${Math.floor((off + k) / 4)}.${comp[(off + k) % 4]}`;
+  const sums = rng(P)
+    .map((j) => rng(p.kw).map((b) => `        acc${j} += ${col(j * p.sw + b)};`).join('\n'))
+    .join('\n');
+  const outs = rng(P).map((j) => `acc${j} / divisor(ry, rx * ${P}u + ${j}u)`);
+  const store = vec4Out(p)
+    ? `y[(plane * u.oh + ry) * (u.ow / 4u) + rx] = vec4<f32>(${outs.join(', ')});`
+    : `let rowOut = (plane * u.oh + ry) * u.ow;
+      ${rng(P).map((j) => `if (rx * ${P}u + ${j}u < u.ow) { y[rowOut + rx * ${P}u + ${j}u] = ${outs[j]}; }`).join('\n      ')}`;
+  return `
+      let y0 = i32(ry * ${p.sh}u) - ${p.ph};
+      let vb = (i32(rx * ${P * p.sw}u) - ${p.pw + off}) / 4;
+      let w4 = i32(u.w / 4u);
+      let base4 = plane * u.h * (u.w / 4u);
+      ${rng(P).map((j) => `var acc${j} = 0.0;`).join(' ')}
+      for (var a = 0; a < ${p.kh}; a++) {
+        let iy = y0 + a;
+        ${checked ? 'let rowOk = (iy >= 0) & (iy < i32(u.h));' : ''}
+        let row4 = base4 + u32(clamp(iy, 0, i32(u.h) - 1)) * u32(w4);
+${loads}
+${sums}
+      }
+      ${store}`;
+}
+
 export const avgPoolKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool',
-  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${outsOf(p) > 1 ? `:o${outsOf(p)}` : ''}`,
-  // x [N,H,W], y [N,OH,OW]
-  storage: () => [read('x'), rw('y')],
+  spec: (p, caps) =>
+    `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${outsOf(p) > 1 ? `:o${outsOf(p)}` : ''}${p.vec4 ? (vec4Out(p) ? ':v4io' : ':v4i') : ''}`,
+  // x [N,H,W] (vec4s with p.vec4), y [N,OH,OW] (vec4s when the vec4 forward stores them so)
+  storage: (p) => [read('x', p.vec4 ? 'vec4<f32>' : 'f32'), rw('y', vec4Out(p) ? 'vec4<f32>' : 'f32')],
   uniforms: (p) => [...fields(p), u32('rowItems', Math.ceil(p.ow / outsOf(p)))],
   dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * p.oh, Math.ceil(p.ow / outsOf(p))),
   body: (p, caps) => {
@@ -104,6 +163,13 @@ export const avgPoolKernel = defineKernel<AvgPoolParams>({
       return `
 ${divisorWgsl(p)}
 ${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
+    }
+    if (p.vec4) {
+      const problem = avgPoolVec4Problem(p);
+      if (problem) throw new Error(`avgpool: the vec4 forward needs ${problem}`);
+      return `
+${divisorWgsl(p)}
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', vec4Item(p, checked))}`;
     }
     // P outputs ox = P rx + j: each window row loads the C = (P - 1) sw + kw columns the P windows
     // span once (clamped addresses; zero outside the input) and adds them in the same row-major

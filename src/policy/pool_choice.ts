@@ -108,5 +108,16 @@ export const AVG_SOFTWARE_OUTS_STRIDE1 = 4;
 
 /** Outputs per invocation of the average-pooling forward for this geometry and adapter. */
 export function avgPoolOuts(geom: PoolGeom, caps: Caps): number {
+  if (avgPoolVec4(geom, caps)) return AVG_SOFTWARE_VEC4_OUTS;
   return caps.software && geom.sw === 1 && geom.kw > 1 ? AVG_SOFTWARE_OUTS_STRIDE1 : 1;
+}
+
+/** Software adapters, inputs whose rows are a multiple of 4 wide: the forward loads each window
+ * row as aligned vec4s, AVG_SOFTWARE_VEC4_OUTS outputs per invocation (lavapipe pays per load
+ * instruction: a 2x2 s2 window row of 4 outputs is 2 vec4 loads instead of 8 scalar ones). */
+export const AVG_SOFTWARE_VEC4_OUTS = 4;
+
+/** Whether the average-pooling forward takes the vec4 path (avgpool.ts `vec4`). */
+export function avgPoolVec4(geom: PoolGeom, caps: Caps): boolean {
+  return caps.software && geom.w % 4 === 0 && (AVG_SOFTWARE_VEC4_OUTS * geom.sw) % 4 === 0;
 }

@@ -7,11 +7,11 @@ import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { fwdBwd, f64, numelOf } from './layer_util.ts';
 import { avgPool2d, type AvgPoolOptions } from '../../src/autograd/avg_pool.ts';
 import { AvgPool2d } from '../../src/nn/pool_layers.ts';
-import { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from '../../src/kernels/avgpool.ts';
+import { avgPoolKernel, avgPoolBackwardKernel, avgPoolVec4Problem, type AvgPoolParams } from '../../src/kernels/avgpool.ts';
 import { poolOut } from '../../src/kernels/maxpool.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
-import { avgPoolOuts } from '../../src/policy/pool_choice.ts';
+import { avgPoolOuts, avgPoolVec4 } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import { torchCases, checkTorchCase, caseName } from './pool_torch_ref.ts';
 
@@ -93,6 +93,11 @@ const cases: Case[] = [
   { shape: [1, 1, 4, 4], k: [5, 5], s: [2, 2], p: [0, 0], ceil: true }, // ceil mode admits a kernel > input
   { shape: [1, 1, 1, 1], k: [1, 1], s: [1, 1], p: [0, 0] },
   { shape: [2, 5, 27, 27], k: [2, 2], s: [2, 2], p: [0, 0] },
+  // widths of a multiple of 4 (the vec4 forward on software adapters)
+  { shape: [2, 3, 12, 12], k: [3, 3], s: [1, 1], p: [1, 1] }, // vec4 loads and stores
+  { shape: [1, 2, 8, 20], k: [2, 2], s: [2, 2], p: [0, 0] }, // OW 10: scalar stores, a partial last group
+  { shape: [2, 2, 7, 16], k: [3, 3], s: [1, 1], p: [0, 0], cip: false }, // no padding: unchecked loads
+  { shape: [1, 1, 9, 8], k: [3, 3], s: [3, 3], p: [1, 1], ceil: true, cip: false }, // stride 3: 12 columns per 4 outputs
 ];
 
 describe('avgPool2d', () => {
@@ -112,12 +117,13 @@ describe('avgPool2d', () => {
   }
 
   it('runs every launch layout and outputs-per-invocation like the CPU twin', async () => {
+    let vec4Runs = 0;
     const layouts: RowLayout[] = [
       { mode: 'flat', wg: 128 },
       { mode: 'rows', wg: 8, rows: 8 },
       { mode: 'rows', wg: 16, rows: 3 },
     ];
-    for (const c of [cases[0], cases[3], cases[5], cases[7]]) {
+    for (const c of [cases[0], cases[3], cases[5], cases[7], ...cases.slice(11)]) {
       const [h, w] = c.shape.slice(-2);
       const n = numelOf(c.shape.slice(0, -2));
       const oh = poolOut(h, c.k[0], c.s[0], c.p[0], c.ceil);
@@ -136,19 +142,33 @@ describe('avgPool2d', () => {
           const [y] = launch(avgPoolKernel, { ...base, layout, outs }, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
           expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd ${layout.mode} outs ${outs} ${JSON.stringify(c)}`);
         }
+        // the vec4 forward wherever its alignment holds (2 outputs at even strides, 4 at any)
+        for (const outs of [2, 4]) {
+          const p = { ...base, layout, outs, vec4: true };
+          if (avgPoolVec4Problem(p)) continue;
+          vec4Runs++;
+          const [y] = launch(avgPoolKernel, p, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
+          expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd vec4 ${layout.mode} outs ${outs} ${JSON.stringify(c)}`);
+        }
         const [gx] = launch(avgPoolBackwardKernel, { ...base, layout }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
         expectClose(await gx.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd ${layout.mode} ${JSON.stringify(c)}`);
       }
     }
+    expect(vec4Runs).toBe(15);
   });
 
-  it('policy: several outputs per invocation only on software adapters at stride 1', () => {
+  it('policy: several outputs per invocation only on software adapters, at stride 1 or with rows of a multiple of 4', () => {
     const g = { n: 1, h: 8, w: 8, oh: 8, ow: 8, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 };
     const soft = { ...BASELINE_CAPS, software: true };
     expect(avgPoolOuts(g, soft)).toBe(4);
     expect(avgPoolOuts(g, BASELINE_CAPS)).toBe(1);
-    expect(avgPoolOuts({ ...g, ow: 4, sw: 2 }, soft)).toBe(1);
-    expect(avgPoolOuts({ ...g, kw: 1, pw: 0 }, soft)).toBe(1);
+    expect(avgPoolOuts({ ...g, w: 9, ow: 4, sw: 2 }, soft)).toBe(1);
+    expect(avgPoolOuts({ ...g, kw: 1, pw: 0 }, soft)).toBe(4); // width 8: the vec4 forward
+    expect(avgPoolOuts({ ...g, w: 9, kw: 1, pw: 0 }, soft)).toBe(1);
+    expect(avgPoolVec4(g, soft)).toBe(true);
+    expect(avgPoolVec4({ ...g, w: 10 }, soft)).toBe(false);
+    expect(avgPoolVec4(g, BASELINE_CAPS)).toBe(false);
+    expect(() => avgPoolKernel.wgsl({ ...g, countIncludePad: true, divisorOverride: 0, w: 10, vec4: true, outs: 4 }, soft)).toThrow(/avgpool: the vec4 forward needs the input width 10/);
   });
 
   for (const c of torchCases.filter((t) => t.op === 'avgPool2d'))

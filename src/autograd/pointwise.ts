@@ -14,6 +14,7 @@ import {
 } from './pointwise_table.ts';
 
 export type { UnaryName, BinaryName } from './pointwise_table.ts';
+/** The second operand of a binary op: a tensor (broadcast against the first) or a number. */
 export type Operand = Tensor | number;
 
 function unaryEntry(op: string): UnaryEntry {
@@ -197,7 +198,43 @@ const publicBinary = Object.keys(BINARY) as BinaryName[];
 export const unaryFunctions: Record<string, UnaryFunction> = Object.fromEntries(publicUnary.map((k) => [k, makeUnary(k)]));
 export const binaryFunctions: Record<string, BinaryFunction> = Object.fromEntries(publicBinary.map((k) => [k, makeBinary(k)]));
 
-// The functional exports (`wt.<name>`); test/autograd/pointwise.test.ts checks that every public
-// table entry is listed here and on Tensor.
+// test/autograd/pointwise.test.ts checks that every public table entry is listed here and on Tensor.
+/**
+ * Elementwise unary ops on a float tensor, differentiable, as their torch namesakes; each also
+ * exists as a Tensor method (`x.exp()`). The output has the input's shape.
+ *
+ * - `neg(x)`: -x
+ * - `exp(x)`, `log(x)` (natural), `sqrt(x)`, `abs(x)`, `square(x)` (x * x), `reciprocal(x)` (1 / x)
+ * - `sign(x)`: -1, 0 or 1 (gradient 0)
+ * - `sigmoid(x)`: 1 / (1 + exp(-x)); `tanh(x)`
+ * - `gelu(x)`: the exact (erf) GELU, x * (1 + erf(x / sqrt(2))) / 2
+ * - `leakyRelu(x, negativeSlope = 0.01)`: x where x > 0, else negativeSlope * x
+ *
+ * @example
+ * ```ts
+ * const y = wt.sigmoid(wt.tensor([-1, 0, 1])); // [0.269, 0.5, 0.731]
+ * wt.leakyRelu(x, 0.2);
+ * ```
+ */
 export const { neg, exp, log, sqrt, abs, sign, square, reciprocal, sigmoid, tanh, gelu, leakyRelu } = unaryFunctions;
+/**
+ * Elementwise binary ops `op(a, b)` on float tensors, where `b` is a tensor or a number; tensor
+ * operands broadcast to a common shape (NumPy / PyTorch rules). Each also exists as a Tensor
+ * method (`a.add(b)`).
+ *
+ * - `add`, `sub`, `mul`, `div`: a + b, a - b, a * b, a / b
+ * - `pow`: a ** b (differentiable in both operands)
+ * - `maximum`, `minimum`: the larger / smaller element, NaN where either is NaN; ties split the
+ *   gradient evenly (as torch.maximum / torch.minimum)
+ * - `eq`, `ne`, `gt`, `ge`, `lt`, `le`: float 1 where the comparison holds, else 0; not
+ *   differentiable; NaN compares unequal to everything
+ *
+ * @example
+ * ```ts
+ * const a = wt.randn([4, 3]), bias = wt.randn([3]);
+ * wt.add(a, bias);   // [4, 3], bias broadcast over rows
+ * wt.mul(a, 2);      // scalar operand
+ * wt.gt(a, 0);       // 1 / 0 mask, [4, 3]
+ * ```
+ */
 export const { add, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le } = binaryFunctions;

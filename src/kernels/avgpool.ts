@@ -16,6 +16,10 @@ import { type UField, defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type PoolGeom, clipped, coveringRange, geomKey, overhangs, poolLayout } from './maxpool.ts';
 import { rowGroups, rowLayoutKey, rowsMain } from './stream.ts';
 
+/**
+ * Params of {@link avgPoolKernel} and {@link avgPoolBackwardKernel}: the pooling geometry and
+ * torch.nn.functional.avg_pool2d's divisor rules.
+ */
 export interface AvgPoolParams extends PoolGeom {
   /** Divide by the window clipped to the padded input (true) or to the input (false). */
   countIncludePad: boolean;
@@ -72,6 +76,10 @@ const fields = (p: AvgPoolParams): UField[] => [
   u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow), f32('divisor', p.divisorOverride),
 ];
 
+/**
+ * 2-D average pooling over planes, as torch.nn.functional.avg_pool2d. Bindings: `x [N, H, W]`,
+ * `y [N, OH, OW]` (rw), N = batch * channels.
+ */
 export const avgPoolKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool',
   spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${outsOf(p) > 1 ? `:o${outsOf(p)}` : ''}`,
@@ -156,6 +164,10 @@ ${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
   },
 });
 
+/**
+ * Average pooling's input gradient, a deterministic gather (each input element sums g / divisor over
+ * the windows covering it). Bindings: `g [N, OH, OW]`, `gx [N, H, W]` (rw).
+ */
 export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool_bwd',
   spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}`,

@@ -207,9 +207,9 @@ export const {
   neg,
   /** e^x elementwise, as torch.exp. */
   exp,
-  /** Natural logarithm elementwise, as torch.log (NaN below 0, -Infinity at 0). */
+  /** Natural logarithm elementwise, as torch.log. */
   log,
-  /** Square root elementwise, as torch.sqrt (NaN below 0). */
+  /** Square root elementwise, as torch.sqrt. */
   sqrt,
   /** |x| elementwise, as torch.abs (gradient sign(x), 0 at 0). */
   abs,

@@ -61,7 +61,7 @@ function anySide(name: string, o: ZooBuildOptions): Omit<ZooBuildOptions, 'ratio
  *
  * @example
  * ```ts
- * const net = wt.models.ZOO.resnet18.build({ imageSize: 96 }); // input [N, 1, 96, 96] -> logits [N, 10]
+ * const net = wt.models.ZOO.lenet.build(); // images [N, 1, 28, 28] -> logits [N, 10]
  * ```
  */
 export const ZOO: Readonly<Record<string, ZooModel>> = {

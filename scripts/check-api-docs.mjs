@@ -16,11 +16,21 @@ const cfg = ts.getParsedCommandLineOfConfigFile(cfgPath, {}, { ...ts.sys, onUnRe
 const program = ts.createProgram(entries, { ...cfg.options, noEmit: true });
 const checker = program.getTypeChecker();
 
-/** A declaration counts as documented when it (or, for a variable, its statement) has a JSDoc comment. */
+/** A declaration counts as documented when it has the JSDoc comment TypeDoc shows for it: its own,
+ * or for `export const x = ...` its statement's. */
 function documented(decl) {
+  // `export const { a, b } = ...`: TypeDoc reads each name's comment from just before that name
+  // (`{ /** doc */ a, ... }`), never from the statement, and TypeScript attaches no JSDoc to a
+  // binding element, so look for a leading /** */ comment in the source text.
+  if (ts.isBindingElement(decl)) {
+    const text = decl.getSourceFile().text;
+    return (ts.getLeadingCommentRanges(text, decl.pos) ?? []).some(
+      (r) => r.kind === ts.SyntaxKind.MultiLineCommentTrivia && text.startsWith('/**', r.pos) && !text.startsWith('/**/', r.pos),
+    );
+  }
   const hosts = [decl];
-  // a variable's comment sits on its statement (also for `export const { a, b } = ...`)
-  for (let n = decl; n && !ts.isSourceFile(n) && (ts.isBindingElement(n) || ts.isVariableDeclaration(n) || ts.isObjectBindingPattern(n) || ts.isArrayBindingPattern(n) || ts.isVariableDeclarationList(n)); n = n.parent)
+  // a variable's comment sits on its statement
+  for (let n = decl; n && !ts.isSourceFile(n) && (ts.isVariableDeclaration(n) || ts.isVariableDeclarationList(n)); n = n.parent)
     hosts.push(n.parent);
   return hosts.some((n) => ts.getJSDocCommentsAndTags(n).length > 0 || (n.jsDoc?.length ?? 0) > 0);
 }

@@ -34,6 +34,7 @@ import { Function } from './function.ts';
 import { checkOptions } from '../backend/options.ts';
 import { checkBindingSize, gemmFor, mm } from './matmul_op.ts';
 
+/** Options of {@link conv2d} (the geometry of torch.nn.functional.conv2d, plus a fused ReLU). */
 export interface Conv2dOptions {
   /** Stride per axis (a number applies to both). Default 1. */
   stride?: number | readonly [number, number];
@@ -44,7 +45,7 @@ export interface Conv2dOptions {
   /** Channel groups: Cin and Cout are multiples of it, the weight is [Cout, Cin/groups, KH, KW],
    * and output channel group g sees input channel group g only (groups = Cin: depthwise). Default 1. */
   groups?: number;
-  /** Apply ReLU to the output in the same kernel. */
+  /** Apply ReLU to the output in the same kernel. Default false. */
   relu?: boolean;
 }
 

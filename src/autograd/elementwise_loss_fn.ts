@@ -95,6 +95,7 @@ function run(name: string, op: ElementwiseLossOp, a: Tensor, b: Tensor, reductio
   return out;
 }
 
+/** Options of {@link mseLoss} and {@link l1Loss}. */
 export interface ElementwiseLossOptions {
   /** 'mean' (default), 'sum' or 'none' (the per-element losses) */
   reduction?: Reduction;
@@ -119,6 +120,7 @@ export function l1Loss(a: Tensor, b: Tensor, options?: ElementwiseLossOptions): 
   return run('l1Loss', 'l1', a, b, reduction, null, null);
 }
 
+/** Options of {@link binaryCrossEntropyWithLogits}, as torch.nn.functional.binary_cross_entropy_with_logits. */
 export interface BceWithLogitsOptions {
   /** 'mean' (default), 'sum' or 'none' */
   reduction?: Reduction;

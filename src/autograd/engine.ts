@@ -11,8 +11,10 @@ import { binary } from './pointwise.ts';
 import type { Node } from './function.ts';
 import { noGrad } from './function.ts';
 
+/** Options of `loss.backward(gradient?, options)`. */
 export interface BackwardOptions {
-  /** Keep saved tensors so backward can run through this graph again. */
+  /** Keep saved tensors so backward can run through this graph again. Default false: the graph
+   * is freed and a second backward through it throws. */
   retainGraph?: boolean;
 }
 

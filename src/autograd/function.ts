@@ -22,6 +22,24 @@ export function noGrad<R>(fn: () => R): R {
 
 export type Node = GraphNode;
 
+/**
+ * A differentiable op, as torch.autograd.Function: subclass it with a `name`, a `forward`
+ * (run with grad mode off, so its ops are not recorded; it calls `save` for what backward needs)
+ * and a `backward` that returns one gradient per input, each of its input's shape.
+ * `new MyFn().apply(...inputs)` runs it and records the node when grad mode is on and an input
+ * requires grad. Saved tensors are checked at backward: modifying one in place after forward is
+ * an error.
+ *
+ * @example
+ * ```ts
+ * class Double extends wt.Function {
+ *   name = 'double';
+ *   forward(x: wt.Tensor) { return x.mul(2); }
+ *   backward(g: wt.Tensor) { return [g.mul(2)]; }
+ * }
+ * const y = new Double().apply(x);
+ * ```
+ */
 export abstract class Function implements Node {
   abstract readonly name: string;
   inputs: Tensor[] = [];

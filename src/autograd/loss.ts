@@ -203,6 +203,7 @@ function checkClassWeight(op: string, v: unknown, x: Tensor, c: number): Tensor 
   return w;
 }
 
+/** Options of {@link crossEntropy}, as torch.nn.functional.cross_entropy's. */
 export interface CrossEntropyOptions {
   /** 'mean' (default: sum of losses / sum of the weights of the rows not ignored), 'sum' or 'none' */
   reduction?: Reduction;
@@ -231,6 +232,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options?: CrossEntr
   return runClassLoss(logits, labels, { params, reduction, rowShape: [...labels.shape] }, weight);
 }
 
+/** Options of {@link nllLoss}, as torch.nn.functional.nll_loss's. */
 export interface NllLossOptions {
   /** 'mean' (default: sum of losses / sum of the weights of the rows not ignored), 'sum' or 'none' */
   reduction?: Reduction;

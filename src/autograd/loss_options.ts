@@ -5,6 +5,8 @@ import { Tensor } from '../tensor/tensor.ts';
 export { checkOptions } from '../backend/options.ts';
 import { fmt } from '../tensor/shape.ts';
 
+/** How a loss reduces its per-element losses: 'mean' (the default), 'sum', or 'none' (the
+ * unreduced losses), as PyTorch's `reduction` argument. */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];

@@ -14,6 +14,7 @@ import {
 } from './pointwise_table.ts';
 
 export type { UnaryName, BinaryName } from './pointwise_table.ts';
+/** The second operand of a binary op: a tensor (broadcast against the first) or a number. */
 export type Operand = Tensor | number;
 
 function unaryEntry(op: string): UnaryEntry {
@@ -197,7 +198,99 @@ const publicBinary = Object.keys(BINARY) as BinaryName[];
 export const unaryFunctions: Record<string, UnaryFunction> = Object.fromEntries(publicUnary.map((k) => [k, makeUnary(k)]));
 export const binaryFunctions: Record<string, BinaryFunction> = Object.fromEntries(publicBinary.map((k) => [k, makeBinary(k)]));
 
-// The functional exports (`wt.<name>`); test/autograd/pointwise.test.ts checks that every public
-// table entry is listed here and on Tensor.
-export const { neg, exp, log, sqrt, abs, sign, square, reciprocal, sigmoid, tanh, gelu, leakyRelu } = unaryFunctions;
-export const { add, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le } = binaryFunctions;
+// The functional exports (`wt.<name>`), one doc comment per name (TypeDoc reads a destructured
+// export's comment from its own element); test/autograd/pointwise.test.ts checks that every public
+// table entry is listed here and on Tensor. Each takes float tensors and is differentiable unless
+// its comment says otherwise; each is also a Tensor method (`x.exp()`, `a.add(b)`).
+export const {
+  /** -x elementwise, as torch.neg. */
+  neg,
+  /** e^x elementwise, as torch.exp. */
+  exp,
+  /** Natural logarithm elementwise, as torch.log. */
+  log,
+  /** Square root elementwise, as torch.sqrt. */
+  sqrt,
+  /** |x| elementwise, as torch.abs (gradient sign(x), 0 at 0). */
+  abs,
+  /** -1, 0 or 1 by the sign of each element, as torch.sign (gradient 0). */
+  sign,
+  /** x * x elementwise, as torch.square. */
+  square,
+  /** 1 / x elementwise, as torch.reciprocal. */
+  reciprocal,
+  /**
+   * 1 / (1 + e^-x) elementwise, as torch.sigmoid.
+   *
+   * @example
+   * ```ts
+   * wt.sigmoid(wt.tensor([-1, 0, 1])); // [0.269, 0.5, 0.731]
+   * ```
+   */
+  sigmoid,
+  /** Hyperbolic tangent elementwise, as torch.tanh. */
+  tanh,
+  /** The exact GELU x * (1 + erf(x / sqrt(2))) / 2 elementwise, as torch.nn.functional.gelu with
+   * approximate 'none' (nn.GELU also offers the tanh approximation). */
+  gelu,
+  /**
+   * `leakyRelu(x, negativeSlope = 0.01)`: x where x > 0, else negativeSlope * x, elementwise, as
+   * torch.nn.functional.leaky_relu.
+   *
+   * @example
+   * ```ts
+   * wt.leakyRelu(wt.tensor([-2, 3]), 0.1); // [-0.2, 3]
+   * ```
+   */
+  leakyRelu,
+} = unaryFunctions;
+// Binary ops take `(a, b)` with b a tensor or a number; two tensors broadcast to a common shape
+// (NumPy / PyTorch rules), and a broadcast input's gradient is summed back to its shape.
+export const {
+  /**
+   * a + b elementwise with broadcasting, as torch.add; b a tensor or a number.
+   *
+   * @example
+   * ```ts
+   * const x = wt.randn([4, 3]), bias = wt.randn([3]);
+   * wt.add(x, bias); // [4, 3]: bias added to every row
+   * wt.add(x, 1);
+   * ```
+   */
+  add,
+  /** a - b elementwise with broadcasting, as torch.sub; b a tensor or a number. */
+  sub,
+  /** a * b elementwise with broadcasting, as torch.mul; b a tensor or a number. */
+  mul,
+  /** a / b elementwise with broadcasting, as torch.div (true division); b a tensor or a number. */
+  div,
+  /** a to the power b elementwise with broadcasting, as torch.pow; differentiable in both operands. */
+  pow,
+  /** The larger of a and b elementwise with broadcasting, NaN where either is NaN, as torch.maximum;
+   * where they tie, each gets half the gradient. */
+  maximum,
+  /** The smaller of a and b elementwise with broadcasting, NaN where either is NaN, as torch.minimum;
+   * where they tie, each gets half the gradient. */
+  minimum,
+  /**
+   * a == b elementwise with broadcasting: float 1 where it holds, else 0 (torch.eq gives bool);
+   * NaN equals nothing. Not differentiable.
+   *
+   * @example
+   * ```ts
+   * wt.eq(wt.tensor([1, 2, 3]), 2); // [0, 1, 0]
+   * ```
+   */
+  eq,
+  /** a != b elementwise with broadcasting: float 1 where it holds, else 0 (true wherever either is
+   * NaN). Not differentiable. */
+  ne,
+  /** a > b elementwise with broadcasting: float 1 where it holds, else 0. Not differentiable. */
+  gt,
+  /** a >= b elementwise with broadcasting: float 1 where it holds, else 0. Not differentiable. */
+  ge,
+  /** a < b elementwise with broadcasting: float 1 where it holds, else 0. Not differentiable. */
+  lt,
+  /** a <= b elementwise with broadcasting: float 1 where it holds, else 0. Not differentiable. */
+  le,
+} = binaryFunctions;

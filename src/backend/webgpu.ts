@@ -471,6 +471,7 @@ export interface MemoryInfo {
   buffersCreated: number;
 }
 
+/** {@link memory}`({ detail: true })`: the totals of {@link MemoryInfo} and the live storages by creation site. */
 export interface MemoryDetail extends MemoryInfo {
   /** Live GPU storages grouped by the line that created them, most bytes first. Sites are recorded
    * while memory debugging is on (`wt.init({ debugMemory: true })` or `wt.debugMemory(true)`). */

@@ -11,6 +11,7 @@ import { ELEM, encodeModel, tensorMessage, valueInfo } from './onnx_proto.ts';
 
 export { OnnxExportError } from './onnx_error.ts';
 
+/** Options of {@link exportBytes} (and of `wt.onnx.export` in Node), as torch.onnx.export's. */
 export interface OnnxExportOptions {
   /** The ONNX opset the graph uses (default 17; 13 to 21). */
   opsetVersion?: number;
@@ -24,7 +25,9 @@ export interface OnnxExportOptions {
 }
 
 const OPTION_KEYS = ['opsetVersion', 'dynamicBatch', 'inputName', 'outputName'] as const;
+/** The lowest ONNX opset the exporter writes (`opsetVersion` >= 13). */
 export const MIN_OPSET = 13;
+/** The highest ONNX opset the exporter writes (`opsetVersion` <= 21). */
 export const MAX_OPSET = 21;
 
 /** The IR version of the ONNX release that introduced each opset (opset 15-18: IR 8). */

@@ -17,6 +17,10 @@ import type { Caps, NumArray } from './kernel.ts';
 import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
+/**
+ * Params of {@link adamKernel}: torch.optim.Adam / AdamW's hyperparameters for one parameter of
+ * `n` elements, with the step count that sets the bias corrections.
+ */
 export interface AdamParams {
   n: number;
   lr: number;
@@ -55,6 +59,11 @@ const isVec4 = (p: AdamParams) => p.n % 4 === 0;
 const units = (p: AdamParams) => (isVec4(p) ? p.n / 4 : p.n);
 const elem = (p: AdamParams) => (isVec4(p) ? 'vec4<f32>' : 'f32');
 
+/**
+ * One in-place Adam / AdamW step (torch.optim single-tensor semantics, amsgrad and maximize included).
+ * Bindings: `param [n]` (rw), `grad [n]`, `expAvg [n]` (rw), `expAvgSq [n]` (rw), and `maxExpAvgSq [n]`
+ * (rw) when `amsgrad`.
+ */
 export const adamKernel = defineKernel<AdamParams>({
   name: 'adam',
   spec: (p, caps) => `${p.amsgrad ? 'amsgrad' : 'plain'}${isVec4(p) ? ':v4' : ''}:${geo(p, caps).wg}x${geo(p, caps).per}`,

@@ -17,6 +17,10 @@ import { type StorageDecl, defineKernel, read, rw, u32 } from './shader.ts';
 import { type RowLayout, rowGroups, rowLayout, rowLayoutKey, rowsMain } from './stream.ts';
 import { isNanWgsl } from './wgsl_lib.ts';
 
+/**
+ * Params of {@link adaptivePoolKernel}: `op` over `n` planes (batch * channels) of `h` x `w`, pooled
+ * to `oh` x `ow` with PyTorch's adaptive bin edges.
+ */
 export interface AdaptivePoolParams {
   op: 'avg' | 'max';
   /** planes (batch * channels) */
@@ -69,6 +73,11 @@ const sizes = (p: AdaptivePoolParams) => [u32('n', p.n), u32('h', p.h), u32('w',
 /** The bits of -infinity, a uniform: WGSL constant expressions may not be infinite. */
 const NEG_INF_BITS = 0xff800000;
 
+/**
+ * Adaptive 2-D average or max pooling, as torch's adaptive_avg_pool2d / adaptive_max_pool2d, to any
+ * output size. Bindings: `x [N, H, W]`, `y [N, OH, OW]` (rw), and for max with `withIdx` the argmax
+ * `idx [N, OH, OW]` (rw, int32 flat indices ih * W + iw into the input plane).
+ */
 export const adaptivePoolKernel = defineKernel<AdaptivePoolParams>({
   name: 'adaptive_pool',
   spec: (p, caps) => `${p.op}${withIdx(p) ? ':idx' : ''}:${rowLayoutKey(layoutOf(p, caps))}${floatDivExact(p) ? ':fdiv' : ''}`,

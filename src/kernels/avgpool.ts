@@ -16,6 +16,10 @@ import { type UField, defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type PoolGeom, clipped, coveringRange, geomKey, overhangs, poolLayout } from './maxpool.ts';
 import { rowGroups, rowLayoutKey, rowsMain } from './stream.ts';
 
+/**
+ * Params of {@link avgPoolKernel} and {@link avgPoolBackwardKernel}: the pooling geometry and
+ * torch.nn.functional.avg_pool2d's divisor rules.
+ */
 export interface AvgPoolParams extends PoolGeom {
   /** Divide by the window clipped to the padded input (true) or to the input (false). */
   countIncludePad: boolean;
@@ -130,6 +134,10 @@ ${sums}
       ${store}`;
 }
 
+/**
+ * 2-D average pooling over planes, as torch.nn.functional.avg_pool2d. Bindings: `x [N, H, W]`,
+ * `y [N, OH, OW]` (rw), N = batch * channels (vec4 views of both under `vec4`, see AvgPoolParams).
+ */
 export const avgPoolKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool',
   spec: (p, caps) =>
@@ -222,6 +230,10 @@ ${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
   },
 });
 
+/**
+ * Average pooling's input gradient, a deterministic gather (each input element sums g / divisor over
+ * the windows covering it). Bindings: `g [N, OH, OW]`, `gx [N, H, W]` (rw).
+ */
 export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool_bwd',
   spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}`,

@@ -20,6 +20,11 @@ import {
   type ChannelGeom, bufferMap, channelRowUnits as sv, channelUnitType as elemT, channelUnitWidth as vw,
 } from './channel_stats.ts';
 
+/**
+ * Params of {@link batchNormKernel} over x [N, C, S] (S = the product of the trailing dimensions,
+ * 1 for [N, C]): the pass (`mode`), epsilon, which of weight / bias are bound and which statistic
+ * `stat` holds.
+ */
 export interface BatchNormParams extends ChannelGeom {
   /** fwd: y from x; bwd: dx from g, x and the batch statistics; bwdEval: dx from g and the running variance */
   mode: 'fwd' | 'bwd' | 'bwdEval';

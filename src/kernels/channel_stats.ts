@@ -167,6 +167,11 @@ function finishCpu(p: FinishParams, b: Record<string, NumArray>, c: number, r: M
 
 const finishSpec = (p: FinishParams) => (p.update === 'none' ? '' : `:${p.update}`);
 
+/**
+ * Params of {@link batchNormStatsKernel}: the channel geometry x [N, C, S], how a workgroup walks a
+ * channel and how many workgroups (`chunks`) split it, epsilon and the running-statistics update
+ * ('none', 'momentum' with `momentum`, or 'cumulative').
+ */
 export interface BatchNormStatsParams extends Chunked, FinishParams {}
 
 function statsStorage(p: BatchNormStatsParams): StorageDecl[] {
@@ -215,6 +220,10 @@ fn main(${LINEAR_PARAMS}) {
   },
 });
 
+/**
+ * Params of {@link batchNormStatsMergeKernel}: `c` channels of `chunks` partial triples each, and
+ * the finishing options of {@link BatchNormStatsParams}.
+ */
 export interface BatchNormStatsMergeParams extends FinishParams {
   c: number;
   chunks: number;
@@ -257,6 +266,10 @@ fn main(${LINEAR_PARAMS}) {
   },
 });
 
+/**
+ * Params of {@link channelGradSumsKernel}: the channel geometry g, x [N, C, S], the walk and
+ * chunking of {@link BatchNormStatsParams}, and what the statistics bindings hold (`stat`).
+ */
 export interface ChannelGradSumsParams extends Chunked {
   /** what `mean` and `stat` hold: 'invstd' per channel (batch statistics), 'var' per channel (the
    * running variance, eval), 'group' per (sample, group): [N * groups] mean and 1/std (group norm) */
@@ -340,6 +353,9 @@ fn main(${LINEAR_PARAMS}) {
   },
 });
 
+/**
+ * Params of {@link channelSumsMergeKernel}: `c` channels of `chunks` partial (sg, sgx) pairs each.
+ */
 export interface ChannelSumsMergeParams {
   c: number;
   chunks: number;

@@ -36,6 +36,11 @@ import { LINEAR_PARAMS, NAN_BITS, isNanWgsl, linearGid, recordFaultCpu, recordFa
 /** PyTorch's default ignore_index. */
 export const IGNORE_INDEX = -100;
 
+/**
+ * Params of {@link ceForwardKernel} (and the base of {@link CeBackwardParams}): logits x [N, C, S]
+ * (S = 1 for [N, C]) against int32 labels [N, S], cross entropy or (`nll`) negative log-likelihood,
+ * optional class weights, label smoothing and ignoreIndex.
+ */
 export interface CeParams {
   /** batch N */
   b: number;
@@ -211,6 +216,12 @@ const weightDecls = (p: CeParams): StorageDecl[] => [
   ...(withWsum(p) ? [read('wsum')] : []),
 ];
 
+/**
+ * Per-row cross entropy (fused log-softmax and weighted NLL with label smoothing) or NLL, as
+ * torch.nn.functional.cross_entropy / nll_loss with reduction 'none'. Bindings: `x [N, C, S]`,
+ * `labels [N, S]` (int32), `w [C]` and `wsum [1]` when weighted (wsum only with smoothing), `lse [N, S]`
+ * (rw, not for nll), `loss [N, S]` (rw), `fault [4]` (rw, int32 record of labels outside [0, C)).
+ */
 export const ceForwardKernel = defineKernel<CeParams>({
   name: 'cross_entropy',
   spec: (p, caps) => `${flags(p)}:${ceLayout(p) === 'rows' ? 'rows' : `lanes${geo(p, caps).wg}x${geo(p, caps).per}`}`,
@@ -250,6 +261,10 @@ export const ceForwardKernel = defineKernel<CeParams>({
   },
 });
 
+/**
+ * Params of {@link ceBackwardKernel}: those of the forward, the upstream gradient's scale, whether to
+ * divide by the mean's denominator `den` ({@link ceMeanKernel}) and whether g has one value per row.
+ */
 export interface CeBackwardParams extends CeParams {
   /** multiplies the upstream gradient (1/B for a host-known mean) */
   scale: number;
@@ -283,6 +298,11 @@ function backwardItem(p: CeBackwardParams): string {
   gx[gid] = select(select(k * d, 0.0, ignored), bitcast<f32>(u.nanBits), bad);`;
 }
 
+/**
+ * The logits' (or log-probabilities') gradient of {@link ceForwardKernel}. Bindings: `x [N, C, S]`
+ * (not for nll), `labels [N, S]` (int32), `w [C]` / `wsum [1]` as in the forward, `lse [N, S]` (not for
+ * nll), `g [1]` or `[N, S]` (perRow), `den [1]` (divide), `gx [N, C, S]` (rw).
+ */
 export const ceBackwardKernel = defineKernel<CeBackwardParams>({
   name: 'cross_entropy_bwd',
   spec: (p, caps) =>
@@ -367,6 +387,10 @@ fn main(${LINEAR_PARAMS}) {
   },
 });
 
+/**
+ * Params of {@link ceMeanKernel}: `rows` per-row losses (N * S) of `c` classes, whether class weights
+ * are bound, and the ignored label (default -100).
+ */
 export interface CeMeanParams {
   /** rows R = N * S */
   rows: number;
@@ -433,6 +457,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   },
 });
 
+/** Params of {@link scalarSumKernel}: sum `n` values times `scale`, into or over out[0]. */
 export interface ScalarSumParams {
   n: number;
   scale: number;

@@ -13,6 +13,10 @@ import type { Caps, NumArray } from './kernel.ts';
 import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
+/**
+ * Params of {@link dropoutKernel}: `n` elements, the 64-bit Philox key as two u32 halves, the keep
+ * threshold from {@link dropThreshold} and the scale 1 / (1 - p).
+ */
 export interface DropoutParams {
   n: number;
   seedLo: number;
@@ -96,6 +100,10 @@ ${[...Array(10).keys()].map((r) => `  let k${r} = key + vec2<u32>(${Math.imul(r,
 /** The 16-bit random halves of one Philox result, in element order (lo/hi of x, y, z, w). */
 const HALVES = ['r.x & 0xffffu', 'r.x >> 16u', 'r.y & 0xffffu', 'r.y >> 16u', 'r.z & 0xffffu', 'r.z >> 16u', 'r.w & 0xffffu', 'r.w >> 16u'];
 
+/**
+ * Dropout y = keep ? x * scale : 0 with a Philox-4x32-10 mask that depends only on (seed, element
+ * index), so the backward (the same kernel on the gradient) recomputes it. Bindings: `x [n]`, `y [n]` (rw).
+ */
 export const dropoutKernel = defineKernel<DropoutParams>({
   name: 'dropout',
   spec: (p, caps) => `h16:${p.n % 4 === 0 ? 'v4' : 's'}:${geo(p, caps).wg}x${geo(p, caps).per}`,

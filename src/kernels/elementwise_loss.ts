@@ -83,6 +83,11 @@ function lossWgsl(p: AnyParams): string {
     let l = ((1.0 - t) * x + (1.0 + (${pw} - 1.0) * t) * sp)${w};`;
 }
 
+/**
+ * Fused MSE, L1 or binary cross entropy with logits over two [n] operands, writing the per-element
+ * losses or one partial sum per workgroup. Bindings: `a [n]`, `b [n]`, `w [wn]` and `pw [pn]` (bce
+ * weights, when set), then `y [n]` ('none') or `part [elementwiseLossGroups]` ('partial'), rw.
+ */
 export const elementwiseLossKernel = defineKernel<ElementwiseLossParams>({
   name: 'elementwise_loss',
   spec: (p, caps) => `${p.out}:${key(p, caps)}`,
@@ -174,6 +179,10 @@ export function gradCpu(op: ElementwiseLossOp, x: number, t: number, w: number, 
   return [((1 + (pw - 1) * t) * sg - pw * t) * w, (-x + (pw - 1) * softplusNeg(x)) * w];
 }
 
+/**
+ * Gradients of {@link elementwiseLossKernel} with respect to either operand. Bindings: `a [n]`, `b [n]`,
+ * `w [wn]`, `pw [pn]` (when set), `g [1]` or `[n]` (perElement), `ga [n]` and/or `gb [n]` (rw).
+ */
 export const elementwiseLossBackwardKernel = defineKernel<ElementwiseLossBackwardParams>({
   name: 'elementwise_loss_bwd',
   spec: (p, caps) => `${key(p, caps)}${p.perElement ? ':el' : ''}${p.ga ? ':ga' : ''}${p.gb ? ':gb' : ''}`,

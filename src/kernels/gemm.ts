@@ -47,6 +47,10 @@
 // order (deterministic, no atomics). Partials take no bias / ReLU (the reduction applies them).
 import type { Caps } from './kernel.ts';
 
+/**
+ * The two GEMM designs: 'lanes' (subgroup lanes sharing register tiles, for software adapters) and
+ * 'tiled' (workgroup-memory tiles, for hardware GPUs).
+ */
 export type GemmVariant = 'lanes' | 'tiled';
 
 /** Tile configuration of the 'tiled' design (see the file comment). */

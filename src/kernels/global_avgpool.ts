@@ -14,6 +14,10 @@ import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type RowLayout, rowGroups, rowLayout, rowLayoutKey, rowsMain } from './stream.ts';
 import { LINEAR_PARAMS } from './wgsl_lib.ts';
 
+/**
+ * Params of {@link globalAvgPoolKernel}: `n` planes (batch * channels) of `h` x `w`, with the
+ * workgroup size and the invocations per plane (see globalAvgPoolParams in wt.kernels).
+ */
 export interface GlobalAvgPoolParams {
   /** planes (batch * channels) */
   n: number;
@@ -36,6 +40,10 @@ function checkGeom(p: GlobalAvgPoolParams): void {
     throw new Error(`global_avgpool: lanes ${p.lanes} must be a power of two dividing the workgroup size ${p.wg}`);
 }
 
+/**
+ * Global average pooling, y[plane] = mean of the plane (adaptive average pooling to 1 x 1).
+ * Bindings: `x [N, H * W]`, `y [N]` (rw), N = batch * channels.
+ */
 export const globalAvgPoolKernel = defineKernel<GlobalAvgPoolParams>({
   name: 'global_avgpool',
   spec: (p) => `wg${p.wg}l${p.lanes}${isVec4(p) ? ':v4' : ''}`,
@@ -82,6 +90,7 @@ ${finish}
   },
 });
 
+/** Params of {@link globalAvgPoolBackwardKernel}: `n` planes of `h` x `w`. */
 export interface GlobalAvgPoolBackwardParams {
   n: number;
   h: number;
@@ -92,6 +101,9 @@ export interface GlobalAvgPoolBackwardParams {
 
 const bwdLayout = (p: GlobalAvgPoolBackwardParams, caps: Caps) => p.layout ?? rowLayout(caps);
 
+/**
+ * Global average pooling's input gradient, gx = g[plane] / (H * W). Bindings: `g [N]`, `gx [N, H * W]` (rw).
+ */
 export const globalAvgPoolBackwardKernel = defineKernel<GlobalAvgPoolBackwardParams>({
   name: 'global_avgpool_bwd',
   spec: (p, caps) => `${rowLayoutKey(bwdLayout(p, caps))}${isVec4(p) ? ':v4' : ''}`,

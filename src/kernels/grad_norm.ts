@@ -62,6 +62,11 @@ function treeReduce(ord: NormOrd, wg: number): string {
   }`;
 }
 
+/**
+ * First pass of clip_grad_norm_'s total norm: each workgroup reduces its slice of one gradient to a
+ * partial (sum of |x|^p, or max |x| for the inf-norm). Bindings: `x [n]`, `partials` (rw, slot
+ * offset + workgroup).
+ */
 export const gradNormPartialKernel = defineKernel<GradNormPartialParams>({
   name: 'gradNormPartial',
   spec: (p) => `${p.ord}${isVec4(p) ? ':v4' : ''}:${p.stream.wg}x${p.stream.per}`,
@@ -124,6 +129,10 @@ export interface GradNormFinishParams {
 
 const FINISH_WG = 64;
 
+/**
+ * Second pass of clip_grad_norm_, one workgroup: norm[0] = the total norm of all partials, coef[0] =
+ * min(1, maxNorm / (norm + 1e-6)). Bindings: `partials [count]`, `norm [1]` (rw), `coef [1]` (rw).
+ */
 export const gradNormFinishKernel = defineKernel<GradNormFinishParams>({
   name: 'gradNormFinish',
   spec: (p) => p.ord,
@@ -175,6 +184,9 @@ export interface GradScaleParams {
   stream: Stream;
 }
 
+/**
+ * Scales one gradient in place by the clip coefficient, x *= coef[0]. Bindings: `x [n]` (rw), `coef [1]`.
+ */
 export const gradScaleKernel = defineKernel<GradScaleParams>({
   name: 'gradScale',
   spec: (p) => `${isVec4(p) ? 'v4' : 'f32'}:${p.stream.wg}x${p.stream.per}`,

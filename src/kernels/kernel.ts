@@ -5,6 +5,7 @@
 // ...) goes into `spec`, the pipeline cache key. Every method is a pure function of its arguments.
 
 export type FloatArray = Float32Array | Float64Array;
+/** The typed arrays a CPU tensor or a CPU twin's buffer can be: float32, float64, int32 or uint32. */
 export type NumArray = Float32Array | Float64Array | Int32Array | Uint32Array;
 
 /** Binding access: 'read' = var<storage, read>, 'rw' = var<storage, read_write>. */
@@ -40,6 +41,11 @@ export const BASELINE_CAPS: Caps = Object.freeze({
   maxComputeWorkgroupStorageSize: 16384,
 });
 
+/**
+ * A compute kernel as pure functions of its params `P` and the adapter's {@link Caps}: WGSL, storage
+ * bindings, uniform words, workgroup count and a hand-written CPU twin. Build one with
+ * {@link defineKernel} and launch it with {@link runKernel}.
+ */
 export interface KernelDef<P> {
   /** Kernel name: labels every GPU object and prefixes every error. */
   name: string;

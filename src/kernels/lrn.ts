@@ -17,6 +17,10 @@ import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 import { streamGeom } from './stream.ts';
 
+/**
+ * Params of {@link lrnKernel}: x viewed as [b, c, s] (s = the product of the trailing dimensions),
+ * nn.LocalResponseNorm's `size`, `alpha`, `beta`, `k`, and the pass (`mode`).
+ */
 export interface LrnParams {
   /** fwd: x -> y; fwdScale: x -> y, scale; bwd: g, x, scale -> gx */
   mode: 'fwd' | 'fwdScale' | 'bwd';
@@ -83,6 +87,12 @@ function bwdWalk(size: number, before: number, T: string): string {
   }`;
 }
 
+/**
+ * Local response normalisation across channels, as torch.nn.LocalResponseNorm:
+ * y = x * (k + alpha / size * sum of x^2 over the channel window)^-beta. Bindings, all [B, C, S]:
+ * fwd `x`, `y` (rw); fwdScale `x`, `y`, `scale` (rw, the bracket kept for the backward); bwd `g`, `x`,
+ * `scale`, `gx` (rw).
+ */
 export const lrnKernel = defineKernel<LrnParams>({
   name: 'lrn',
   spec: (p, caps) => `${p.mode}${vw(p) === 4 ? ':v4' : ''}:n${p.size}:wg${wgOf(p, caps)}`,

@@ -12,6 +12,10 @@ import {
   elem, gemmBody, gemmEnables, gemmGroups, gemmSpec, iWidths, outWidth, rowMajorStore, splitKChunk, splitOf, vecType,
 } from './gemm.ts';
 
+/**
+ * Params of {@link matmulKernel}: sizes `batch`, `m`, `n`, `k`, operand transposes, batch strides
+ * (0 broadcasts an operand), an optional bias and ReLU, and the GEMM design ({@link GemmChoice}).
+ */
 export interface MatmulParams extends GemmChoice {
   batch: number;
   m: number;
@@ -68,6 +72,12 @@ function desc(p: MatmulParams): GemmDesc {
   };
 }
 
+/**
+ * Batched C[b] = op(A[b]) @ op(B[b]) (+ bias) (ReLU) in f32, op an optional transpose. Bindings:
+ * `A [batch, M, K]` (or [batch, K, M] with transA), `B [batch, K, N]` (or [batch, N, K] with transB),
+ * `bias [N]` (when set), `C [batch, M, N]` (rw; with split-K the partials [S, batch, M, N] that
+ * {@link splitKReduceKernel} sums).
+ */
 export const matmulKernel = defineKernel<MatmulParams>({
   name: 'matmul',
   spec: (p) => {

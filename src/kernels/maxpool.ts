@@ -21,6 +21,10 @@ import { type StorageDecl, type UField, defineKernel, read, rw, u32 } from './sh
 import { type RowLayout, rowGroups, rowLayout, rowLayoutKey, rowsMain, streamGeom, streamGroups, streamLoop } from './stream.ts';
 import { isNanWgsl } from './wgsl_lib.ts';
 
+/**
+ * The geometry of a 2-D pooling over `n` planes (batch * channels): input `h` x `w`, output `oh` x
+ * `ow`, window `kh` x `kw`, stride `sh`, `sw`, padding `ph`, `pw` (see {@link poolOut}).
+ */
 export interface PoolGeom {
   /** planes (batch * channels) */
   n: number;
@@ -40,6 +44,7 @@ export interface PoolGeom {
 
 export type PoolLayout = RowLayout;
 
+/** Params of {@link maxPoolKernel}: the pooling geometry, and whether to write the argmax. */
 export interface MaxPoolParams extends PoolGeom {
   /** also write the argmax (needed only when a backward will run) */
   withIdx: boolean;
@@ -80,6 +85,11 @@ export function overhangs(p: PoolGeom): boolean {
  * kernels bounds-check every row and column; otherwise they read without checks. */
 export const clipped = (p: PoolGeom) => p.ph > 0 || p.pw > 0 || overhangs(p);
 
+/**
+ * 2-D max pooling over planes, as torch.nn.functional.max_pool2d (dilation 1): padding never wins,
+ * ties keep the first maximum, NaN propagates. Bindings: `x [N, H, W]`, `y [N, OH, OW]` (rw) and,
+ * with `withIdx`, `idx [N, OH, OW]` (rw, int32 flat indices ih * W + iw into the input plane).
+ */
 export const maxPoolKernel = defineKernel<MaxPoolParams>({
   name: 'maxpool',
   spec: (p, caps) => `${geomKey(p)}:${layoutKey(poolLayout(p, caps))}${p.withIdx ? ':idx' : ''}`,

@@ -25,6 +25,10 @@ const numelOf = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
 
 export type RegionCopyLayout = 'flat' | 'rows';
 
+/**
+ * Params of {@link regionCopyKernel}: the region's shape (rank <= 6), its element strides and offsets
+ * in the source and the destination, and the launch layout.
+ */
 export interface RegionCopyParams {
   /** Region shape (rank <= 6; dims of 1 allowed). */
   shape: readonly number[];
@@ -118,6 +122,11 @@ function rowsGeom(p: RegionCopyParams, caps: Caps) {
   return { chunk, perRow, rows: numelOf(q.shape) / Math.max(inner, 1), inner };
 }
 
+/**
+ * Copies a strided rectangular region between two buffers of 32-bit words (any dtype):
+ * dst[dstOffset + sum c_d * dstStrides_d] = src[srcOffset + sum c_d * srcStrides_d] for every
+ * coordinate c of `shape`; the rest of dst is untouched. Bindings: `src`, `dst` (rw).
+ */
 export const regionCopyKernel = defineKernel<RegionCopyParams>({
   name: 'region_copy',
   spec: (p, caps) => {
@@ -200,6 +209,11 @@ fn main(${LINEAR_PARAMS}) {
   },
 });
 
+/**
+ * Params of {@link padKernel}: output and input shapes (rank <= 6), per-dimension `lo` and `step`
+ * (output coordinate c reads input (c - lo) / step when that is a whole in-range coordinate), and
+ * the fill value.
+ */
 export interface PadParams {
   /** Shape of the output y (contiguous) and of the source x (contiguous), same rank <= 6. */
   outShape: readonly number[];
@@ -251,6 +265,11 @@ export function planPad(p: PadParams): PadPlan {
 
 const padGeo = (p: PadParams, caps: Caps) => p.stream ?? streamGeom(caps);
 
+/**
+ * Writes every element of y once: x at (c - lo) / step where that is a whole in-range coordinate,
+ * else the fill value (constant padding, cropping, or the scatter-into-zeros of narrow's and slice's
+ * gradient). Bindings: `x` (inShape), `y` (rw, outShape), as 32-bit words.
+ */
 export const padKernel = defineKernel<PadParams>({
   name: 'pad',
   spec: (p, caps) => `r${planPad(p).out.length}:${padGeo(p, caps).wg}x${padGeo(p, caps).per}`,

@@ -6,6 +6,9 @@ import type { Caps, NumArray } from './kernel.ts';
 import { defineKernel, read, rw, u32 } from './shader.ts';
 import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
+/**
+ * Params of {@link reluKernel}: `mode` 'fwd' (y = max(x, 0)) or 'bwd' (gx = g * (y > 0)), over `n` contiguous f32 elements.
+ */
 export interface ReluParams {
   mode: 'fwd' | 'bwd';
   n: number;
@@ -18,6 +21,10 @@ const isVec4 = (p: ReluParams) => p.n % 4 === 0;
 const units = (p: ReluParams) => (isVec4(p) ? p.n / 4 : p.n);
 const elem = (p: ReluParams) => (isVec4(p) ? 'vec4<f32>' : 'f32');
 
+/**
+ * ReLU forward and backward over flat f32 buffers. Bindings: fwd `x [n]`, `y [n]` (rw); bwd `g [n]`,
+ * `y [n]` (the forward output), `gx [n]` (rw). NaN passes through the forward.
+ */
 export const reluKernel = defineKernel<ReluParams>({
   name: 'relu',
   spec: (p, caps) => `${p.mode}${isVec4(p) ? ':v4' : ''}:${geo(p, caps).wg}x${geo(p, caps).per}`,

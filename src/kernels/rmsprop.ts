@@ -15,6 +15,9 @@ import type { Caps, NumArray } from './kernel.ts';
 import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
+/**
+ * Params of {@link rmspropKernel}: torch.optim.RMSprop's hyperparameters for one parameter of `n` elements.
+ */
 export interface RmspropParams {
   n: number;
   lr: number;
@@ -35,6 +38,11 @@ const isVec4 = (p: RmspropParams) => p.n % 4 === 0;
 const units = (p: RmspropParams) => (isVec4(p) ? p.n / 4 : p.n);
 const elem = (p: RmspropParams) => (isVec4(p) ? 'vec4<f32>' : 'f32');
 
+/**
+ * One in-place RMSprop step (torch.optim.RMSprop semantics, centered and momentum included).
+ * Bindings: `param [n]` (rw), `grad [n]`, `squareAvg [n]` (rw), `gradAvg [n]` (rw) when `centered`,
+ * the momentum buffer `[n]` (rw) when `withBuf`.
+ */
 export const rmspropKernel = defineKernel<RmspropParams>({
   name: 'rmsprop',
   spec: (p, caps) =>

@@ -38,8 +38,15 @@ export interface RowNormGeom {
   eps: number;
 }
 
+/**
+ * How {@link rowNormKernel} walks a row: 'group' (one workgroup per row) or 'lane' (one invocation per row).
+ */
 export type RowNormLayout = 'group' | 'lane';
 
+/**
+ * Params of {@link rowNormKernel}: `r` rows of `d` elements, the affine mode (per element for layer
+ * norm, per channel for group norm), epsilon, the pass and the layout (default 'group').
+ */
 export interface RowNormParams extends RowNormGeom {
   mode: 'fwd' | 'bwd';
   /** default 'group' */
@@ -102,6 +109,11 @@ function rowPass(p: RowNormParams, caps: Caps, body: string): string {
 const wAt = (p: RowNormGeom) => (p.affine === 'elem' ? 'w[j]' : 'w[c0 + cc]');
 const bAt = (p: RowNormGeom) => (p.affine === 'elem' ? 'b[j]' : 'b[c0 + cc]');
 
+/**
+ * Layer / group normalisation of rows x [R, D] (mean and biased variance per row), then an optional
+ * affine. Bindings: fwd `x [R, D]`, `w`, `b` (when set), `y [R, D]`, `mean [R]`, `rstd [R]` (rw); bwd
+ * `g [R, D]`, `x [R, D]`, `mean [R]`, `rstd [R]`, `w` (when set), `gx [R, D]` (rw).
+ */
 export const rowNormKernel = defineKernel<RowNormParams>({
   name: 'row_norm',
   spec: (p, caps) =>
@@ -192,6 +204,10 @@ fn main(${LINEAR_PARAMS}) {
   },
 });
 
+/**
+ * Params of {@link layerNormParamGradKernel}: `r` rows of `d` elements split into `chunks` of rows,
+ * and which of dw, db to write.
+ */
 export interface LayerNormParamGradParams {
   r: number;
   d: number;

@@ -10,6 +10,10 @@ import type { Caps, NumArray } from './kernel.ts';
 import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type Stream, streamGeom, streamGroups, streamLoop } from './stream.ts';
 
+/**
+ * Params of {@link sgdKernel}: torch.optim.SGD's hyperparameters for one parameter of `n` elements;
+ * `firstStep` initialises the momentum buffer to the gradient.
+ */
 export interface SgdParams {
   n: number;
   lr: number;
@@ -29,6 +33,10 @@ const isVec4 = (p: SgdParams) => p.n % 4 === 0;
 const units = (p: SgdParams) => (isVec4(p) ? p.n / 4 : p.n);
 const elem = (p: SgdParams) => (isVec4(p) ? 'vec4<f32>' : 'f32');
 
+/**
+ * One in-place SGD step (torch.optim.SGD semantics: weight decay, momentum, dampening, Nesterov).
+ * Bindings: `param [n]` (rw), `grad [n]`, and `buf [n]` (rw, the momentum buffer) when `withBuf`.
+ */
 export const sgdKernel = defineKernel<SgdParams>({
   name: 'sgd',
   spec: (p, caps) => `${p.withBuf ? 'mom' : 'plain'}${isVec4(p) ? ':v4' : ''}:${geo(p, caps).wg}x${geo(p, caps).per}`,

@@ -11,7 +11,9 @@ export interface StorageDecl {
   elem: string;
   access: Access;
 }
+/** A read-only storage binding `var<storage, read> name: array<elem>` (elem default 'f32'). */
 export const read = (name: string, elem = 'f32'): StorageDecl => ({ name, elem, access: 'read' });
+/** A read-write storage binding `var<storage, read_write> name: array<elem>` (elem default 'f32'). */
 export const rw = (name: string, elem = 'f32'): StorageDecl => ({ name, elem, access: 'rw' });
 
 /** One field of `struct U`. `words` are the packed values; `align` is in 4-byte words. */
@@ -21,8 +23,11 @@ export interface UField {
   words: UWord[];
   align: number;
 }
+/** A `u32` uniform field with value `v`. */
 export const u32 = (name: string, v: number): UField => ({ name, type: 'u32', words: [v], align: 1 });
+/** An `i32` uniform field with value `v`. */
 export const i32 = (name: string, v: number): UField => ({ name, type: 'i32', words: [{ i: v }], align: 1 });
+/** An `f32` uniform field with value `v`. */
 export const f32 = (name: string, v: number): UField => ({ name, type: 'f32', words: [{ f: v }], align: 1 });
 /** `array<vec4<u32>, n>` from a list of 4n u32 values (rank-6 shapes and strides live in two). */
 export function u32x4s(name: string, values: readonly number[]): UField {
@@ -71,6 +76,28 @@ export interface KernelSource<P> {
   cpu(p: P, bufs: NumArray[]): void;
 }
 
+/**
+ * Builds a {@link KernelDef} from a {@link KernelSource}: writes the `@group(0) @binding(n)` lines of
+ * the storage list, the uniform `struct U` and its binding, and packs the uniform words in the
+ * declared order; the source writes only its helpers and `main`.
+ *
+ * @example
+ * ```ts
+ * const scale = wt.kernels.defineKernel<{ n: number; s: number }>({
+ *   name: 'scale',
+ *   spec: () => '',
+ *   storage: () => [wt.kernels.read('x'), wt.kernels.rw('y')],
+ *   uniforms: (p) => [wt.kernels.u32('n', p.n), wt.kernels.f32('s', p.s)],
+ *   body: () => `@compute @workgroup_size(64)
+ * fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+ *   if (id.x < u.n) { y[id.x] = x[id.x] * u.s; }
+ * }`,
+ *   dispatch: (p) => Math.ceil(p.n / 64),
+ *   cpu: (p, [x, y]) => { for (let i = 0; i < p.n; i++) y[i] = x[i] * p.s; },
+ * });
+ * const [y] = wt.kernels.runKernel(scale, { n: 4, s: 2 }, [x, { shape: [4] }]);
+ * ```
+ */
 export function defineKernel<P>(k: KernelSource<P>): KernelDef<P> {
   return {
     name: k.name,

@@ -16,8 +16,15 @@ import type { NumArray } from './kernel.ts';
 import { defineKernel, read, rw, u32 } from './shader.ts';
 import { LINEAR_PARAMS, NAN_BITS, linearGid } from './wgsl_lib.ts';
 
+/**
+ * How {@link softmaxKernel} walks its rows: 'group' (one workgroup of `wg` per row) or 'lane' (one invocation per row).
+ */
 export type SoftmaxLayout = { mode: 'group'; wg: number } | { mode: 'lane'; wg: number };
 
+/**
+ * Params of {@link softmaxKernel}: x viewed as [outer, r, inner] with the reduced dimension in the
+ * middle, the pass, log-softmax or softmax, and the layout (see softmaxParams in wt.kernels).
+ */
 export interface SoftmaxParams {
   pass: 'fwd' | 'bwd';
   /** log-softmax instead of softmax */
@@ -189,6 +196,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
+/**
+ * Softmax or log-softmax over the middle dimension of [outer, R, inner], forward and backward,
+ * as torch.softmax / torch.log_softmax. Bindings: fwd `x`, `y` (rw); bwd `y` (the forward output),
+ * `g`, `gx` (rw), all [outer, R, inner].
+ */
 export const softmaxKernel = defineKernel<SoftmaxParams>({
   name: 'softmax',
   spec: (p) => `${p.pass}:${p.log ? 'log' : 'exp'}:${p.layout.mode}${p.layout.wg}${isVec4(p) ? ':v4' : ''}`,

@@ -8,6 +8,9 @@ import type { NumArray } from './kernel.ts';
 import { defineKernel, read, rw, u32 } from './shader.ts';
 import { LINEAR_PARAMS, linearGid } from './wgsl_lib.ts';
 
+/**
+ * Params of {@link splitKReduceKernel}: `splits` partials of `count` elements, viewed as [.., M, N] for the bias.
+ */
 export interface SplitKReduceParams {
   /** Partial outputs S. */
   splits: number;
@@ -23,6 +26,10 @@ export interface SplitKReduceParams {
 
 const WG = 256;
 
+/**
+ * Sums the partial outputs of a split-K GEMM in a fixed order (deterministic), then adds the bias
+ * and applies ReLU. Bindings: `P [S, count]`, `bias` ([N] 'col' or [M] 'row', when set), `Y [count]` (rw).
+ */
 export const splitKReduceKernel = defineKernel<SplitKReduceParams>({
   name: 'split_k_reduce',
   spec: (p) => `${p.bias ?? 'nobias'}${p.relu ? '+relu' : ''}`,

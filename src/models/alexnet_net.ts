@@ -7,6 +7,9 @@ import { Sequential } from '../nn/containers.ts';
 import type { Module } from '../nn/module.ts';
 import { type SizedModelOptions, checkFits, modelOptions, smallestSide, windowOut } from './model_options.ts';
 
+/**
+ * Options of {@link alexnet}: the shared model options, the image side, and the optional LRN layers.
+ */
 export interface AlexNetOptions extends SizedModelOptions {
   /** LocalResponseNorm(5, 1e-4, 0.75, 2) after the first two ReLUs, as Krizhevsky et al. (default false). */
   lrn?: boolean;

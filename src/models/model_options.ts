@@ -2,6 +2,7 @@
 // d2l's Fashion-MNIST defaults (1 channel, 10 classes), checked with errors that name the model,
 // and the output side of a conv or pool window, used to size the Linear after a Flatten.
 
+/** Options every zoo constructor takes: input channels and classes (d2l's Fashion-MNIST defaults). */
 export interface ModelOptions {
   /** Channels of the input images (default 1: Fashion-MNIST is grayscale). */
   inChannels?: number;

@@ -11,8 +11,14 @@ import { nin, ninMinImageSize } from './nin_net.ts';
 import { resnet18 } from './resnet_net.ts';
 import { vgg11, vggFeatureSide } from './vgg_net.ts';
 
+/**
+ * Options of {@link buildModel} and {@link ZooModel.build}: input channels (default 1), classes
+ * (default 10), the image side and, for vgg11 only, the channel ratio.
+ */
 export interface ZooBuildOptions {
+  /** Channels of the input images (default 1). */
   inChannels?: number;
+  /** Classes, the size of the last layer's output (default 10). */
   numClasses?: number;
   /** Side of the square input images (default: d2l's). */
   imageSize?: number;
@@ -20,7 +26,11 @@ export interface ZooBuildOptions {
   ratio?: number;
 }
 
+/**
+ * One entry of {@link ZOO}: a d2l model's name, its d2l.ai section, its image sides and its builder.
+ */
 export interface ZooModel {
+  /** The key in {@link ZOO}, e.g. 'resnet18'. */
   name: string;
   /** Display name and d2l.ai section. */
   title: string;
@@ -29,6 +39,7 @@ export interface ZooModel {
   d2lImageSize: number;
   /** Smallest input side the model accepts. */
   minImageSize: number;
+  /** A fresh, randomly initialised network for images [N, inChannels, imageSize, imageSize]. */
   build(o?: ZooBuildOptions): Sequential;
 }
 
@@ -44,6 +55,15 @@ function anySide(name: string, o: ZooBuildOptions): Omit<ZooBuildOptions, 'ratio
   return rest;
 }
 
+/**
+ * The model zoo: d2l.ai's CNNs by name (lenet, alexnet, vgg11, nin, googlenet, resnet18, densenet),
+ * each a {@link ZooModel}; {@link buildModel} builds one by name.
+ *
+ * @example
+ * ```ts
+ * const net = wt.models.ZOO.lenet.build(); // images [N, 1, 28, 28] -> logits [N, 10]
+ * ```
+ */
 export const ZOO: Readonly<Record<string, ZooModel>> = {
   lenet: {
     name: 'lenet', title: 'LeNet', section: '7.6', d2lImageSize: 28, minImageSize: smallestSide(lenetFeatureSide),

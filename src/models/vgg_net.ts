@@ -10,6 +10,7 @@ import { type SizedModelOptions, checkFits, modelOptions, windowOut } from './mo
 /** VGG-11's (number of convs, output channels) per block. */
 export const VGG11_ARCH: readonly (readonly [number, number])[] = [[1, 64], [1, 128], [2, 256], [2, 512], [2, 512]];
 
+/** Options of {@link vgg11}: the shared model options, the image side, and the channel ratio. */
 export interface VggOptions extends SizedModelOptions {
   /** Divide every block's channels by this (d2l's small VGG: 4; default 1, VGG-11 itself). */
   ratio?: number;

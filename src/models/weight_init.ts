@@ -5,6 +5,10 @@ import { kaimingUniform_, xavierUniform_, zeros_ } from '../nn/init.ts';
 import { Conv2d, Linear } from '../nn/layers.ts';
 import type { Module } from '../nn/module.ts';
 
+/**
+ * The initialisations {@link initWeights} applies: 'xavier' (d2l's, the default), 'kaiming' or
+ * 'default' (the layers' own init).
+ */
 export type WeightInit = 'xavier' | 'kaiming' | 'default';
 
 /**

@@ -25,6 +25,7 @@ export class Tanh extends Module {
   }
 }
 
+/** Options of {@link GELU}. */
 export interface GELUOptions {
   /** 'none' (default): x * Phi(x) with the exact erf; 'tanh': PyTorch's tanh approximation
    * 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). */
@@ -54,6 +55,7 @@ export class GELU extends Module {
   }
 }
 
+/** Options of {@link LeakyReLU}. */
 export interface LeakyReLUOptions {
   /** Slope for x < 0 (default 0.01). */
   negativeSlope?: number;
@@ -77,6 +79,7 @@ export class LeakyReLU extends Module {
   }
 }
 
+/** Options of {@link Softmax} and {@link LogSoftmax}: the dimension to normalise over. */
 export interface SoftmaxOptions {
   /** The dim to normalise over (required; PyTorch's implicit choice is deprecated). */
   dim: number;

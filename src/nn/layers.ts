@@ -52,8 +52,11 @@ function pair(op: string, name: string, v: Size2, check: (op: string, name: stri
 }
 const fmtPair = (p: Pair) => (p[0] === p[1] ? `${p[0]}` : `(${p[0]}, ${p[1]})`);
 
+/** Options of {@link Conv2d}, as torch.nn.Conv2d's keyword arguments (plus `bias` and `device`). */
 export interface Conv2dLayerOptions extends LayerOptions {
+  /** Step of the window per axis (default 1). */
   stride?: Size2;
+  /** Zero padding per axis (default 0). */
   padding?: Size2;
   /** Spacing between kernel taps (default 1). */
   dilation?: Size2;

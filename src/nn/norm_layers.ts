@@ -50,6 +50,7 @@ function fill(t: Tensor, v: number): void {
   src.dispose();
 }
 
+/** Options of {@link BatchNorm1d} and {@link BatchNorm2d}, as torch.nn.BatchNorm2d's. */
 export interface BatchNormOptions {
   /** Added to the variance (default 1e-5). */
   eps?: number;
@@ -164,11 +165,13 @@ export class BatchNorm2d extends BatchNormBase {
   }
 }
 
+/** Options of {@link LayerNorm}, as torch.nn.LayerNorm's. */
 export interface LayerNormOptions {
   /** Added to the variance (default 1e-5). */
   eps?: number;
   /** Learnable weight and bias of normalizedShape (default true). */
   elementwiseAffine?: boolean;
+  /** Where the parameters live (default: the GPU once init() has run). */
   device?: Device;
 }
 
@@ -203,11 +206,13 @@ export class LayerNorm extends Module {
   }
 }
 
+/** Options of {@link GroupNorm}, as torch.nn.GroupNorm's. */
 export interface GroupNormOptions {
   /** Added to the variance (default 1e-5). */
   eps?: number;
   /** Learnable per-channel weight and bias (default true). */
   affine?: boolean;
+  /** Where the parameters live (default: the GPU once init() has run). */
   device?: Device;
 }
 

@@ -8,6 +8,11 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { adamUpdate } from './adaptive_updates.ts';
 import { checkBool, checkNonNegative, type Group, type GroupSpec, Optimizer, type OptimizerStateDict } from './optimizer_base.ts';
 
+/**
+ * Options of {@link Adam} and {@link AdamW}, as torch.optim.Adam's: lr (default 1e-3), betas
+ * (default [0.9, 0.999]), eps (default 1e-8), weightDecay (default 0 for Adam, 1e-2 for AdamW), amsgrad
+ * and maximize (default false).
+ */
 export interface AdamOptions {
   lr?: number;
   betas?: [number, number];
@@ -17,6 +22,7 @@ export interface AdamOptions {
   maximize?: boolean;
 }
 
+/** Adam's hyperparameters as a parameter group holds them (every option filled in). */
 export interface AdamHyper {
   lr: number;
   betas: [number, number];
@@ -26,10 +32,15 @@ export interface AdamHyper {
   maximize: boolean;
 }
 
+/** One Adam / AdamW parameter group: its parameters, hyperparameters and any scheduler fields. */
 export type AdamParamGroup = Group<AdamHyper>;
+/**
+ * A parameter group given to {@link Adam} / {@link AdamW}: `{ params, ...hyperparameters }`, the rest from the options.
+ */
 export type AdamGroupSpec = GroupSpec<AdamHyper>;
 /** Adam's per-parameter state (torch: step, exp_avg, exp_avg_sq, max_exp_avg_sq). */
 export type AdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor; maxExpAvgSq?: Tensor };
+/** What `Adam.stateDict()` / `AdamW.stateDict()` return and `loadStateDict` takes. */
 export type AdamStateDict = OptimizerStateDict<AdamHyper, AdamState>;
 
 const KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'] as const;

@@ -37,6 +37,21 @@ function checkNum(op: string, name: string, v: unknown): number {
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
+/**
+ * The base of the learning-rate schedulers, as torch.optim.lr_scheduler.LRScheduler: it writes
+ * `optimizer.paramGroups[i].lr`. Constructing one takes the initial step; call `step()` once per epoch
+ * (once per batch for {@link OneCycleLR}) after `optimizer.step()`.
+ *
+ * @example
+ * ```ts
+ * const opt = new wt.optim.SGD(net.parameters(), { lr: 0.1, momentum: 0.9 });
+ * const sched = new wt.optim.lrScheduler.StepLR(opt, { stepSize: 30, gamma: 0.1 });
+ * for (let epoch = 0; epoch < 90; epoch++) {
+ *   trainOneEpoch(net, opt);
+ *   sched.step(); // lr 0.1, then 0.01 from epoch 30, 0.001 from epoch 60
+ * }
+ * ```
+ */
 export abstract class LRScheduler {
   readonly optimizer: AnyOptimizer;
   /** The groups' initial learning rates (torch: base_lrs). */
@@ -135,11 +150,13 @@ export abstract class LRScheduler {
 
 // ---- StepLR ----
 
+/** Options of {@link StepLR}, as torch's step_size, gamma and last_epoch. */
 export interface StepLROptions {
   /** Period of learning-rate decay, in epochs. */
   stepSize: number;
   /** Multiplicative decay. Default 0.1. */
   gamma?: number;
+  /** The epoch (or batch) count to resume from; -1 (default) starts fresh (torch: last_epoch). */
   lastEpoch?: number;
 }
 
@@ -170,10 +187,13 @@ export class StepLR extends LRScheduler {
 
 // ---- MultiStepLR ----
 
+/** Options of {@link MultiStepLR}, as torch's milestones, gamma and last_epoch. */
 export interface MultiStepLROptions {
   /** Epochs at which lr *= gamma (a repeated milestone decays once per repetition). */
   milestones: number[];
+  /** Multiplicative decay. Default 0.1. */
   gamma?: number;
+  /** The epoch (or batch) count to resume from; -1 (default) starts fresh (torch: last_epoch). */
   lastEpoch?: number;
 }
 
@@ -208,11 +228,13 @@ export class MultiStepLR extends LRScheduler {
 
 // ---- CosineAnnealingLR ----
 
+/** Options of {@link CosineAnnealingLR}, as torch's T_max, eta_min and last_epoch. */
 export interface CosineAnnealingLROptions {
   /** Half-period, in epochs (torch: T_max). */
   tMax: number;
   /** Minimum learning rate. Default 0. */
   etaMin?: number;
+  /** The epoch (or batch) count to resume from; -1 (default) starts fresh (torch: last_epoch). */
   lastEpoch?: number;
 }
 
@@ -250,6 +272,7 @@ export class CosineAnnealingLR extends LRScheduler {
 
 // ---- LinearLR ----
 
+/** Options of {@link LinearLR}, as torch's start_factor, end_factor, total_iters and last_epoch. */
 export interface LinearLROptions {
   /** Factor at epoch 0, in (0, 1]. Default 1/3. */
   startFactor?: number;
@@ -257,6 +280,7 @@ export interface LinearLROptions {
   endFactor?: number;
   /** Epochs over which the factor moves. Default 5. */
   totalIters?: number;
+  /** The epoch (or batch) count to resume from; -1 (default) starts fresh (torch: last_epoch). */
   lastEpoch?: number;
 }
 
@@ -307,12 +331,17 @@ interface Phase {
   endMomentum: MomentumField;
 }
 
+/**
+ * Options of {@link OneCycleLR}, as torch's (camelCase): give maxLr and either totalSteps or epochs and stepsPerEpoch.
+ */
 export interface OneCycleLROptions {
   /** Peak learning rate, one for all groups or one per group. */
   maxLr: number | number[];
   /** Steps in the cycle; or give epochs and stepsPerEpoch. */
   totalSteps?: number;
+  /** With stepsPerEpoch: totalSteps = epochs * stepsPerEpoch. */
   epochs?: number;
+  /** See `epochs`. */
   stepsPerEpoch?: number;
   /** Fraction of the cycle spent increasing the lr. Default 0.3. */
   pctStart?: number;
@@ -320,7 +349,9 @@ export interface OneCycleLROptions {
   annealStrategy?: 'cos' | 'linear';
   /** Cycle momentum (SGD, RMSprop) or beta1 (Adam, AdamW) inversely to the lr. Default true. */
   cycleMomentum?: boolean;
+  /** Momentum (or beta1) at the lr's peak, one or one per group. Default 0.85. */
   baseMomentum?: number | number[];
+  /** Momentum (or beta1) at the cycle's start and end, one or one per group. Default 0.95. */
   maxMomentum?: number | number[];
   /** initialLr = maxLr / divFactor. Default 25. */
   divFactor?: number;
@@ -328,6 +359,7 @@ export interface OneCycleLROptions {
   finalDivFactor?: number;
   /** Three phases (up, down to initialLr, then to minLr) instead of two. Default false. */
   threePhase?: boolean;
+  /** The epoch (or batch) count to resume from; -1 (default) starts fresh (torch: last_epoch). */
   lastEpoch?: number;
 }
 
@@ -459,11 +491,15 @@ export class OneCycleLR extends LRScheduler {
 
 // ---- SequentialLR ----
 
+/**
+ * Options of {@link SequentialLR}: the schedulers and the epochs at which each next one takes over.
+ */
 export interface SequentialLROptions {
   /** Schedulers of the same optimizer, run one after another. */
   schedulers: LRScheduler[];
   /** Epochs at which the next scheduler takes over (one fewer than schedulers). */
   milestones: number[];
+  /** The epoch (or batch) count to resume from; -1 (default) starts fresh (torch: last_epoch). */
   lastEpoch?: number;
 }
 

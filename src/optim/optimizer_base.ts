@@ -30,6 +30,11 @@ export type GroupSpec<H> = { params: Iterable<Tensor> } & Partial<H>;
 /** Per-parameter state: tensor buffers and numbers (the step count). */
 export type ParamState = Record<string, Tensor | number | undefined>;
 
+/**
+ * An optimizer's state as {@link Optimizer.stateDict} returns it (torch's layout, camelCase):
+ * per-parameter state by parameter index in group order, and each group's hyperparameters with its
+ * parameters as indices.
+ */
 export interface OptimizerStateDict<H, S extends ParamState = ParamState> {
   state: Record<number, S>;
   paramGroups: (H & SchedulerFields & { params: number[] })[];
@@ -67,6 +72,11 @@ export function checkBool(op: string, name: string, v: unknown): void {
 
 const copyValue = <V>(v: V): V => (Array.isArray(v) ? ([...v] as V) : v);
 
+/**
+ * The base of the optimizers (SGD, Adam, AdamW, RMSprop), as torch.optim.Optimizer: parameter
+ * groups with their own hyperparameters, per-parameter state created on a parameter's first step,
+ * `step()`, `zeroGrad()` (drops the gradients, as torch's set_to_none) and a state dict.
+ */
 export abstract class Optimizer<H extends { lr: number }, S extends ParamState = ParamState> {
   readonly paramGroups: Group<H>[] = [];
   /** The constructor's options with defaults filled in (torch's `defaults`). */

@@ -5,6 +5,10 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { rmspropUpdate } from './adaptive_updates.ts';
 import { checkBool, checkNonNegative, type Group, type GroupSpec, Optimizer, type OptimizerStateDict } from './optimizer_base.ts';
 
+/**
+ * Options of {@link RMSprop}, as torch.optim.RMSprop's: lr (default 1e-2), alpha (0.99), eps (1e-8),
+ * weightDecay (0), momentum (0), centered and maximize (false).
+ */
 export interface RMSpropOptions {
   lr?: number;
   alpha?: number;
@@ -15,6 +19,7 @@ export interface RMSpropOptions {
   maximize?: boolean;
 }
 
+/** RMSprop's hyperparameters as a parameter group holds them (every option filled in). */
 export interface RMSpropHyper {
   lr: number;
   alpha: number;
@@ -25,10 +30,15 @@ export interface RMSpropHyper {
   maximize: boolean;
 }
 
+/** One RMSprop parameter group: its parameters, hyperparameters and any scheduler fields. */
 export type RMSpropParamGroup = Group<RMSpropHyper>;
+/**
+ * A parameter group given to {@link RMSprop}: `{ params, ...hyperparameters }`, the rest from the options.
+ */
 export type RMSpropGroupSpec = GroupSpec<RMSpropHyper>;
 /** RMSprop's per-parameter state (torch: step, square_avg, momentum_buffer, grad_avg). */
 export type RMSpropState = { step: number; squareAvg: Tensor; momentumBuffer?: Tensor; gradAvg?: Tensor };
+/** What `RMSprop.stateDict()` returns and `loadStateDict` takes. */
 export type RMSpropStateDict = OptimizerStateDict<RMSpropHyper, RMSpropState>;
 
 const KEYS = ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize'] as const;

@@ -13,6 +13,10 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { sgdUpdate } from '../autograd/optim_update.ts';
 import { checkBool, checkNonNegative, type Group, type GroupSpec, Optimizer, type OptimizerStateDict } from './optimizer_base.ts';
 
+/**
+ * Options of {@link SGD}, as torch.optim.SGD's: `lr` is required; momentum, dampening and weightDecay
+ * default to 0, nesterov to false (Nesterov needs momentum > 0 and zero dampening).
+ */
 export interface SGDOptions {
   lr: number;
   momentum?: number;
@@ -21,6 +25,7 @@ export interface SGDOptions {
   nesterov?: boolean;
 }
 
+/** SGD's hyperparameters as a parameter group holds them (every option filled in). */
 export interface SGDHyper {
   lr: number;
   momentum: number;
@@ -29,14 +34,31 @@ export interface SGDHyper {
   nesterov: boolean;
 }
 
+/** One SGD parameter group: its parameters, hyperparameters and any scheduler fields. */
 export type SGDParamGroup = Group<SGDHyper>;
+/**
+ * A parameter group given to {@link SGD}: `{ params, ...hyperparameters }`, the rest from the options.
+ */
 export type SGDGroupSpec = GroupSpec<SGDHyper>;
 /** SGD's per-parameter state: the momentum buffer (once momentum is used). */
 export type SGDState = { momentumBuffer: Tensor };
+/** What `SGD.stateDict()` returns and `loadStateDict` takes. */
 export type SGDStateDict = OptimizerStateDict<SGDHyper, SGDState>;
 
 const KEYS = ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov'] as const;
 
+/**
+ * Stochastic gradient descent with momentum, dampening, weight decay and Nesterov, as torch.optim.SGD;
+ * each parameter is updated in place by one kernel.
+ *
+ * @example
+ * ```ts
+ * const opt = new wt.optim.SGD(net.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+ * loss.backward();
+ * opt.step();
+ * opt.zeroGrad();
+ * ```
+ */
 export class SGD extends Optimizer<SGDHyper, SGDState> {
   /** `params`: tensors (one group), or groups `{ params, lr?, momentum?, ... }` overriding `opts`. */
   constructor(params: Iterable<Tensor> | SGDGroupSpec[], opts: SGDOptions) {

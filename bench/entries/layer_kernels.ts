@@ -1,6 +1,7 @@
 // Layer kernels, timed as raw dispatches into preallocated outputs (kind 'bytes': bytes read +
-// written per run). AlexNet shapes (conv1 output 96x54x54, pool1 -> 26x26, fc 4096); the batch
-// shrinks on a software adapter so each entry stays well under a few seconds there.
+// written per run). AlexNet shapes (conv1 output 96x54x54, pool1 -> 26x26, fc 4096); batch 8 for
+// --small, else 128, halved until one activation fits the adapter's largest storage binding
+// (lavapipe: 128 MiB, one 128x96x54x54 activation is 137 MiB).
 import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
 
@@ -25,8 +26,10 @@ function entry(name: string, shape: string, work: number, make: () => { run(): v
 }
 
 export function entries(small: boolean): BenchEntry[] {
-  const batch = small ? 8 : 128;
   const [c, h, w] = [96, 54, 54];
+  const maxBinding = wt.deviceInfo().limits.maxStorageBufferBindingSize ?? 2 ** 27;
+  let batch = small ? 8 : 128;
+  while (batch > 1 && batch * c * h * w * F > maxBinding) batch /= 2;
   const act = batch * c * h * w;
   const oh = poolOut(h, 3, 2, 0);
   const ow = poolOut(w, 3, 2, 0);

@@ -23,7 +23,9 @@ import type { ChannelWalk } from './kernels/channel_stats.ts';
 import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
-import { avgPoolOuts as chooseAvgPoolOuts, globalAvgPoolGeom } from './policy/pool_choice.ts';
+import {
+  avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolOuts as chooseAvgPoolOuts, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolGeom,
+} from './policy/pool_choice.ts';
 import type { GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
 // ---- defining kernels ----
@@ -178,6 +180,16 @@ export { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from './kern
  * geometry on the current adapter. */
 export function avgPoolOuts(geom: PoolGeom): number {
   return chooseAvgPoolOuts(geom, deviceCaps());
+}
+/** Whether the library's average-pooling forward loads aligned vec4s (`vec4` in the params; with
+ * `outs` from `avgPoolOuts`) for this geometry on the current adapter. */
+export function avgPoolVec4(geom: PoolGeom): boolean {
+  return chooseAvgPoolVec4(geom, deviceCaps());
+}
+/** Whether the library's average-pooling backward stores vec4s (`bwdVec4` in the params) for this
+ * geometry on the current adapter. */
+export function avgPoolBackwardVec4(geom: PoolGeom): boolean {
+  return chooseAvgPoolBackwardVec4(geom, deviceCaps());
 }
 // Adaptive average / max pooling forward (x, y[, argmax]), and the backward the library runs
 // (one or two dispatches; returns dL/dx).

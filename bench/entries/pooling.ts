@@ -9,7 +9,7 @@ import type { BenchEntry } from '../harness.ts';
 
 const {
   runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward,
-  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, avgPoolOuts,
+  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, avgPoolOuts, avgPoolVec4, avgPoolBackwardVec4,
 } = wt.kernels;
 
 const F = 4; // bytes per f32
@@ -39,12 +39,13 @@ function avgEntries(batch: number, c: number, h: number, w: number, k: number, s
     entry(`avgpool.fwd`, `${shape} -> ${oh}x${ow}`, (act + out) * F, () => {
       const [x, y] = [wt.randn([act]), wt.zeros([out])];
       // the library's outputs per invocation for this adapter
-      const p = { ...params, outs: avgPoolOuts(params) };
+      const p = { ...params, outs: avgPoolOuts(params), vec4: avgPoolVec4(params) };
       return { run: () => runKernel(avgPoolKernel, p, [x, y]), tensors: [x, y] };
     }),
     entry(`avgpool.bwd`, `${shape} <- ${oh}x${ow}`, (act + out) * F, () => {
       const [g, gx] = [wt.randn([out]), wt.zeros([act])];
-      return { run: () => runKernel(avgPoolBackwardKernel, params, [g, gx]), tensors: [g, gx] };
+      const p = { ...params, bwdVec4: avgPoolBackwardVec4(params) };
+      return { run: () => runKernel(avgPoolBackwardKernel, p, [g, gx]), tensors: [g, gx] };
     }),
   ];
 }

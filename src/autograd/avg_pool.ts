@@ -3,7 +3,7 @@
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { type AvgPoolParams, avgPoolBackwardKernel, avgPoolKernel } from '../kernels/avgpool.ts';
-import { avgPoolOuts, avgPoolVec4 } from '../policy/pool_choice.ts';
+import { avgPoolBackwardVec4, avgPoolOuts, avgPoolVec4 } from '../policy/pool_choice.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { Function } from './function.ts';
 import { type PoolWindowOptions, type Size2, boolOpt, poolOptions, windowGeom } from './pool_args.ts';
@@ -35,7 +35,8 @@ class AvgPool2d extends Function {
     return launch(avgPoolKernel, { ...this.p, outs, vec4 }, [x, { shape: this.outShape }])[0];
   }
   backward(g: Tensor) {
-    return [launch(avgPoolBackwardKernel, this.p, [g, { shape: this.inputs[0].shape }])[0]];
+    const bwdVec4 = g.device === 'cpu' ? false : avgPoolBackwardVec4(this.p, deviceCaps());
+    return [launch(avgPoolBackwardKernel, { ...this.p, bwdVec4 }, [g, { shape: this.inputs[0].shape }])[0]];
   }
 }
 

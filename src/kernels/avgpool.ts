@@ -33,6 +33,10 @@ export interface AvgPoolParams extends PoolGeom {
    * invocation's first column sits at the same offset inside its vec4 (default false;
    * src/policy/pool_choice.ts picks it). */
   vec4?: boolean;
+  /** Backward of a tiling window (kernel == stride, no padding: each input under at most one
+   * window) over rows of a multiple of 4: 4 inputs per invocation, stored as one vec4 (default
+   * false; src/policy/pool_choice.ts picks it). */
+  bwdVec4?: boolean;
 }
 
 const outsOf = (p: AvgPoolParams) => p.outs ?? 1;
@@ -41,6 +45,12 @@ const outsOf = (p: AvgPoolParams) => p.outs ?? 1;
 export function avgPoolVec4Problem(p: AvgPoolParams): string | null {
   if (p.w % 4 !== 0) return `the input width ${p.w} is not a multiple of 4`;
   if (outsOf(p) < 2 || (outsOf(p) * p.sw) % 4 !== 0) return `outs ${outsOf(p)} * stride ${p.sw} is not a multiple of 4 (outs >= 2)`;
+  return null;
+}
+/** Why the vec4 backward cannot run these params (null: it can). */
+export function avgPoolBackwardVec4Problem(p: PoolGeom): string | null {
+  if (p.kh !== p.sh || p.kw !== p.sw || p.ph !== 0 || p.pw !== 0) return `a tiling window (kernel == stride, no padding), got k${p.kh}x${p.kw} s${p.sh}x${p.sw} p${p.ph}x${p.pw}`;
+  if (p.w % 4 !== 0) return `the input width ${p.w} to be a multiple of 4`;
   return null;
 }
 /** Output stores as vec4s: the vec4 forward with 4 outputs per invocation and OW % 4 == 0. */
@@ -236,12 +246,35 @@ ${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
  */
 export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool_bwd',
-  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}`,
-  // g [N,OH,OW], gx [N,H,W]
-  storage: () => [read('g'), rw('gx')],
+  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${p.bwdVec4 ? ':v4' : ''}`,
+  // g [N,OH,OW], gx [N,H,W] (vec4s with p.bwdVec4)
+  storage: (p) => [read('g'), rw('gx', p.bwdVec4 ? 'vec4<f32>' : 'f32')],
   uniforms: fields,
-  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * p.h, p.w),
+  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * p.h, p.bwdVec4 ? p.w / 4 : p.w),
   body: (p, caps) => {
+    if (p.bwdVec4) {
+      const problem = avgPoolBackwardVec4Problem(p);
+      if (problem) throw new Error(`avgpool_bwd: the vec4 backward needs ${problem}`);
+      // inputs ix = 4 rx + j lie under output column ox = ix / kw (none past the last window);
+      // with kw dividing 4 the 4 inputs share 4 / kw outputs, loaded once each
+      const rng = (n: number) => [...Array(n).keys()];
+      const oxOf = (j: number) => (4 % p.kw === 0 ? `${4 / p.kw}u * rx + ${Math.floor(j / p.kw)}u` : `(4u * rx + ${j}u) / ${p.kw}u`);
+      const keys = [...new Set(rng(4).map(oxOf))];
+      const loads = keys
+        .map((k, t) => `      let ox${t} = ${k};
+      let v${t} = select(0.0, g[row + min(ox${t}, u.ow - 1u)] / divisor(cy, min(ox${t}, u.ow - 1u)), rowOk & (ox${t} < u.ow));`)
+        .join('\n');
+      const item = `
+      let oy = ry / ${p.kh}u;
+      let rowOk = oy < u.oh;
+      let cy = min(oy, u.oh - 1u);
+      let row = (plane * u.oh + cy) * u.ow;
+${loads}
+      gx[o] = vec4<f32>(${rng(4).map((j) => `v${keys.indexOf(oxOf(j))}`).join(', ')});`;
+      return `
+${divisorWgsl(p)}
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.h', 'u.w / 4u', item)}`;
+    }
     // at most ceil(k / s) outputs cover an input along each axis
     const my = Math.ceil(p.kh / p.sh);
     const mx = Math.ceil(p.kw / p.sw);

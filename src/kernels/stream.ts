@@ -63,7 +63,8 @@ export function rowGroups(l: RowLayout, rowCount: number, rowLen: number): numbe
 /** main() for either layout over `planes * rowsPerPlane` rows of `rowLen` items (u32 WGSL
  * expressions): `item` runs with `plane`, `ry` (row in its plane), `rx` (column) and `o` (flat
  * item index) defined. */
-export function rowsMain(l: RowLayout, planes: string, rowsPerPlane: string, rowLen: string, item: string): string {
+export function rowsMain(l: RowLayout, planesExpr: string, rowsExpr: string, rowLenExpr: string, item: string): string {
+  const [planes, rowsPerPlane, rowLen] = [planesExpr, rowsExpr, rowLenExpr].map((e) => (/^[\w.]+$/.test(e) ? e : `(${e})`));
   if (l.mode === 'flat')
     return `@compute @workgroup_size(${l.wg})
 fn main(${LINEAR_PARAMS}) {

@@ -8,6 +8,7 @@
 import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
 import { globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
+import { avgPoolBackwardVec4Problem } from '../kernels/avgpool.ts';
 import { POOL_LANES, maxPoolLanesKernel, poolLanesBackwardFits, poolLanesFits } from '../kernels/maxpool_lanes.ts';
 
 /** The subgroup size the lanes kernels need, as both the adapter's minimum and maximum: their
@@ -116,6 +117,13 @@ export function avgPoolOuts(geom: PoolGeom, caps: Caps): number {
  * row as aligned vec4s, AVG_SOFTWARE_VEC4_OUTS outputs per invocation (lavapipe pays per load
  * instruction: a 2x2 s2 window row of 4 outputs is 2 vec4 loads instead of 8 scalar ones). */
 export const AVG_SOFTWARE_VEC4_OUTS = 4;
+
+/** Whether the average-pooling backward takes the vec4 path (avgpool.ts `bwdVec4`): software
+ * adapters, tiling windows (kernel == stride, no padding) over rows of a multiple of 4, for the
+ * same per-load cost as the forward's. */
+export function avgPoolBackwardVec4(geom: PoolGeom, caps: Caps): boolean {
+  return caps.software && avgPoolBackwardVec4Problem(geom) === null;
+}
 
 /** Whether the average-pooling forward takes the vec4 path (avgpool.ts `vec4`). */
 export function avgPoolVec4(geom: PoolGeom, caps: Caps): boolean {

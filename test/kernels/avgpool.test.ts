@@ -7,11 +7,11 @@ import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { fwdBwd, f64, numelOf } from './layer_util.ts';
 import { avgPool2d, type AvgPoolOptions } from '../../src/autograd/avg_pool.ts';
 import { AvgPool2d } from '../../src/nn/pool_layers.ts';
-import { avgPoolKernel, avgPoolBackwardKernel, avgPoolVec4Problem, type AvgPoolParams } from '../../src/kernels/avgpool.ts';
+import { avgPoolKernel, avgPoolBackwardKernel, avgPoolBackwardVec4Problem, avgPoolVec4Problem, type AvgPoolParams } from '../../src/kernels/avgpool.ts';
 import { poolOut } from '../../src/kernels/maxpool.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
-import { avgPoolOuts, avgPoolVec4 } from '../../src/policy/pool_choice.ts';
+import { avgPoolBackwardVec4, avgPoolOuts, avgPoolVec4 } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import { torchCases, checkTorchCase, caseName } from './pool_torch_ref.ts';
 
@@ -98,6 +98,8 @@ const cases: Case[] = [
   { shape: [1, 2, 8, 20], k: [2, 2], s: [2, 2], p: [0, 0] }, // OW 10: scalar stores, a partial last group
   { shape: [2, 2, 7, 16], k: [3, 3], s: [1, 1], p: [0, 0], cip: false }, // no padding: unchecked loads
   { shape: [1, 1, 9, 8], k: [3, 3], s: [3, 3], p: [1, 1], ceil: true, cip: false }, // stride 3: 12 columns per 4 outputs
+  { shape: [2, 3, 9, 12], k: [3, 3], s: [3, 3], p: [0, 0] }, // tiling, kw not dividing 4
+  { shape: [1, 2, 7, 8], k: [3, 3], s: [3, 3], p: [0, 0], ceil: true, cip: false }, // tiling, a ceil-mode window past the input
 ];
 
 describe('avgPool2d', () => {
@@ -118,6 +120,7 @@ describe('avgPool2d', () => {
 
   it('runs every launch layout and outputs-per-invocation like the CPU twin', async () => {
     let vec4Runs = 0;
+    let bwdVec4Runs = 0;
     const layouts: RowLayout[] = [
       { mode: 'flat', wg: 128 },
       { mode: 'rows', wg: 8, rows: 8 },
@@ -152,9 +155,15 @@ describe('avgPool2d', () => {
         }
         const [gx] = launch(avgPoolBackwardKernel, { ...base, layout }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
         expectClose(await gx.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd ${layout.mode} ${JSON.stringify(c)}`);
+        if (!avgPoolBackwardVec4Problem(base)) {
+          bwdVec4Runs++;
+          const [gv] = launch(avgPoolBackwardKernel, { ...base, layout, bwdVec4: true }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
+          expectClose(await gv.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd vec4 ${layout.mode} ${JSON.stringify(c)}`);
+        }
       }
     }
-    expect(vec4Runs).toBe(15);
+    expect(vec4Runs).toBe(21);
+    expect(bwdVec4Runs).toBe(9);
   });
 
   it('policy: several outputs per invocation only on software adapters, at stride 1 or with rows of a multiple of 4', () => {
@@ -168,6 +177,12 @@ describe('avgPool2d', () => {
     expect(avgPoolVec4(g, soft)).toBe(true);
     expect(avgPoolVec4({ ...g, w: 10 }, soft)).toBe(false);
     expect(avgPoolVec4(g, BASELINE_CAPS)).toBe(false);
+    const tiling = { ...g, sh: 2, sw: 2, kh: 2, kw: 2, ph: 0, pw: 0, oh: 4, ow: 4 };
+    expect(avgPoolBackwardVec4(tiling, soft)).toBe(true);
+    expect(avgPoolBackwardVec4(tiling, BASELINE_CAPS)).toBe(false);
+    expect(avgPoolBackwardVec4(g, soft)).toBe(false); // overlapping windows
+    expect(avgPoolBackwardVec4({ ...tiling, w: 10, ow: 5 }, soft)).toBe(false);
+    expect(() => avgPoolBackwardKernel.wgsl({ ...g, countIncludePad: true, divisorOverride: 0, bwdVec4: true }, soft)).toThrow(/avgpool_bwd: the vec4 backward needs a tiling window/);
     expect(() => avgPoolKernel.wgsl({ ...g, countIncludePad: true, divisorOverride: 0, w: 10, vec4: true, outs: 4 }, soft)).toThrow(/avgpool: the vec4 forward needs the input width 10/);
   });
 

@@ -3,7 +3,8 @@
 //   npm run train -- --list                       models, parameters, GFLOPs per image, recipes
 //   npm run train -- --help                       flags
 // Recipes are examples/lib/zoo_recipes.ts; the loop, checkpoints (--resume, --checkpoint-every,
-// Ctrl-C) and outputs (metrics.jsonl, curves.svg, <model>.safetensors) are examples/lib/trainer.ts.
+// Ctrl-C) and outputs (metrics.jsonl, curves.svg, <model>.safetensors, with --onnx <model>.onnx) are
+// examples/lib/trainer.ts.
 import * as wt from 'webgpu-tensor';
 import { type FlagSpec, type Parsed, helpText, parseFlags } from './lib/cli_args.ts';
 import { type Recipe, UsageError, applyFlags, describeRecipe, recipeFlags, runTraining, trainingFlags } from './lib/trainer.ts';

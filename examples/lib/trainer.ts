@@ -3,7 +3,8 @@
 // optimizer (SGD, Adam, AdamW), an optional per-batch learning-rate schedule (cosine, one-cycle),
 // label smoothing and augmentation; a progress bar, metrics.jsonl, curves.svg and the weights
 // after each epoch; <out>/checkpoint.safetensors replaced atomically at each epoch end, every
-// --checkpoint-every steps and on Ctrl-C, so even a killed run can continue with --resume.
+// --checkpoint-every steps and on Ctrl-C, so even a killed run can continue with --resume; with
+// --onnx the trained model in eval mode as <out>/<name>.onnx (opset 17, symbolic batch).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as wt from 'webgpu-tensor';
@@ -68,6 +69,7 @@ export function trainingFlags(minResize: string): Record<string, FlagSpec> {
     'eval-only': { type: 'bool', help: 'only evaluate on the test set (use with --weights)' },
     augment: { type: 'bool', help: 'random crops and horizontal flips on the GPU' },
     init: { type: 'string', choices: ['xavier', 'kaiming'], help: "weight init: 'xavier' (d2l) or 'kaiming' (He)" },
+    onnx: { type: 'bool', help: 'after training (or --eval-only), export the model in eval mode to <out>/<name>.onnx (opset 17, any batch size)' },
     'interrupt-after': { type: 'int', min: 1, help: 'act as if Ctrl-C were pressed after N batches (for testing --resume)' },
     help: { type: 'bool', help: 'show this help' },
   };
@@ -157,7 +159,7 @@ type Row = EpochMetrics & { examplesPerSec: number; seconds: number };
 /**
  * Load the data, then train (or with --eval-only evaluate) `run.net` on Fashion-MNIST by
  * `run.recipe`, reading the run flags (--data, --out, --seed, --test-limit, --resume, --weights,
- * --eval-only, --checkpoint-every, --interrupt-after) from `run.flags`. Exits the process with
+ * --eval-only, --checkpoint-every, --interrupt-after, --onnx) from `run.flags`. Exits the process with
  * 130 after saving a checkpoint on Ctrl-C.
  */
 export async function runTraining(run: TrainingRun): Promise<void> {
@@ -234,9 +236,26 @@ export async function runTraining(run: TrainingRun): Promise<void> {
     return acc;
   };
 
+  // the graph is traced on one [1, 1, R, R] image in eval mode (dropout off, BatchNorm on its running
+  // statistics); dynamicBatch makes dim 0 symbolic, so the file takes any batch size
+  const onnxPath = join(outDir, `${run.name}.onnx`);
+  const exportOnnx = async (): Promise<void> => {
+    if (!flags.onnx) return;
+    net.eval();
+    const example = wt.zeros([1, 1, r.resize, r.resize]);
+    try {
+      await wt.onnx.export(net, example, onnxPath, { opsetVersion: 17, dynamicBatch: true });
+    } finally {
+      example.dispose();
+      net.train();
+    }
+    console.log(`wrote ${onnxPath} (ONNX opset 17, input [N, 1, ${r.resize}, ${r.resize}])`);
+  };
+
   if (evalOnly) {
     const acc = await evaluate();
     console.log(`test acc ${acc.toFixed(3)} on ${data.test.n} images`);
+    await exportOnnx();
     return;
   }
 
@@ -321,6 +340,7 @@ export async function runTraining(run: TrainingRun): Promise<void> {
   const last = history[history.length - 1];
   if (!last) {
     console.log(`nothing to do: the checkpoint is already at epoch ${startEpoch} of ${r.epochs}`);
+    await exportOnnx();
     return;
   }
   const totalSeen = history.reduce((s, h) => s + h.examplesPerSec * h.seconds, 0);
@@ -328,6 +348,7 @@ export async function runTraining(run: TrainingRun): Promise<void> {
   console.log(`loss ${last.trainLoss.toFixed(3)}, train acc ${last.trainAcc.toFixed(3)}, test acc ${last.testAcc.toFixed(3)}`);
   console.log(`${(totalSeen / totalSec).toFixed(1)} examples/sec on ${run.adapter}`);
   console.log(`wrote ${join(outDir, 'metrics.jsonl')}, ${join(outDir, 'curves.svg')}, ${weightsPath}`);
+  await exportOnnx();
 }
 
 /** A mistake in the command line: the entry prints it and exits with status 2. */

@@ -1,14 +1,18 @@
 // npm run train (examples/train_zoo.ts) end to end on real Fashion-MNIST images, CI-sized: LeNet
 // with AdamW, one-cycle schedule and label smoothing trains and writes its outputs; an interrupted
-// run resumes (scheduler included); --list and bad flags.
+// run resumes (scheduler included); --onnx writes a model ONNX Runtime runs to our outputs; --list and
+// bad flags.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import * as wt from 'webgpu-tensor';
+import { expectClose, initGpu, randArray } from '../helpers.ts';
 
 function run(args: string[]): { out: string; status: number | null } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/train_zoo.ts', ...args], {
+  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', 'examples/train_zoo.ts', ...args], {
     encoding: 'utf8',
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
     timeout: 300_000,
@@ -47,6 +51,30 @@ describe('examples/train_zoo.ts', () => {
     expect(b.status, b.out).toBe(0);
     expect(b.out).toMatch(/resumed from .*: epoch 2, batch 3/);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length).toBe(2);
+  });
+
+  it('--onnx exports the trained model: ONNX Runtime gives the saved weights\' outputs at any batch size', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'train-'));
+    const r = run([...SMALL, '--train-limit', '256', '--test-limit', '64', '--epochs', '1', '--out', out, '--onnx']);
+    expect(r.status, r.out).toBe(0);
+    const path = join(out, 'lenet.onnx');
+    expect(r.out).toContain(`wrote ${path} (ONNX opset 17, input [N, 1, 28, 28])`);
+    expect(existsSync(path)).toBe(true);
+
+    // the trained weights in our LeNet (eval mode) against the exported graph, batch 3 (traced at 1)
+    await initGpu();
+    const net = wt.models.buildModel('lenet', { imageSize: 28 });
+    net.loadStateDict(await wt.load(join(out, 'lenet.safetensors')));
+    const xs = randArray(3 * 28 * 28, 7, 0, 1);
+    const ours = (await wt.noGrad(() => net.eval().forward(wt.tensor(xs, [3, 1, 28, 28]))).toArray()) as Float32Array;
+    const s = await ort.InferenceSession.create(path);
+    try {
+      const y = (await s.run({ input: new ort.Tensor('float32', xs, [3, 1, 28, 28]) })).output;
+      expect(y.dims).toEqual([3, 10]);
+      expectClose(y.data as Float32Array, ours, 1e-4, 1e-4);
+    } finally {
+      await s.release();
+    }
   });
 
   it('--list prints every model with its parameters, GFLOPs and both recipes', () => {

@@ -61,9 +61,8 @@ export const ZOO_RECIPES: Record<string, ZooRecipes> = {
   googlenet: {
     modelOptions: {},
     d2l: d2l(96, 128, 0.1),
-    // measured on ONE core (taskset -c 1, LP_NUM_THREADS=1, other jobs on the machine): test acc 0.817
-    // in 16.4 min (training 54.6 ex/s, 900 s; test 76 s), so ~8 min on two quiet cores, where one
-    // core runs about half as fast. 30,720 images: 0.794 (0.809 in PyTorch with the same loop);
+    // measured from a fresh clone on two quiet cores: test acc 0.817 in 8.6 min (104 ex/s); on ONE
+    // core (taskset -c 1, LP_NUM_THREADS=1, other jobs on the machine): 0.817 in 16.4 min. 30,720 images: 0.794 (0.809 in PyTorch with the same loop);
     // batch 32, Adam 1e-3 cosine on 12,288 images: 0.711 (load 11-13). At 16 px the last three
     // stages see 1x1 maps, so the per-image cost is mostly per-layer overhead and images are cheap.
     software: { ...D2L_BASE, init: 'kaiming', resize: 16, batchSize: 64, optimizer: 'adam', lr: 0.002, scheduler: 'onecycle', epochs: 1, trainLimit: 49_152 },

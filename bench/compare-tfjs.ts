@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import type * as TF from '@tensorflow/tfjs-core';
-import * as wt from '../src/index.ts';
+import * as wt from 'webgpu-tensor';
 import { makeFilter, parseArgs } from './lib/bench_args.ts';
 import { fmtNum } from './lib/stats.ts';
 import { measure, ownTarget, type Measurement, type Target } from './lib/timer.ts';

@@ -11,7 +11,7 @@
 // hardware), then N samples, each submitted between timestamp markers and awaited with a sync.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import * as wt from '../src/node/index.ts';
+import * as wt from 'webgpu-tensor';
 import { makeFilter, parseArgs } from './lib/bench_args.ts';
 import { loadEntries } from './lib/entries.ts';
 import { adapterKey, peakFor } from './lib/peak_measure.ts';

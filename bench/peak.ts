@@ -5,7 +5,7 @@
 //   --json FILE also write this result to FILE
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import * as wt from '../src/node/index.ts';
+import * as wt from 'webgpu-tensor';
 import { parseArgs } from './lib/bench_args.ts';
 import { DEV_CPU, PEAK_FILE, measurePeak, savePeak, type PeakResult } from './lib/peak_measure.ts';
 

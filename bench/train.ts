@@ -15,7 +15,7 @@
 // its forward and after its backward (a Conv2d followed by a ReLU runs fused, as in Sequential).
 // The layers are cut apart by detaching each input, so backward is run layer by layer from the loss.
 import { writeFileSync } from 'node:fs';
-import * as wt from '../src/node/index.ts';
+import * as wt from 'webgpu-tensor';
 import { parseArgs } from './lib/bench_args.ts';
 import { fmtNum, median, sleep } from './lib/stats.ts';
 import { ownTarget } from './lib/timer.ts';

@@ -1,7 +1,7 @@
 // Bench entries for the foundation kernels: unary, binary (flat and broadcast), reductions,
 // argmax and the strided copy behind transpose. All memory-bound: reported in GB/s, counting each
 // element read or written once.
-import * as wt from '../../src/index.ts';
+import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
 
 type T = wt.Tensor;

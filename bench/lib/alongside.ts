@@ -6,7 +6,7 @@
 // entry's median rate over the copy's median rate. The copy runs from DRAM and leaves the caches
 // cold for the entry's bracket, so memory-bound entries read lower here than in the warm repeats
 // of the main measurement.
-import * as wt from '../../src/index.ts';
+import * as wt from 'webgpu-tensor';
 import { copyKernel, type CopyParams } from './peak-kernels.ts';
 import { gpuTimer } from './timer.ts';
 import { median, sleep } from './stats.ts';

@@ -1,7 +1,7 @@
 // Kernels that measure an adapter's ceilings (bench only): FP32 FMA throughput and streaming copy
 // bandwidth. Built with the public custom-kernel API (wt.kernels.defineKernel), with trivial CPU
 // twins for a correctness check.
-import * as wt from '../../src/index.ts';
+import * as wt from 'webgpu-tensor';
 
 const { defineKernel, read, rw, u32, f32, LINEAR_PARAMS, linearGid } = wt.kernels;
 type NumArray = wt.kernels.NumArray;

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as wt from '../../src/index.ts';
+import * as wt from 'webgpu-tensor';
 import { copyKernel, fmaFlops, fmaPeakKernel, type CopyParams, type FmaParams } from './peak-kernels.ts';
 import { measure } from './timer.ts';
 

@@ -10,7 +10,7 @@
 // Dawn in Node busy-polls a core while awaiting the queue; on a software adapter that core is
 // taken from the rasteriser threads. So there, before awaiting, we sleep for most of the time the
 // previous sample took.
-import * as wt from '../../src/index.ts';
+import * as wt from 'webgpu-tensor';
 import { median, min, sleep } from './stats.ts';
 
 export type GpuTimer = wt.profiler.GpuTimer;

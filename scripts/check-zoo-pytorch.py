@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# PyTorch interop of the model zoo, both directions, for every model: d2l.ai's CNNs written here in
+# PyTorch interop of the model zoo, both directions, for every model: d2l.ai's CNNs as scripts/zoo_reference.py writes them in
 # PyTorch exactly as the book's PyTorch code defines them (nn.Sequential blocks, the Inception /
 # Residual / DenseBlock classes), checked against webgpu-tensor's (scripts/export-zoo.ts):
 #   1. webgpu-tensor -> PyTorch: wt.save's state dict (num_batches_tracked as I64) loads with
@@ -64,210 +64,9 @@ def write_safetensors(path, tensors):
         f.write(struct.pack('<Q', len(h)) + h + b''.join(chunks))
 
 
-# ---------------- d2l's models (PyTorch code of the book, 1-channel Fashion-MNIST, 10 classes) ----------------
-def flat_size(layers, side):
-    """In-features of the Linear after a Flatten for `side` x `side` inputs (the book hardcodes it
-    for its image sizes: 16 * 5 * 5 for LeNet at 28, 6400 for AlexNet at 224, ... )."""
-    with torch.no_grad():
-        return nn.Sequential(*layers)(torch.zeros(1, 1, side, side)).numel()
-
-
-def lenet(side=28):
-    features = [nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-                nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten()]
-    return nn.Sequential(*features, nn.Linear(flat_size(features, side), 120), nn.Sigmoid(),
-                         nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
-
-
-def alexnet(side=224):
-    features = [
-        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2), nn.Flatten()]
-    return nn.Sequential(*features,
-                         nn.Linear(flat_size(features, side), 4096), nn.ReLU(), nn.Dropout(p=0.5),
-                         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-                         nn.Linear(4096, 10))
-
-
-def vgg_block(num_convs, in_channels, out_channels):
-    layers = []
-    for _ in range(num_convs):
-        layers.append(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
-        layers.append(nn.ReLU())
-        in_channels = out_channels
-    layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-    return nn.Sequential(*layers)
-
-
-def vgg(conv_arch, side=224):
-    conv_blks = []
-    in_channels = 1
-    for (num_convs, out_channels) in conv_arch:
-        conv_blks.append(vgg_block(num_convs, in_channels, out_channels))
-        in_channels = out_channels
-    features = [*conv_blks, nn.Flatten()]
-    return nn.Sequential(*features,
-                         nn.Linear(flat_size(features, side), 4096), nn.ReLU(), nn.Dropout(0.5),
-                         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
-                         nn.Linear(4096, 10))
-
-
-conv_arch = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
-
-
-def vgg11(side=224, ratio=4):
-    small_conv_arch = [(pair[0], pair[1] // ratio) for pair in conv_arch]
-    return vgg(small_conv_arch, side)
-
-
-def nin_block(in_channels, out_channels, kernel_size, strides, padding):
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, strides, padding), nn.ReLU(),
-        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU(),
-        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU())
-
-
-def nin(side=224):
-    return nn.Sequential(
-        nin_block(1, 96, kernel_size=11, strides=4, padding=0), nn.MaxPool2d(3, stride=2),
-        nin_block(96, 256, kernel_size=5, strides=1, padding=2), nn.MaxPool2d(3, stride=2),
-        nin_block(256, 384, kernel_size=3, strides=1, padding=1), nn.MaxPool2d(3, stride=2),
-        nn.Dropout(0.5),
-        nin_block(384, 10, kernel_size=3, strides=1, padding=1),
-        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
-
-
-class Inception(nn.Module):
-    def __init__(self, in_channels, c1, c2, c3, c4, **kwargs):
-        super(Inception, self).__init__(**kwargs)
-        self.p1_1 = nn.Conv2d(in_channels, c1, kernel_size=1)
-        self.p2_1 = nn.Conv2d(in_channels, c2[0], kernel_size=1)
-        self.p2_2 = nn.Conv2d(c2[0], c2[1], kernel_size=3, padding=1)
-        self.p3_1 = nn.Conv2d(in_channels, c3[0], kernel_size=1)
-        self.p3_2 = nn.Conv2d(c3[0], c3[1], kernel_size=5, padding=2)
-        self.p4_1 = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)
-        self.p4_2 = nn.Conv2d(in_channels, c4, kernel_size=1)
-
-    def forward(self, x):
-        p1 = F.relu(self.p1_1(x))
-        p2 = F.relu(self.p2_2(F.relu(self.p2_1(x))))
-        p3 = F.relu(self.p3_2(F.relu(self.p3_1(x))))
-        p4 = F.relu(self.p4_2(self.p4_1(x)))
-        return torch.cat((p1, p2, p3, p4), dim=1)
-
-
-def googlenet(side=96):
-    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.ReLU(),
-                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b2 = nn.Sequential(nn.Conv2d(64, 64, kernel_size=1), nn.ReLU(),
-                       nn.Conv2d(64, 192, kernel_size=3, padding=1), nn.ReLU(),
-                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b3 = nn.Sequential(Inception(192, 64, (96, 128), (16, 32), 32),
-                       Inception(256, 128, (128, 192), (32, 96), 64),
-                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b4 = nn.Sequential(Inception(480, 192, (96, 208), (16, 48), 64),
-                       Inception(512, 160, (112, 224), (24, 64), 64),
-                       Inception(512, 128, (128, 256), (24, 64), 64),
-                       Inception(512, 112, (144, 288), (32, 64), 64),
-                       Inception(528, 256, (160, 320), (32, 128), 128),
-                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b5 = nn.Sequential(Inception(832, 256, (160, 320), (32, 128), 128),
-                       Inception(832, 384, (192, 384), (48, 128), 128),
-                       nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
-    return nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, 10))
-
-
-class Residual(nn.Module):
-    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1, stride=strides)
-        self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)
-        if use_1x1conv:
-            self.conv3 = nn.Conv2d(input_channels, num_channels, kernel_size=1, stride=strides)
-        else:
-            self.conv3 = None
-        self.bn1 = nn.BatchNorm2d(num_channels)
-        self.bn2 = nn.BatchNorm2d(num_channels)
-
-    def forward(self, X):
-        Y = F.relu(self.bn1(self.conv1(X)))
-        Y = self.bn2(self.conv2(Y))
-        if self.conv3:
-            X = self.conv3(X)
-        Y += X
-        return F.relu(Y)
-
-
-def resnet_block(input_channels, num_channels, num_residuals, first_block=False):
-    blk = []
-    for i in range(num_residuals):
-        if i == 0 and not first_block:
-            blk.append(Residual(input_channels, num_channels, use_1x1conv=True, strides=2))
-        else:
-            blk.append(Residual(num_channels, num_channels))
-    return blk
-
-
-def resnet18(side=96):
-    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
-                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b2 = nn.Sequential(*resnet_block(64, 64, 2, first_block=True))
-    b3 = nn.Sequential(*resnet_block(64, 128, 2))
-    b4 = nn.Sequential(*resnet_block(128, 256, 2))
-    b5 = nn.Sequential(*resnet_block(256, 512, 2))
-    return nn.Sequential(b1, b2, b3, b4, b5, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))
-
-
-def conv_block(input_channels, num_channels):
-    return nn.Sequential(
-        nn.BatchNorm2d(input_channels), nn.ReLU(),
-        nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1))
-
-
-class DenseBlock(nn.Module):
-    def __init__(self, num_convs, input_channels, num_channels):
-        super(DenseBlock, self).__init__()
-        layer = []
-        for i in range(num_convs):
-            layer.append(conv_block(num_channels * i + input_channels, num_channels))
-        self.net = nn.Sequential(*layer)
-
-    def forward(self, X):
-        for blk in self.net:
-            Y = blk(X)
-            X = torch.cat((X, Y), dim=1)
-        return X
-
-
-def transition_block(input_channels, num_channels):
-    return nn.Sequential(
-        nn.BatchNorm2d(input_channels), nn.ReLU(),
-        nn.Conv2d(input_channels, num_channels, kernel_size=1),
-        nn.AvgPool2d(kernel_size=2, stride=2))
-
-
-def densenet(side=96):
-    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
-                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    num_channels, growth_rate = 64, 32
-    num_convs_in_dense_blocks = [4, 4, 4, 4]
-    blks = []
-    for i, num_convs in enumerate(num_convs_in_dense_blocks):
-        blks.append(DenseBlock(num_convs, num_channels, growth_rate))
-        num_channels += num_convs * growth_rate
-        if i != len(num_convs_in_dense_blocks) - 1:
-            blks.append(transition_block(num_channels, num_channels // 2))
-            num_channels = num_channels // 2
-    return nn.Sequential(b1, *blks, nn.BatchNorm2d(num_channels), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(num_channels, 10))
-
-
-BUILDERS = {'lenet': lenet, 'alexnet': alexnet, 'vgg11': vgg11, 'nin': nin, 'googlenet': googlenet,
-            'resnet18': resnet18, 'densenet': densenet}
+# d2l's models (PyTorch code of the book, 1-channel Fashion-MNIST, 10 classes): scripts/zoo_reference.py
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from zoo_reference import BUILDERS  # noqa: E402
 
 
 def build(entry):
@@ -279,7 +78,8 @@ def build(entry):
 
 # ---------------- the round trip ----------------
 def run_driver(*args):
-    cmd = ['npx', 'tsx', os.path.join(ROOT, 'scripts', 'export-zoo.ts'), *args]
+    # --conditions=source: the library as the TypeScript sources (no build needed)
+    cmd = ['npx', 'tsx', '--conditions=source', os.path.join(ROOT, 'scripts', 'export-zoo.ts'), *args]
     env = {**os.environ, 'XDG_RUNTIME_DIR': os.environ.get('XDG_RUNTIME_DIR', '/tmp')}
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
 

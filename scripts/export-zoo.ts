@@ -11,8 +11,10 @@
 import { join } from 'node:path';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as wt from 'webgpu-tensor';
-import { ZOO, buildModel, type ZooBuildOptions } from '../src/models/index.ts';
-import { exportBytes } from '../src/io/onnx_export.ts';
+
+const { ZOO, buildModel } = wt.models;
+type ZooBuildOptions = wt.models.ZooBuildOptions;
+const { exportBytes } = wt.onnx;
 
 interface Entry {
   name: string;

@@ -1,7 +1,8 @@
 # Reference numbers for test/models/zoo.test.ts: d2l.ai's CNNs (the PyTorch code of d2l 2.0's
 # train_ch6 chapters, Lazy layers written with explicit in-channels), for 1-channel images and 10
 # classes: parameter count, state-dict fingerprint (sha256 of "name shape" lines in order, first
-# 16 hex digits) and the top-level output shapes d2l prints.
+# 16 hex digits) and the top-level output shapes d2l prints. The models are also the reference of
+# scripts/check-zoo-pytorch.py (BUILDERS: name -> builder taking the input side).
 #   /usr/bin/python3 scripts/zoo_reference.py
 import hashlib
 import json
@@ -11,24 +12,32 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def lenet():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+def flat_size(layers, side):
+    """In-features of the Linear after a Flatten for `side` x `side` inputs (the book hardcodes it
+    for its image sizes: 16 * 5 * 5 for LeNet at 28, 6400 for AlexNet at 224, ... )."""
+    with torch.no_grad():
+        return nn.Sequential(*layers)(torch.zeros(1, 1, side, side)).numel()
 
 
-def alexnet():
-    return nn.Sequential(
+def lenet(side=28):
+    features = [nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+                nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten()]
+    return nn.Sequential(*features, nn.Linear(flat_size(features, side), 120), nn.Sigmoid(),
+                         nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+
+
+def alexnet(side=224):
+    features = [
         nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
         nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
         nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
         nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
         nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2), nn.Flatten(),
-        nn.Linear(6400, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, 10))
+        nn.MaxPool2d(kernel_size=3, stride=2), nn.Flatten()]
+    return nn.Sequential(*features,
+                         nn.Linear(flat_size(features, side), 4096), nn.ReLU(), nn.Dropout(p=0.5),
+                         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+                         nn.Linear(4096, 10))
 
 
 def vgg_block(num_convs, in_channels, out_channels):
@@ -47,15 +56,19 @@ def vgg(conv_arch, side=224):
     for (num_convs, out_channels) in conv_arch:
         conv_blks.append(vgg_block(num_convs, in_channels, out_channels))
         in_channels = out_channels
-    s = side // 32
-    return nn.Sequential(
-        *conv_blks, nn.Flatten(),
-        nn.Linear(out_channels * s * s, 4096), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(4096, 10))
+    features = [*conv_blks, nn.Flatten()]
+    return nn.Sequential(*features,
+                         nn.Linear(flat_size(features, side), 4096), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(4096, 10))
 
 
 conv_arch = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
+
+
+def vgg11(side=224, ratio=4):
+    small_conv_arch = [(pair[0], pair[1] // ratio) for pair in conv_arch]
+    return vgg(small_conv_arch, side)
 
 
 def nin_block(in_channels, out_channels, kernel_size, strides, padding):
@@ -65,7 +78,7 @@ def nin_block(in_channels, out_channels, kernel_size, strides, padding):
         nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU())
 
 
-def nin():
+def nin(side=224):
     return nn.Sequential(
         nin_block(1, 96, kernel_size=11, strides=4, padding=0), nn.MaxPool2d(3, stride=2),
         nin_block(96, 256, kernel_size=5, strides=1, padding=2), nn.MaxPool2d(3, stride=2),
@@ -76,8 +89,8 @@ def nin():
 
 
 class Inception(nn.Module):
-    def __init__(self, in_channels, c1, c2, c3, c4):
-        super().__init__()
+    def __init__(self, in_channels, c1, c2, c3, c4, **kwargs):
+        super(Inception, self).__init__(**kwargs)
         self.p1_1 = nn.Conv2d(in_channels, c1, kernel_size=1)
         self.p2_1 = nn.Conv2d(in_channels, c2[0], kernel_size=1)
         self.p2_2 = nn.Conv2d(c2[0], c2[1], kernel_size=3, padding=1)
@@ -94,16 +107,23 @@ class Inception(nn.Module):
         return torch.cat((p1, p2, p3, p4), dim=1)
 
 
-def googlenet():
-    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b2 = nn.Sequential(nn.Conv2d(64, 64, kernel_size=1), nn.ReLU(), nn.Conv2d(64, 192, kernel_size=3, padding=1), nn.ReLU(),
+def googlenet(side=96):
+    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.ReLU(),
                        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b3 = nn.Sequential(Inception(192, 64, (96, 128), (16, 32), 32), Inception(256, 128, (128, 192), (32, 96), 64),
+    b2 = nn.Sequential(nn.Conv2d(64, 64, kernel_size=1), nn.ReLU(),
+                       nn.Conv2d(64, 192, kernel_size=3, padding=1), nn.ReLU(),
                        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b4 = nn.Sequential(Inception(480, 192, (96, 208), (16, 48), 64), Inception(512, 160, (112, 224), (24, 64), 64),
-                       Inception(512, 128, (128, 256), (24, 64), 64), Inception(512, 112, (144, 288), (32, 64), 64),
-                       Inception(528, 256, (160, 320), (32, 128), 128), nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b5 = nn.Sequential(Inception(832, 256, (160, 320), (32, 128), 128), Inception(832, 384, (192, 384), (48, 128), 128),
+    b3 = nn.Sequential(Inception(192, 64, (96, 128), (16, 32), 32),
+                       Inception(256, 128, (128, 192), (32, 96), 64),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b4 = nn.Sequential(Inception(480, 192, (96, 208), (16, 48), 64),
+                       Inception(512, 160, (112, 224), (24, 64), 64),
+                       Inception(512, 128, (128, 256), (24, 64), 64),
+                       Inception(512, 112, (144, 288), (32, 64), 64),
+                       Inception(528, 256, (160, 320), (32, 128), 128),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b5 = nn.Sequential(Inception(832, 256, (160, 320), (32, 128), 128),
+                       Inception(832, 384, (192, 384), (48, 128), 128),
                        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
     return nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, 10))
 
@@ -113,7 +133,10 @@ class Residual(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1, stride=strides)
         self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)
-        self.conv3 = nn.Conv2d(input_channels, num_channels, kernel_size=1, stride=strides) if use_1x1conv else None
+        if use_1x1conv:
+            self.conv3 = nn.Conv2d(input_channels, num_channels, kernel_size=1, stride=strides)
+        else:
+            self.conv3 = None
         self.bn1 = nn.BatchNorm2d(num_channels)
         self.bn2 = nn.BatchNorm2d(num_channels)
 
@@ -126,11 +149,6 @@ class Residual(nn.Module):
         return F.relu(Y)
 
 
-def stem():
-    return nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
-                         nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-
-
 def resnet_block(input_channels, num_channels, num_residuals, first_block=False):
     blk = []
     for i in range(num_residuals):
@@ -141,21 +159,29 @@ def resnet_block(input_channels, num_channels, num_residuals, first_block=False)
     return blk
 
 
-def resnet18():
-    return nn.Sequential(stem(), nn.Sequential(*resnet_block(64, 64, 2, first_block=True)),
-                         nn.Sequential(*resnet_block(64, 128, 2)), nn.Sequential(*resnet_block(128, 256, 2)),
-                         nn.Sequential(*resnet_block(256, 512, 2)), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
-                         nn.Linear(512, 10))
+def resnet18(side=96):
+    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b2 = nn.Sequential(*resnet_block(64, 64, 2, first_block=True))
+    b3 = nn.Sequential(*resnet_block(64, 128, 2))
+    b4 = nn.Sequential(*resnet_block(128, 256, 2))
+    b5 = nn.Sequential(*resnet_block(256, 512, 2))
+    return nn.Sequential(b1, b2, b3, b4, b5, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))
 
 
 def conv_block(input_channels, num_channels):
-    return nn.Sequential(nn.BatchNorm2d(input_channels), nn.ReLU(), nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1))
+    return nn.Sequential(
+        nn.BatchNorm2d(input_channels), nn.ReLU(),
+        nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1))
 
 
 class DenseBlock(nn.Module):
     def __init__(self, num_convs, input_channels, num_channels):
-        super().__init__()
-        self.net = nn.Sequential(*[conv_block(num_channels * i + input_channels, num_channels) for i in range(num_convs)])
+        super(DenseBlock, self).__init__()
+        layer = []
+        for i in range(num_convs):
+            layer.append(conv_block(num_channels * i + input_channels, num_channels))
+        self.net = nn.Sequential(*layer)
 
     def forward(self, X):
         for blk in self.net:
@@ -165,21 +191,31 @@ class DenseBlock(nn.Module):
 
 
 def transition_block(input_channels, num_channels):
-    return nn.Sequential(nn.BatchNorm2d(input_channels), nn.ReLU(), nn.Conv2d(input_channels, num_channels, kernel_size=1),
-                         nn.AvgPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(
+        nn.BatchNorm2d(input_channels), nn.ReLU(),
+        nn.Conv2d(input_channels, num_channels, kernel_size=1),
+        nn.AvgPool2d(kernel_size=2, stride=2))
 
 
-def densenet():
+def densenet(side=96):
+    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
     num_channels, growth_rate = 64, 32
+    num_convs_in_dense_blocks = [4, 4, 4, 4]
     blks = []
-    for i, num_convs in enumerate([4, 4, 4, 4]):
+    for i, num_convs in enumerate(num_convs_in_dense_blocks):
         blks.append(DenseBlock(num_convs, num_channels, growth_rate))
         num_channels += num_convs * growth_rate
-        if i != 3:
+        if i != len(num_convs_in_dense_blocks) - 1:
             blks.append(transition_block(num_channels, num_channels // 2))
             num_channels = num_channels // 2
-    return nn.Sequential(stem(), *blks, nn.BatchNorm2d(num_channels), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
-                         nn.Linear(num_channels, 10))
+    return nn.Sequential(b1, *blks, nn.BatchNorm2d(num_channels), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(num_channels, 10))
+
+
+BUILDERS = {'lenet': lenet, 'alexnet': alexnet, 'vgg11': vgg11, 'nin': nin, 'googlenet': googlenet,
+            'resnet18': resnet18, 'densenet': densenet}
+
 
 
 def describe(net, side):
@@ -206,8 +242,8 @@ if __name__ == '__main__':
     out = {
         'lenet': describe(lenet(), 28),
         'alexnet': describe(alexnet(), 224),
-        'vgg11': describe(vgg(conv_arch), 224),
-        'vgg11_ratio4': describe(vgg([(a, b // 4) for a, b in conv_arch]), 224),
+        'vgg11': describe(vgg11(ratio=1), 224),
+        'vgg11_ratio4': describe(vgg11(ratio=4), 224),
         'nin': describe(nin(), 224),
         'googlenet': describe(googlenet(), 96),
         'resnet18': describe(resnet18(), 96),

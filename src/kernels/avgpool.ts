@@ -40,6 +40,8 @@ export interface AvgPoolParams extends PoolGeom {
 }
 
 const outsOf = (p: AvgPoolParams) => p.outs ?? 1;
+/** [0, 1, ..., n - 1]: the unrolled outputs / columns of the generated loops. */
+const rng = (n: number) => [...Array(n).keys()];
 
 /** Why the vec4 forward cannot run these params (null: it can). */
 export function avgPoolVec4Problem(p: AvgPoolParams): string | null {
@@ -110,7 +112,6 @@ function vec4Item(p: AvgPoolParams, checked: boolean): string {
   const C = (P - 1) * p.sw + p.kw;
   const off = (((-p.pw) % 4) + 4) % 4;
   const NV = Math.ceil((off + C) / 4);
-  const rng = (n: number) => [...Array(n).keys()];
   const comp = ['x', 'y', 'z', 'w'];
   const loads = rng(NV)
     .map((t) => {
@@ -193,7 +194,6 @@ ${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', vec4Item(p, checked
     // span once (clamped addresses; zero outside the input) and adds them in the same row-major
     // order as P = 1 (a skipped element there is + 0.0 here: the same sums)
     const C = (P - 1) * p.sw + p.kw;
-    const rng = (n: number) => [...Array(n).keys()];
     const cols = rng(C)
       .map((k) => {
         const ix = `xb + ${k}`;
@@ -257,8 +257,7 @@ export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
       if (problem) throw new Error(`avgpool_bwd: the vec4 backward needs ${problem}`);
       // inputs ix = 4 rx + j lie under output column ox = ix / kw (none past the last window);
       // with kw dividing 4 the 4 inputs share 4 / kw outputs, loaded once each
-      const rng = (n: number) => [...Array(n).keys()];
-      const oxOf = (j: number) => (4 % p.kw === 0 ? `${4 / p.kw}u * rx + ${Math.floor(j / p.kw)}u` : `(4u * rx + ${j}u) / ${p.kw}u`);
+        const oxOf = (j: number) => (4 % p.kw === 0 ? `${4 / p.kw}u * rx + ${Math.floor(j / p.kw)}u` : `(4u * rx + ${j}u) / ${p.kw}u`);
       const keys = [...new Set(rng(4).map(oxOf))];
       const loads = keys
         .map((k, t) => `      let ox${t} = ${k};

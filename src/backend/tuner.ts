@@ -5,7 +5,9 @@
 // tuned at the next `await wt.sync()` (or `wt.tuning.run()`): the GPU is idle then, and each
 // candidate of each queued class is timed on the class's first shape (`TuningClock`). The fastest
 // becomes the pick unless the default is within TIE_MARGIN of it. Each family spends at most its
-// budget per process; classes left over keep the default and are tuned in a later process.
+// budget per process. A class whose candidates were not all timed keeps the default; with 'persist'
+// its timings are saved and a later process times the rest (untimed candidates first), so a slow
+// adapter completes its classes over a few runs and never runs a pick from an incomplete comparison.
 //
 // Picks are kept per adapter: in memory, and with autotune 'persist' in the `TuningStore` given to
 // init() (the Node entry's writes ~/.cache/webgpu-tensor/<adapter-id>.json), read back at the
@@ -112,7 +114,7 @@ export const TIE_MARGIN = 0.05;
 interface Entry {
   pick: string;
   default: string;
-  /** Not every candidate was timed (budget): used in this process, not saved. */
+  /** Not every candidate was timed (budget): `pick` is the default; the rest are timed later. */
   partial?: boolean;
   ms: Record<string, number>;
   shape: string;
@@ -159,6 +161,8 @@ export class Tuner {
   private readonly pending = new Map<string, Pending>();
   private readonly spent = new Map<string, number>();
   private readonly excluded = new Map<string, Map<string, string>>();
+  /** Incomplete classes read from the store and queued once in this process. */
+  private readonly resumed = new Set<string>();
   /** The candidate being timed or checked: `choose` answers it for its family. */
   private forced: { family: string; name: string } | null = null;
   private announced = false;
@@ -197,7 +201,7 @@ export class Tuner {
       for (const [cls, p] of Object.entries(classes)) {
         const ms: Record<string, number> = {};
         for (const [k, v] of Object.entries(p.ms)) ms[k] = v ?? NaN;
-        m.set(cls, { pick: p.pick, default: p.default, ms, shape: p.shape, source: 'cache' });
+        m.set(cls, p.partial ? { pick: p.default, default: p.default, ms, shape: p.shape, source: 'cache', partial: true } : { pick: p.pick, default: p.default, ms, shape: p.shape, source: 'cache' });
       }
     }
   }
@@ -224,6 +228,15 @@ export class Tuner {
     if (this.mode === 'off' || cands.length < 2) return cands[0].value;
     const cls = family.shapeClass(shape);
     const e = this.table.get(family.name)?.get(cls);
+    const key = `${family.name}\u0000${cls}`;
+    if (e?.partial) {
+      // an incomplete class from an earlier process: the default, and the rest timed at the next sync
+      if (e.source === 'cache' && !this.resumed.has(key) && family.trial) {
+        this.resumed.add(key);
+        this.pending.set(key, { family: family as TuningFamily<unknown, unknown>, cls, shape: structuredClone(shape) });
+      }
+      return cands[0].value;
+    }
     if (e) {
       const c = cands.find((c) => c.name === e.pick);
       if (c) return c.value;
@@ -231,7 +244,6 @@ export class Tuner {
       if (e.source === 'cache') this.table.get(family.name)!.delete(cls);
       else return cands[0].value;
     }
-    const key = `${family.name}\u0000${cls}`;
     if (!this.pending.has(key) && family.trial) this.pending.set(key, { family: family as TuningFamily<unknown, unknown>, cls, shape: structuredClone(shape) });
     return cands[0].value;
   }
@@ -258,8 +270,10 @@ export class Tuner {
     while (this.pending.size) {
       const [key, p] = this.pending.entries().next().value as [string, Pending];
       this.pending.delete(key);
-      if (this.table.get(p.family.name)?.has(p.cls)) continue;
+      const known = this.table.get(p.family.name)?.get(p.cls);
+      if (known && !known.partial) continue;
       if ((this.spent.get(p.family.name) ?? 0) >= this.budgetMs) {
+        if (known) continue; // stays incomplete (and saved) for a later process
         const dflt = p.family.candidates(p.shape)[0].name;
         this.classes(p.family.name).set(p.cls, {
           pick: dflt, default: dflt, ms: {}, shape: p.family.describe(p.shape), source: 'default',
@@ -275,17 +289,20 @@ export class Tuner {
             `(at most ${(this.budgetMs / 1000).toFixed(1)} s per kernel family; ${where}; wt.tuning.report() lists the picks)`,
         );
       }
-      if (await this.tuneClass(p.family, p.cls, p.shape)) tuned++;
+      if (await this.tuneClass(p.family, p.cls, p.shape, known?.ms ?? {})) tuned++;
     }
     if (tuned && this.store) this.save(this.store);
   }
 
-  /** Time the candidates of one class and record the pick; true when it is complete (worth saving). */
-  private async tuneClass<S, C>(family: TuningFamily<S, C>, cls: string, shape: S): Promise<boolean> {
+  /** Time the candidates of one class (those `prev`, from an earlier process, lacks) and record the
+   * pick; true when something was timed (worth saving). */
+  private async tuneClass<S, C>(family: TuningFamily<S, C>, cls: string, shape: S, prev: Record<string, number>): Promise<boolean> {
     const cands = family.candidates(shape).filter((c) => !this.excluded.get(family.name)?.has(c.name));
     const ms: Record<string, number> = {};
+    for (const c of cands) if (c.name in prev) ms[c.name] = prev[c.name];
+    const resuming = Object.keys(ms).length > 0;
     const notes: string[] = [];
-    let partial = false;
+    let timedNow = false;
     let trial: TuningTrial | null = null;
     try {
       const t0 = performance.now();
@@ -299,7 +316,8 @@ export class Tuner {
         this.forced = { family: family.name, name: c.name };
         try {
           const t = await this.clock.measure(() => trial!.run(), limit, { family: family.name, shapeClass: cls, candidate: c.name });
-          ms[c.name] = c.name in ms ? Math.min(ms[c.name], t.ms) : t.ms;
+          ms[c.name] = Number.isFinite(ms[c.name]) ? Math.min(ms[c.name], t.ms) : t.ms;
+          timedNow = true;
           this.spent.set(family.name, (this.spent.get(family.name) ?? 0) + t.costMs);
         } catch (e) {
           ms[c.name] = NaN;
@@ -310,15 +328,15 @@ export class Tuner {
         }
       };
       const left = () => this.budgetMs - (this.spent.get(family.name) ?? 0);
-      for (let i = 0; i < cands.length; i++) {
-        // past the budget the rest go untimed; the class is tuned again in a later process
-        if (i > 0 && left() <= 0) {
-          partial = true;
-          notes.push(`budget spent after ${i} of ${cands.length} candidates`);
-          break;
-        }
-        await measure(cands[i], left(), 2 * cands.length - i);
+      // the first round: every candidate in order, or when resuming the untimed ones and then the
+      // default again (so each process times at least one new candidate, however slow the default)
+      const first = resuming ? [...cands.filter((c) => !(c.name in ms)), cands[0]] : cands;
+      for (let i = 0; i < first.length; i++) {
+        // past the budget the rest go untimed; a later process times them
+        if (i > 0 && left() <= 0) break;
+        await measure(first[i], left(), 2 * first.length - i);
       }
+      if (cands.some((c) => !(c.name in ms))) return this.record(family, cls, shape, cands, ms, notes, true) || timedNow;
       const fastest = cands.filter((c) => Number.isFinite(ms[c.name])).sort((a, b) => ms[a.name] - ms[b.name]).slice(0, ROUND2).map((c) => c.name);
       const again = cands.filter((c, i) => Number.isFinite(ms[c.name]) && (i === 0 || fastest.includes(c.name))).reverse();
       for (let i = 0; i < again.length && left() > 0; i++) await measure(again[i], left(), again.length - i);
@@ -328,31 +346,41 @@ export class Tuner {
       this.forced = null;
       trial?.dispose();
     }
+    return this.record(family, cls, shape, cands, ms, notes, cands.some((c) => !(c.name in ms))) || timedNow;
+  }
+
+  /** Keep a class's timings and pick (the default while `partial`); false when nothing is timed. */
+  private record<S, C>(family: TuningFamily<S, C>, cls: string, shape: S, cands: Candidate<C>[], ms: Record<string, number>, notes: string[], partial: boolean): boolean {
     const dflt = cands[0]?.name ?? family.candidates(shape)[0].name;
     let pick = dflt;
     const d = ms[dflt];
-    for (const c of cands) {
-      const v = ms[c.name];
-      if (!Number.isFinite(v)) continue;
-      const best = ms[pick];
-      if (!Number.isFinite(best) || (v < best && (pick !== dflt || v < d * (1 - TIE_MARGIN)))) pick = c.name;
+    if (!partial) {
+      for (const c of cands) {
+        const v = ms[c.name];
+        if (!Number.isFinite(v)) continue;
+        const best = ms[pick];
+        if (!Number.isFinite(best) || (v < best && (pick !== dflt || v < d * (1 - TIE_MARGIN)))) pick = c.name;
+      }
+    } else {
+      const n = cands.filter((c) => c.name in ms).length;
+      notes.push(`budget spent with ${n} of ${cands.length} candidates timed; the default runs until a later process times the rest`);
     }
     const timed = Object.values(ms).some(Number.isFinite);
     this.classes(family.name).set(cls, {
-      pick, default: dflt, ms, shape: family.describe(shape), source: timed ? 'tuned' : 'default', partial,
+      pick, default: dflt, ms, shape: family.describe(shape), source: timed ? 'tuned' : 'default', ...(partial ? { partial } : {}),
       ...(notes.length ? { note: notes.join('; ') } : {}),
     });
-    return timed && !partial;
+    return timed;
   }
 
   private save(store: TuningStore): void {
     const picks: TuningFile['picks'] = {};
     for (const [fam, classes] of this.table) {
       for (const [cls, e] of classes) {
-        if (e.source === 'default' || e.partial) continue;
+        if (e.source === 'default') continue;
         const ms: SavedPick['ms'] = {};
         for (const [k, v] of Object.entries(e.ms)) ms[k] = Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null;
-        (picks[fam] ??= {})[cls] = { pick: e.pick, default: e.default, ms, shape: e.shape };
+        (picks[fam] ??= {})[cls] = { pick: e.pick, default: e.default, ms, shape: e.shape, ...(e.partial ? { partial: true } : {}) };
       }
     }
     const f: TuningFile = { format: TUNING_FORMAT, adapter: this.adapter, picks };

@@ -46,6 +46,9 @@ export interface SavedPick {
   ms: Record<string, number | null>;
   /** The shape it was timed on (the first of its class seen). */
   shape: string;
+  /** Some candidates are not timed yet (a process's budget ran out): `pick` is the default until a
+   * later process times the rest. */
+  partial?: boolean;
 }
 
 /** The file: picks by family, then by shape class. */
@@ -73,6 +76,7 @@ export function parseTuningFile(text: string): TuningFile {
     for (const [cls, p] of Object.entries(classes)) {
       if (!obj(p) || typeof p.pick !== 'string' || typeof p.default !== 'string' || !obj(p.ms) || typeof p.shape !== 'string')
         throw new Error(`picks.${fam}["${cls}"] is not { pick, default, ms, shape }`);
+      if (p.partial !== undefined && typeof p.partial !== 'boolean') throw new Error(`picks.${fam}["${cls}"].partial is not a boolean`);
       for (const v of Object.values(p.ms))
         if (v !== null && typeof v !== 'number') throw new Error(`picks.${fam}["${cls}"].ms holds a non-number`);
     }

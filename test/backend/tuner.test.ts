@@ -106,7 +106,7 @@ describe('tuner (fake clock)', () => {
     expect(t.pendingCount).toBe(0);
   });
 
-  it('a class cut short by the budget uses the best timed candidate and is not saved', async () => {
+  it('a class cut short by the budget keeps the default, and later processes time the rest', async () => {
     const f = family();
     const store = memoryTuningStore();
     const clock = fakeClock({ a: 3, b: 1, c: 0.5 }, 40);
@@ -114,9 +114,45 @@ describe('tuner (fake clock)', () => {
     t.choose(f, { n: 4 });
     await t.run();
     expect(clock.calls).toEqual(['n4:a', 'n4:b']);
-    expect(t.choose(f, { n: 4 })).toBe('value-b');
-    expect(t.report()[0].note).toMatch(/budget spent after 2 of 3 candidates/);
-    expect(store.read('test-adapter')).toBe(null);
+    // b looked faster, but c was never timed: no pick from an incomplete comparison
+    expect(t.choose(f, { n: 4 })).toBe('value-a');
+    expect(t.report()[0].note).toMatch(/2 of 3 candidates timed/);
+    expect(t.pendingCount).toBe(0);
+    const saved = JSON.parse(store.read('test-adapter')!);
+    expect(saved.picks.fake.n4).toMatchObject({ pick: 'a', partial: true, ms: { a: 3, b: 1 } });
+    // the next process: the default until c is timed (first), then the default again
+    const clock2 = fakeClock({ a: 3, b: 1, c: 0.5 }, 40);
+    const t2 = tuner('persist', clock2, { store, budgetMs: 50 });
+    expect(t2.choose(f, { n: 4 })).toBe('value-a');
+    expect(t2.pendingCount).toBe(1);
+    await t2.run();
+    expect(clock2.calls).toEqual(['n4:c', 'n4:a']);
+    expect(t2.choose(f, { n: 4 })).toBe('value-c');
+    expect(JSON.parse(store.read('test-adapter')!).picks.fake.n4).toEqual({ pick: 'c', default: 'a', ms: { a: 3, b: 1, c: 0.5 }, shape: 'n=4' });
+    // complete: a third process times nothing
+    const clock3 = fakeClock({ a: 3, b: 1, c: 0.5 }, 40);
+    const t3 = tuner('persist', clock3, { store, budgetMs: 50 });
+    expect(t3.choose(f, { n: 4 })).toBe('value-c');
+    await t3.run();
+    expect(clock3.calls).toEqual([]);
+  });
+
+  it('each process times at least one new candidate, however slow the default', async () => {
+    const f = family();
+    const store = memoryTuningStore();
+    const calls: string[][] = [];
+    for (let p = 0; p < 3; p++) {
+      // one measurement costs more than the whole budget
+      const clock = fakeClock({ a: 2, b: 3, c: 1 }, 200);
+      const t = tuner('persist', clock, { store, budgetMs: 100 });
+      expect(t.choose(f, { n: 4 })).toBe('value-a');
+      await t.run();
+      calls.push(clock.calls);
+    }
+    expect(calls).toEqual([['n4:a'], ['n4:b'], ['n4:c']]);
+    const t = tuner('persist', fakeClock({}), { store });
+    expect(t.choose(f, { n: 4 })).toBe('value-c');
+    expect(t.report()[0]).toMatchObject({ picked: 'c', source: 'cache', ms: { a: 2, b: 3, c: 1 } });
   });
 
   it("'off' runs the defaults and times nothing", async () => {

@@ -15,7 +15,7 @@ export interface ZooRecipes {
   d2lResult: { loss: number; trainAcc: number; testAcc: number } | null;
 }
 
-const D2L_BASE = { init: 'xavier', epochs: 10, momentum: 0, optimizer: 'sgd', scheduler: 'none', weightDecay: 0, labelSmoothing: 0, augment: false } as const;
+const D2L_BASE = { init: 'xavier', epochs: 10, momentum: 0, optimizer: 'sgd', scheduler: 'none', weightDecay: 0, labelSmoothing: 0, augment: false, clipGradNorm: 0, normalize: false } as const;
 
 /** d2l's train_ch6 recipe at a resize, batch size and learning rate. */
 const d2l = (resize: number, batchSize: number, lr: number): Recipe => ({ ...D2L_BASE, resize, batchSize, lr });

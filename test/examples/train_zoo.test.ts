@@ -1,6 +1,6 @@
 // npm run train (examples/train_zoo.ts) end to end on real Fashion-MNIST images, CI-sized: LeNet
 // with AdamW, one-cycle schedule and label smoothing trains and writes its outputs; an interrupted
-// run resumes (scheduler included); --onnx writes a model ONNX Runtime runs to our outputs; --list and
+// run resumes (scheduler included); warm-up cosine with clipping and standardised inputs; --onnx writes a model ONNX Runtime runs to our outputs; --list and
 // bad flags.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -39,6 +39,19 @@ describe('examples/train_zoo.ts', () => {
     expect(existsSync(join(out, 'curves.svg'))).toBe(true);
     expect(readFileSync(join(out, 'curves.svg'), 'utf8')).toContain('LeNet on Fashion-MNIST');
     expect(existsSync(join(out, 'lenet.safetensors'))).toBe(true);
+  });
+
+  it('trains with warm-up cosine, gradient clipping and standardised inputs; the weights record the standardisation', () => {
+    const out = mkdtempSync(join(tmpdir(), 'train-'));
+    const r = run(['--model', 'lenet', '--batch-size', '64', '--optimizer', 'adam', '--lr', '0.01', '--scheduler', 'warmup-cosine',
+      '--clip-grad-norm', '1', '--normalize', '--train-limit', '512', '--test-limit', '128', '--epochs', '2', '--out', out]);
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(/Adam lr 0\.01, warmup-cosine schedule, xavier init, gradient norm clipped to 1, standardised inputs, 2 epoch\(s\)/);
+    const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows[1].trainLoss).toBeLessThan(rows[0].trainLoss);
+    const bytes = readFileSync(join(out, 'lenet.safetensors'));
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8'));
+    expect(header.__metadata__).toMatchObject({ inputMean: '0.286', inputStd: '0.353', model: 'lenet' });
   });
 
   it('--resume after an interrupted run continues from the saved epoch, batch and schedule', () => {

@@ -75,6 +75,40 @@ export function constant_(t: Tensor, value: number): Tensor {
   if (typeof value !== 'number') throw new Error(`constant_: value must be a number, got ${typeof value}`);
   return fill('constant_', t, () => value);
 }
+/** torch.nn.init.eye_: the identity matrix into a 2-D `t` (1 on the diagonal, 0 elsewhere, any
+ * rectangular shape); returns `t`. */
+export function eye_(t: Tensor): Tensor {
+  checkFloat('eye_', t);
+  if (t.ndim !== 2) throw new Error(`eye_: expected a 2-D tensor, got shape [${t.shape}]`);
+  const [r, c] = t.shape;
+  const a = new Float64Array(t.size);
+  for (let i = 0; i < Math.min(r, c); i++) a[i * c + i] = 1;
+  noGrad(() => writeArray('eye_', t, a));
+  return t;
+}
+
+/** torch.nn.init.dirac_: a convolution weight [out, in, ...kernel] (3, 4 or 5 dims) that passes its
+ * input through: per group g of out/groups output channels, output channel g*out/groups + d takes
+ * input channel d at the kernel's centre (index k // 2 in each dim), for d < min(out/groups, in);
+ * everything else 0. Returns `t`. */
+export function dirac_(t: Tensor, groups = 1): Tensor {
+  checkFloat('dirac_', t);
+  if (t.ndim < 3 || t.ndim > 5) throw new Error(`dirac_: expected a 3-, 4- or 5-D tensor, got shape [${t.shape}]`);
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`dirac_: groups must be a positive integer, got ${groups}`);
+  if (t.shape[0] % groups !== 0) throw new Error(`dirac_: dim 0 (${t.shape[0]}) must be divisible by groups (${groups})`);
+  const perGroup = t.shape[0] / groups;
+  const kernel = t.shape.slice(2);
+  const receptive = kernel.reduce((x, y) => x * y, 1);
+  // row-major offset of the kernel's centre
+  let centre = 0;
+  for (const k of kernel) centre = centre * k + Math.floor(k / 2);
+  const a = new Float64Array(t.size);
+  for (let g = 0; g < groups; g++)
+    for (let d = 0; d < Math.min(perGroup, t.shape[1]); d++) a[((g * perGroup + d) * t.shape[1] + d) * receptive + centre] = 1;
+  noGrad(() => writeArray('dirac_', t, a));
+  return t;
+}
+
 /** Fill `t` with 0 in place; returns `t`. */
 export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
 /** Fill `t` with 1 in place; returns `t`. */

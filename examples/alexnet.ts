@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const adapter = info.description || info.device || info.vendor;
   const r = applyFlags(info.software ? REDUCED : FULL, flags);
   if (r.resize < minResize) throw new UsageError(`--resize must be >= ${minResize} (the third max-pool needs a 3x3 map), got ${r.resize}`);
+  if (r.headInit !== 'default') throw new UsageError(`--head-init ${r.headInit} is for nin only (npm run train -- --model nin)`);
   const evalOnly = !!flags['eval-only'];
   if (evalOnly && !flags.weights && !flags.resume)
     throw new UsageError('--eval-only needs --weights FILE (or --resume to evaluate the last checkpoint)');

@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   const adapter = info.description || info.device || info.vendor;
   const r: Recipe = applyFlags(info.software ? rec.software : rec.d2l, flags);
   if (r.resize < zoo.minImageSize) throw new UsageError(`--resize must be >= ${zoo.minImageSize} for ${name}, got ${r.resize}`);
+  if (r.headInit !== 'default' && name !== 'nin') throw new UsageError(`--head-init ${r.headInit} is for nin only, not ${name}`);
   const evalOnly = !!flags['eval-only'];
   if (evalOnly && !flags.weights && !flags.resume)
     throw new UsageError('--eval-only needs --weights FILE (or --resume to evaluate the last checkpoint)');
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
   wt.manualSeed((flags.seed as number) ?? 0);
   const net = wt.models.buildModel(name, { imageSize: r.resize, ...modelOptions });
   wt.models.initWeights(net, r.init);
+  if (r.headInit === 'identity') wt.models.ninHeadInit_(net);
   console.log(`${zoo.title} (d2l ${zoo.section}): ${fmtInt(wt.models.parameterCount(net))} parameters`);
   for (const line of wt.models.summary(net, [1, 1, r.resize, r.resize])) console.log(line);
   await runTraining({

@@ -45,7 +45,12 @@ export interface Recipe {
   clipGradNorm: number;
   /** Standardise the inputs with Fashion-MNIST's training mean and std (FASHION_MEAN, FASHION_STD). */
   normalize: boolean;
+  /** 'identity': NiN's last block starts with identity 1x1 convs and bias 1 (wt.models.ninHeadInit_),
+   * applied by the entry after `init`; 'default': `init` alone. */
+  headInit: HeadInitName;
 }
+
+export type HeadInitName = 'default' | 'identity';
 
 /** The share of the steps 'warmup-cosine' warms up over. */
 export const WARMUP_FRACTION = 0.1;
@@ -63,6 +68,7 @@ export function trainingFlags(minResize: string): Record<string, FlagSpec> {
     optimizer: { type: 'string', choices: ['sgd', 'adam', 'adamw'], help: 'optimizer (d2l: sgd)' },
     scheduler: { type: 'string', choices: ['none', 'cosine', 'onecycle', 'warmup-cosine'], help: 'learning-rate schedule, stepped per batch (d2l: none)' },
     'clip-grad-norm': { type: 'float', min: 0, help: "clip the gradients' total 2-norm to N before each step (0: off; d2l: off)" },
+    'head-init': { type: 'string', choices: ['default', 'identity'], help: "NiN only: 'identity' starts the last block's 1x1 convs as identities and its conv's bias at 1 (no dead class logits)" },
     normalize: { type: 'bool', help: `standardise inputs with Fashion-MNIST's mean ${FASHION_MEAN} and std ${FASHION_STD} (d2l: off)` },
     'weight-decay': { type: 'float', min: 0, help: 'L2 penalty (SGD, Adam) or decoupled decay (AdamW) (d2l: 0)' },
     'label-smoothing': { type: 'float', min: 0, max: 1, help: 'cross-entropy label smoothing in [0, 1) (d2l: 0)' },
@@ -106,6 +112,7 @@ export function applyFlags(base: Recipe, flags: Parsed): Recipe {
     augment: flags.augment === undefined ? base.augment : !!flags.augment,
     clipGradNorm: pick('clip-grad-norm', base.clipGradNorm),
     normalize: flags.normalize === undefined ? base.normalize : !!flags.normalize,
+    headInit: pick('head-init', base.headInit),
   };
 }
 
@@ -120,6 +127,7 @@ export function describeRecipe(r: Recipe): string {
     r.augment ? 'augmentation' : '',
     r.clipGradNorm ? `gradient norm clipped to ${r.clipGradNorm}` : '',
     r.normalize ? 'standardised inputs' : '',
+    r.headInit !== 'default' ? `${r.headInit} head init` : '',
   ].filter(Boolean);
   return `resize ${r.resize}, batch ${r.batchSize}, ${opt}, ${r.init} init${extras.length ? `, ${extras.join(', ')}` : ''}, ` +
     `${r.epochs} epoch(s) on ${r.trainLimit ?? 60000} training images`;
@@ -136,6 +144,7 @@ export function recipeFlags(r: Recipe): string {
   if (r.augment) f.push('--augment');
   if (r.clipGradNorm) f.push(`--clip-grad-norm ${r.clipGradNorm}`);
   if (r.normalize) f.push('--normalize');
+  if (r.headInit !== 'default') f.push(`--head-init ${r.headInit}`);
   return f.join(' ');
 }
 

@@ -5,7 +5,7 @@ export { type ModelOptions, type SizedModelOptions } from './model_options.ts';
 export { lenet } from './lenet_net.ts';
 export { alexnet, type AlexNetOptions } from './alexnet_net.ts';
 export { vgg11, vggBlock, VGG11_ARCH, type VggOptions } from './vgg_net.ts';
-export { nin, ninBlock } from './nin_net.ts';
+export { nin, ninBlock, ninHeadInit_ } from './nin_net.ts';
 export { googlenet, Inception } from './googlenet_net.ts';
 export { resnet18, Residual, resnetBlock, resnetStem } from './resnet_net.ts';
 export { densenet, DenseBlock, denseConvBlock, transitionBlock } from './densenet_net.ts';

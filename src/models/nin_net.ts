@@ -2,6 +2,8 @@
 // (a conv and two 1x1 convs, each with ReLU), max pools, dropout, and global average pooling over
 // numClasses channels instead of Linear layers. Parameter names are torch's: "0.0.weight",
 // "0.2.weight", ..., "7.4.bias".
+import { noGrad } from '../autograd/function.ts';
+import { constant_, defaultLayerInit_, dirac_, zeros_ } from '../nn/init.ts';
 import { AdaptiveAvgPool2d } from '../nn/pool_layers.ts';
 import { Conv2d, Dropout, Flatten, MaxPool2d, ReLU } from '../nn/layers.ts';
 import { Sequential } from '../nn/containers.ts';
@@ -50,4 +52,28 @@ export function nin(options?: ModelOptions): Sequential {
     new AdaptiveAvgPool2d([1, 1]),
     new Flatten(),
   );
+}
+
+/**
+ * Start NiN's last nin_block with every class logit alive: its first conv with the layers' default
+ * init and bias `bias` (default 1), its two 1x1 convs as identities (dirac_) with zero bias, so the
+ * logits start as ReLU(conv + bias), positive on most images. NiN's logits are ReLU outputs averaged
+ * over the last map, so a class whose logit is 0 on every image gets no gradient again; with
+ * zero-mean inits at small inputs (a 1x1 map at 67 px) several classes start or soon end there and
+ * are never predicted. `net` is {@link nin}'s Sequential; the rest of it is left as it is.
+ */
+export function ninHeadInit_(net: Sequential, bias = 1): void {
+  const block = net.children()[7];
+  const convs = block instanceof Sequential ? block.children().filter((m): m is Conv2d => m instanceof Conv2d) : [];
+  if (convs.length !== 3 || convs[1].kernelSize.join() !== '1,1' || convs[2].kernelSize.join() !== '1,1')
+    throw new Error('ninHeadInit_: expected the Sequential of nin() (child 7: a nin_block of a conv and two 1x1 convs)');
+  if (!Number.isFinite(bias)) throw new Error(`ninHeadInit_: bias must be a finite number, got ${bias}`);
+  noGrad(() => {
+    defaultLayerInit_(convs[0].weight, null);
+    constant_(convs[0].bias!, bias);
+    for (const c of convs.slice(1)) {
+      dirac_(c.weight);
+      zeros_(c.bias!);
+    }
+  });
 }

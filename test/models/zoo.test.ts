@@ -189,3 +189,32 @@ describe('model zoo: a few training steps at tiny resizes', () => {
       if (falls !== null) expect(losses.at(-1)!, `losses ${losses}`).toBeLessThan(losses[0] * falls);
     });
 });
+
+describe('ninHeadInit_', () => {
+  it("keeps every class logit alive at 67 px: identity 1x1 convs, bias 1, the logits the first conv's ReLU", async () => {
+    wt.manualSeed(3);
+    const net = models.nin();
+    models.initWeights(net, 'kaiming');
+    models.ninHeadInit_(net);
+    net.eval();
+    const block = net.children()[7] as wt.nn.Sequential;
+    const [c0, c1, c2] = block.children().filter((m): m is wt.nn.Conv2d => m instanceof wt.nn.Conv2d);
+    expect(Array.from(await c1.weight.toArray())).toEqual(Array.from({ length: 100 }, (_, i) => (i % 11 === 0 ? 1 : 0)));
+    expect(Array.from(await c2.bias!.toArray())).toEqual(new Array(10).fill(0));
+    expect(Array.from(await c0.bias!.toArray())).toEqual(new Array(10).fill(1));
+    // torch's default init of the conv: |w| <= 1/sqrt(fan_in) = 1/sqrt(384 * 9)
+    const w0 = await c0.weight.toArray();
+    expect(Math.max(...Array.from(w0, Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(384 * 9) + 1e-7);
+    const x = wt.tensor(randArray(8 * 67 * 67, 11).map((v) => Math.abs(v)), [8, 1, 67, 67]);
+    const logits = await wt.noGrad(() => net.forward(x)).toArray();
+    // every class has a positive logit on some image (a class at 0 on all images would get no gradient)
+    for (let c = 0; c < 10; c++) expect(Math.max(...Array.from({ length: 8 }, (_, i) => logits[i * 10 + c])), `class ${c}`).toBeGreaterThan(0);
+    x.dispose();
+    release(net);
+  });
+  it('refuses a model that is not nin()', () => {
+    const net = models.lenet();
+    expect(() => models.ninHeadInit_(net)).toThrow(/ninHeadInit_: expected the Sequential of nin\(\)/);
+    expect(() => models.ninHeadInit_(models.nin(), NaN)).toThrow(/bias must be a finite number, got NaN/);
+  });
+});

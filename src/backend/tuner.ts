@@ -110,6 +110,11 @@ export const ROUND2 = 3;
  * times of the same kernel move by a few percent between runs (GPU timestamps ~1-2%, lavapipe on
  * the loaded dev machine ~5%), so a smaller gap would flip picks between runs for nothing. */
 export const TIE_MARGIN = 0.05;
+/** In the first round a candidate whose one sizing run takes longer than CUTOFF x the fastest time
+ * so far is not sampled further (GEMM variants for hardware GPUs run 2-4x slower than the lanes
+ * kernels on lavapipe, at ~100 ms a run): one run only ever overestimates, so it cannot lose a
+ * winner that is within the factor. */
+export const CUTOFF = 2;
 
 interface Entry {
   pick: string;
@@ -311,11 +316,13 @@ export class Tuner {
       // two rounds, the second in reverse order (A B B A): a disturbance that lasts a while (another
       // process, a thermal or clock change) weighs on every candidate alike; each keeps its fastest.
       // The second round times the default and the ROUND2 fastest of the first only.
-      const measure = async (c: Candidate<C>, left: number, after: number) => {
+      const measure = async (c: Candidate<C>, left: number, after: number, cut: boolean) => {
         const limit = Math.max(0, Math.min(CANDIDATE_MAX_MS, left / after));
+        const best = Math.min(...Object.entries(ms).filter(([k, v]) => k !== c.name && Number.isFinite(v)).map(([, v]) => v));
         this.forced = { family: family.name, name: c.name };
         try {
-          const t = await this.clock.measure(() => trial!.run(), limit, { family: family.name, shapeClass: cls, candidate: c.name });
+          const ctx = { family: family.name, shapeClass: cls, candidate: c.name, ...(cut && Number.isFinite(best) ? { cutoffMs: CUTOFF * best } : {}) };
+          const t = await this.clock.measure(() => trial!.run(), limit, ctx);
           ms[c.name] = Number.isFinite(ms[c.name]) ? Math.min(ms[c.name], t.ms) : t.ms;
           timedNow = true;
           this.spent.set(family.name, (this.spent.get(family.name) ?? 0) + t.costMs);
@@ -334,12 +341,12 @@ export class Tuner {
       for (let i = 0; i < first.length; i++) {
         // past the budget the rest go untimed; a later process times them
         if (i > 0 && left() <= 0) break;
-        await measure(first[i], left(), 2 * first.length - i);
+        await measure(first[i], left(), 2 * first.length - i, true);
       }
       if (cands.some((c) => !(c.name in ms))) return this.record(family, cls, shape, cands, ms, notes, true) || timedNow;
       const fastest = cands.filter((c) => Number.isFinite(ms[c.name])).sort((a, b) => ms[a.name] - ms[b.name]).slice(0, ROUND2).map((c) => c.name);
       const again = cands.filter((c, i) => Number.isFinite(ms[c.name]) && (i === 0 || fastest.includes(c.name))).reverse();
-      for (let i = 0; i < again.length && left() > 0; i++) await measure(again[i], left(), again.length - i);
+      for (let i = 0; i < again.length && left() > 0; i++) await measure(again[i], left(), again.length - i, false);
     } catch (e) {
       notes.push(`no trial: ${(e as Error).message.split('\n')[0]}`);
     } finally {

@@ -15,6 +15,10 @@ export interface TimingContext {
   family: string;
   shapeClass: string;
   candidate: string;
+  /** When one run alone already takes longer than this (and than MIN_SAMPLE_MS), the candidate is
+   * not sampled further and that run is its time: a clear loser costs two runs, not a full
+   * measurement (the tuner passes a multiple of the fastest candidate so far). */
+  cutoffMs?: number;
 }
 
 /** The result of timing one candidate. */
@@ -48,7 +52,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export function gpuTuningClock(): TuningClock {
   let timer: GpuTimer | null | undefined;
   return {
-    async measure(run, limitMs) {
+    async measure(run, limitMs, ctx) {
       const rt = runtime('tuning');
       const t0 = performance.now();
       const software = deviceInfo().software;
@@ -73,6 +77,7 @@ export function gpuTuningClock(): TuningClock {
         if (g > 0 && g <= once) once = g;
         timer.reset();
       }
+      if (ctx.cutoffMs !== undefined && once > Math.max(ctx.cutoffMs, MIN_SAMPLE_MS)) return { ms: once, costMs: performance.now() - t0 };
       // stay within one submit (the runtime submits by itself past AUTO_FLUSH dispatches)
       const reps = Math.max(1, Math.min(MAX_REPS, Math.floor(MAX_SAMPLE_DISPATCHES / perRun), Math.ceil(MIN_SAMPLE_MS / Math.max(once, 1e-3))));
       const wall: number[] = [];

@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as wt from 'webgpu-tensor';
-import { Tuner, type TuningFamily, type TuningClock, TIE_MARGIN } from '../../src/backend/tuner.ts';
+import { CUTOFF, Tuner, type TuningFamily, type TuningClock, TIE_MARGIN } from '../../src/backend/tuner.ts';
+import { gpuTuningClock } from '../../src/backend/tuning_clock.ts';
 import { memoryTuningStore, type AutotuneMode, type TuningStore } from '../../src/backend/tuning_store.ts';
 import { fileTuningStore } from '../../src/node/tuning_files.ts';
 
@@ -155,6 +156,23 @@ describe('tuner (fake clock)', () => {
     expect(t.report()[0]).toMatchObject({ picked: 'c', source: 'cache', ms: { a: 2, b: 3, c: 1 } });
   });
 
+  it('first-round candidates get a cutoff of CUTOFF x the fastest so far; the second round none', async () => {
+    const f = family();
+    const seen: [string, number | undefined][] = [];
+    const clock: TuningClock = {
+      async measure(run, _limit, ctx) {
+        run();
+        seen.push([ctx.candidate, ctx.cutoffMs]);
+        return { ms: { a: 4, b: 3, c: 9 }[ctx.candidate]!, costMs: 1 };
+      },
+    };
+    const t = tuner('memory', clock);
+    t.choose(f, { n: 4 });
+    await t.run();
+    expect(seen).toEqual([['a', undefined], ['b', CUTOFF * 4], ['c', CUTOFF * 3], ['c', undefined], ['b', undefined], ['a', undefined]]);
+    expect(t.choose(f, { n: 4 })).toBe('value-b');
+  });
+
   it("'off' runs the defaults and times nothing", async () => {
     const f = family();
     const clock = fakeClock({ a: 3, b: 1, c: 2 });
@@ -280,6 +298,31 @@ describe('tuning the ops on the device', () => {
       expect(Math.abs(g2[i] - want[i])).toBeLessThan(1e-4);
     }
     expect(wt.tuning.formatReport()).toMatch(/gemm nn m64 n32 k128 40x24x72 -> tiled/);
+  });
+
+  it('the GPU clock stops after one timed run past the cutoff, and samples fully without one', async () => {
+    const a = wt.randn([384, 384]);
+    const b = wt.randn([384, 384]);
+    let runs = 0;
+    const run = () => {
+      runs++;
+      wt.tidy(() => void wt.matmul(a, b));
+    };
+    const clock = gpuTuningClock();
+    const ctx = { family: 'gemm', shapeClass: 'test', candidate: 'default' };
+    const full = await clock.measure(run, 2000, ctx);
+    const fullRuns = runs;
+    // untimed + sizing run + at least MIN_SAMPLES samples
+    expect(fullRuns).toBeGreaterThanOrEqual(5);
+    runs = 0;
+    const cut = await clock.measure(run, 2000, { ...ctx, cutoffMs: 0 });
+    if (cut.ms > 2) {
+      // one run of this matmul takes longer than MIN_SAMPLE_MS here: cut after the sizing run
+      expect(runs).toBe(2);
+      expect(cut.ms).toBeGreaterThanOrEqual(full.ms * 0.5);
+    } else expect(runs).toBe(fullRuns);
+    a.dispose();
+    b.dispose();
   });
 
   it("'off' leaves the ops on the built-in choices", async () => {

@@ -107,6 +107,7 @@ describe('examples/train_zoo.ts', () => {
     expect(run(['--model', 'densenet', '--resize', '20']).out).toMatch(/--resize must be >= 29 for densenet, got 20/);
     expect(run(['--model', 'lenet', '--ratio', '2']).out).toMatch(/--ratio is for vgg11 only, not lenet/);
     expect(run(['--model', 'lenet', '--optimizer', 'lbfgs']).out).toMatch(/--optimizer must be one of sgd, adam, adamw, got 'lbfgs'/);
-    expect(run(['--help']).out).toMatch(/--scheduler <none\|cosine\|onecycle>/);
+    expect(run(['--help']).out).toMatch(/--scheduler <none\|cosine\|onecycle\|warmup-cosine>/);
+    expect(run(['--model', 'lenet', '--head-init', 'identity']).out).toMatch(/--head-init identity is for nin only, not lenet/);
   });
 });

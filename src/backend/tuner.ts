@@ -307,7 +307,7 @@ export class Tuner {
     for (const c of cands) if (c.name in prev) ms[c.name] = prev[c.name];
     const resuming = Object.keys(ms).length > 0;
     const notes: string[] = [];
-    let timedNow = false;
+    const complete = () => cands.every((c) => c.name in ms);
     let trial: TuningTrial | null = null;
     try {
       const t0 = performance.now();
@@ -324,7 +324,6 @@ export class Tuner {
           const ctx = { family: family.name, shapeClass: cls, candidate: c.name, ...(cut && Number.isFinite(best) ? { cutoffMs: CUTOFF * best } : {}) };
           const t = await this.clock.measure(() => trial!.run(), limit, ctx);
           ms[c.name] = Number.isFinite(ms[c.name]) ? Math.min(ms[c.name], t.ms) : t.ms;
-          timedNow = true;
           this.spent.set(family.name, (this.spent.get(family.name) ?? 0) + t.costMs);
         } catch (e) {
           ms[c.name] = NaN;
@@ -343,17 +342,17 @@ export class Tuner {
         if (i > 0 && left() <= 0) break;
         await measure(first[i], left(), 2 * first.length - i, true);
       }
-      if (cands.some((c) => !(c.name in ms))) return this.record(family, cls, shape, cands, ms, notes, true) || timedNow;
+      // the second round only for a complete class (an incomplete one keeps the default anyway)
       const fastest = cands.filter((c) => Number.isFinite(ms[c.name])).sort((a, b) => ms[a.name] - ms[b.name]).slice(0, ROUND2).map((c) => c.name);
       const again = cands.filter((c, i) => Number.isFinite(ms[c.name]) && (i === 0 || fastest.includes(c.name))).reverse();
-      for (let i = 0; i < again.length && left() > 0; i++) await measure(again[i], left(), again.length - i, false);
+      for (let i = 0; complete() && i < again.length && left() > 0; i++) await measure(again[i], left(), again.length - i, false);
     } catch (e) {
       notes.push(`no trial: ${(e as Error).message.split('\n')[0]}`);
     } finally {
       this.forced = null;
       trial?.dispose();
     }
-    return this.record(family, cls, shape, cands, ms, notes, cands.some((c) => !(c.name in ms))) || timedNow;
+    return this.record(family, cls, shape, cands, ms, notes, !complete());
   }
 
   /** Keep a class's timings and pick (the default while `partial`); false when nothing is timed. */

@@ -24,9 +24,9 @@ import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 import {
-  avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolOuts as chooseAvgPoolOuts, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolGeom,
+  avgPoolBackwardTile as chooseAvgPoolBackwardTile, avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolOuts as chooseAvgPoolOuts, avgPoolRows as chooseAvgPoolRows, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
 } from './policy/pool_choice.ts';
-import type { GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
+import type { GlobalAvgPoolBackwardParams, GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
 // ---- defining kernels ----
 export {
@@ -181,10 +181,20 @@ export { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from './kern
 export function avgPoolOuts(geom: PoolGeom): number {
   return chooseAvgPoolOuts(geom, deviceCaps());
 }
+/** The average-pooling forward's output rows per invocation (`rows`) the library picks for this
+ * geometry on the current adapter. */
+export function avgPoolRows(geom: PoolGeom): number {
+  return chooseAvgPoolRows(geom, deviceCaps());
+}
 /** Whether the library's average-pooling forward loads aligned vec4s (`vec4` in the params; with
  * `outs` from `avgPoolOuts`) for this geometry on the current adapter. */
 export function avgPoolVec4(geom: PoolGeom): boolean {
   return chooseAvgPoolVec4(geom, deviceCaps());
+}
+/** Whether the library's average-pooling backward takes the tiled path (`bwdTile` in the params)
+ * for this geometry on the current adapter. */
+export function avgPoolBackwardTile(geom: PoolGeom): boolean {
+  return chooseAvgPoolBackwardTile(geom, deviceCaps());
 }
 /** Whether the library's average-pooling backward stores vec4s (`bwdVec4` in the params) for this
  * geometry on the current adapter. */
@@ -203,6 +213,10 @@ export {
 /** The global-average-pooling params the library picks for n planes of h x w on the current adapter. */
 export function globalAvgPoolParams(n: number, h: number, w: number): GlobalAvgPoolParams {
   return { n, h, w, ...globalAvgPoolGeom(h, w, deviceCaps()) };
+}
+/** The global-average-pooling backward params the library picks on the current adapter. */
+export function globalAvgPoolBackwardParams(n: number, h: number, w: number): GlobalAvgPoolBackwardParams {
+  return { n, h, w, packed: globalAvgPoolBackwardPacked(n, h, w, deviceCaps()) };
 }
 // Loss kernels: the cross-entropy mean, and the fused elementwise losses (mse, l1, BCE with logits).
 export { ceMeanKernel, type CeMeanParams } from './kernels/cross_entropy.ts';

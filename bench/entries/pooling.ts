@@ -2,14 +2,14 @@
 // preallocated outputs (kind 'bytes': distinct bytes read + written per run; the gather backwards
 // re-read g, which caches absorb). Shapes: ResNet's early feature maps [8, 64, 56, 56] with
 // 3x3 s1 p1 (Inception/DenseNet-style branch pooling) and 2x2 s2 (DenseNet transitions); global
-// average pooling of ResNet's last map [32, 512, 7, 7]; an adaptive 13x13 -> 6x6 (AlexNet's head).
+// average pooling of ResNet's last map at d2l's batch 128, [128, 512, 7, 7]; an adaptive 13x13 -> 6x6 (AlexNet's head).
 // On a software adapter the batches shrink so each entry stays well under a few seconds there.
 import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
 
 const {
   runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward,
-  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, avgPoolOuts, avgPoolVec4, avgPoolBackwardVec4,
+  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, globalAvgPoolBackwardParams, avgPoolOuts, avgPoolRows, avgPoolVec4, avgPoolBackwardVec4, avgPoolBackwardTile,
 } = wt.kernels;
 
 const F = 4; // bytes per f32
@@ -39,12 +39,13 @@ function avgEntries(batch: number, c: number, h: number, w: number, k: number, s
     entry(`avgpool.fwd`, `${shape} -> ${oh}x${ow}`, (act + out) * F, () => {
       const [x, y] = [wt.randn([act]), wt.zeros([out])];
       // the library's outputs per invocation for this adapter
-      const p = { ...params, outs: avgPoolOuts(params), vec4: avgPoolVec4(params) };
+      const p = { ...params, outs: avgPoolOuts(params), rows: avgPoolRows(params), vec4: avgPoolVec4(params) };
       return { run: () => runKernel(avgPoolKernel, p, [x, y]), tensors: [x, y] };
     }),
     entry(`avgpool.bwd`, `${shape} <- ${oh}x${ow}`, (act + out) * F, () => {
       const [g, gx] = [wt.randn([out]), wt.zeros([act])];
-      const p = { ...params, bwdVec4: avgPoolBackwardVec4(params) };
+      const bwdTile = avgPoolBackwardTile(params);
+      const p = { ...params, bwdTile, bwdVec4: !bwdTile && avgPoolBackwardVec4(params) };
       return { run: () => runKernel(avgPoolBackwardKernel, p, [g, gx]), tensors: [g, gx] };
     }),
   ];
@@ -52,7 +53,7 @@ function avgEntries(batch: number, c: number, h: number, w: number, k: number, s
 
 export function entries(small: boolean): BenchEntry[] {
   const b = small ? 2 : 8;
-  const gb = small ? 8 : 32;
+  const gb = small ? 8 : 128;
   const [gc, gh] = [512, 7];
   const gn = gb * gc;
   const ab = small ? 8 : 128;
@@ -69,7 +70,7 @@ export function entries(small: boolean): BenchEntry[] {
     }),
     entry('globalAvgPool.bwd', `${gb}x${gc}x${gh}x${gh} <- ${gb}x${gc}`, (gn * gh * gh + gn) * F, () => {
       const [g, gx] = [wt.randn([gn]), wt.zeros([gn * gh * gh])];
-      return { run: () => runKernel(globalAvgPoolBackwardKernel, { n: gn, h: gh, w: gh }, [g, gx]), tensors: [g, gx] };
+      return { run: () => runKernel(globalAvgPoolBackwardKernel, globalAvgPoolBackwardParams(gn, gh, gh), [g, gx]), tensors: [g, gx] };
     }),
     entry('adaptiveAvgPool.fwd', `${ab}x256x13x13 -> 6x6`, (an * 169 + an * 36) * F, () => {
       const [x, y] = [wt.randn([an * 169]), wt.zeros([an * 36])];

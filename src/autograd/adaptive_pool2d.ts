@@ -7,7 +7,7 @@ import { launch } from '../tensor/launch.ts';
 import { type AdaptivePoolParams, adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../kernels/adaptive_pool.ts';
 import { globalAvgPoolBackwardKernel, globalAvgPoolKernel } from '../kernels/global_avgpool.ts';
 import { BASELINE_CAPS } from '../kernels/kernel.ts';
-import { adaptiveAsWindow, globalAvgPoolGeom } from '../policy/pool_choice.ts';
+import { adaptiveAsWindow, globalAvgPoolBackwardPacked, globalAvgPoolGeom } from '../policy/pool_choice.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { fmt } from '../tensor/shape.ts';
 import { Function, isGradEnabled } from './function.ts';
@@ -23,7 +23,10 @@ export function adaptivePoolBackward(g: Tensor, idx: Tensor | null, p: AdaptiveP
     if (!idx) throw new Error('adaptiveMaxPool2d backward: the forward recorded no argmax');
     return launch(adaptivePoolBackwardKernel, p, [g, idx, { shape: xShape }])[0];
   }
-  if (p.oh === 1 && p.ow === 1) return launch(globalAvgPoolBackwardKernel, { n: p.n, h: p.h, w: p.w }, [g, { shape: xShape }])[0];
+  if (p.oh === 1 && p.ow === 1) {
+    const packed = g.device !== 'cpu' && globalAvgPoolBackwardPacked(p.n, p.h, p.w, deviceCaps());
+    return launch(globalAvgPoolBackwardKernel, { n: p.n, h: p.h, w: p.w, packed }, [g, { shape: xShape }])[0];
+  }
   const gs = launch(adaptiveAvgGradScaleKernel, p, [g, { shape: g.shape }])[0];
   const gx = launch(adaptivePoolBackwardKernel, p, [gs, { shape: xShape }])[0];
   gs.dispose();

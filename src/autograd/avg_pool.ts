@@ -3,7 +3,7 @@
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { type AvgPoolParams, avgPoolBackwardKernel, avgPoolKernel } from '../kernels/avgpool.ts';
-import { avgPoolBackwardVec4, avgPoolOuts, avgPoolVec4 } from '../policy/pool_choice.ts';
+import { avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolOuts, avgPoolRows, avgPoolVec4 } from '../policy/pool_choice.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { Function } from './function.ts';
 import { type PoolWindowOptions, type Size2, boolOpt, poolOptions, windowGeom } from './pool_args.ts';
@@ -31,12 +31,14 @@ class AvgPool2d extends Function {
     // CPU tensors run the twin (one loop); GPU tensors the adapter's outputs per invocation
     const caps = x.device === 'cpu' ? null : deviceCaps();
     const outs = caps ? avgPoolOuts(this.p, caps) : 1;
+    const rows = caps ? avgPoolRows(this.p, caps) : 1;
     const vec4 = caps ? avgPoolVec4(this.p, caps) : false;
-    return launch(avgPoolKernel, { ...this.p, outs, vec4 }, [x, { shape: this.outShape }])[0];
+    return launch(avgPoolKernel, { ...this.p, outs, rows, vec4 }, [x, { shape: this.outShape }])[0];
   }
   backward(g: Tensor) {
-    const bwdVec4 = g.device === 'cpu' ? false : avgPoolBackwardVec4(this.p, deviceCaps());
-    return [launch(avgPoolBackwardKernel, { ...this.p, bwdVec4 }, [g, { shape: this.inputs[0].shape }])[0]];
+    const bwdTile = g.device === 'cpu' ? false : avgPoolBackwardTile(this.p, deviceCaps());
+    const bwdVec4 = g.device === 'cpu' || bwdTile ? false : avgPoolBackwardVec4(this.p, deviceCaps());
+    return [launch(avgPoolBackwardKernel, { ...this.p, bwdTile, bwdVec4 }, [g, { shape: this.inputs[0].shape }])[0]];
   }
 }
 

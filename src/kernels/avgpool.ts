@@ -33,10 +33,19 @@ export interface AvgPoolParams extends PoolGeom {
    * invocation's first column sits at the same offset inside its vec4 (default false;
    * src/policy/pool_choice.ts picks it). */
   vec4?: boolean;
+  /** Forward with `outs` > 1: output rows per invocation (default 1). Stride-1 windows of
+   * neighbouring output rows share kh - sh input rows; R rows load each of their (R - 1) sh + kh
+   * input rows once (src/policy/pool_choice.ts picks it). */
+  rows?: number;
   /** Backward of a tiling window (kernel == stride, no padding: each input under at most one
    * window) over rows of a multiple of 4: 4 inputs per invocation, stored as one vec4 (default
    * false; src/policy/pool_choice.ts picks it). */
   bwdVec4?: boolean;
+  /** Backward of a tiling window that covers the input exactly (H = kh OH, W = kw OW, no
+   * padding), OW a multiple of 4: one invocation per 4 outputs of a row, loaded as one vec4 and
+   * stored as the kh x kw vec4s of their windows (default false; src/policy/pool_choice.ts picks
+   * it; takes precedence over bwdVec4). */
+  bwdTile?: boolean;
 }
 
 const outsOf = (p: AvgPoolParams) => p.outs ?? 1;
@@ -55,8 +64,15 @@ export function avgPoolBackwardVec4Problem(p: PoolGeom): string | null {
   if (p.w % 4 !== 0) return `the input width ${p.w} to be a multiple of 4`;
   return null;
 }
+/** Why the tiled backward cannot run these params (null: it can). */
+export function avgPoolBackwardTileProblem(p: PoolGeom): string | null {
+  if (p.kh !== p.sh || p.kw !== p.sw || p.ph !== 0 || p.pw !== 0) return `a tiling window (kernel == stride, no padding), got k${p.kh}x${p.kw} s${p.sh}x${p.sw} p${p.ph}x${p.pw}`;
+  if (p.h !== p.kh * p.oh || p.w !== p.kw * p.ow) return `windows that cover the input exactly, got ${p.h}x${p.w} -> ${p.oh}x${p.ow} with k${p.kh}x${p.kw}`;
+  if (p.ow % 4 !== 0) return `the output width ${p.ow} to be a multiple of 4`;
+  return null;
+}
 /** Output stores as vec4s: the vec4 forward with 4 outputs per invocation and OW % 4 == 0. */
-const vec4Out = (p: AvgPoolParams) => !!p.vec4 && outsOf(p) === 4 && p.ow % 4 === 0;
+const vec4Out = (p: AvgPoolParams) => !!p.vec4 && outsOf(p) % 4 === 0 && p.ow % 4 === 0;
 
 /** How the divisor is found: 'const' kh * kw for every window; 'pad' the window clipped to the
  * padded input; 'valid' the window clipped to the input; 'fixed' the override. */
@@ -102,47 +118,92 @@ const fields = (p: AvgPoolParams): UField[] => [
   u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow), f32('divisor', p.divisorOverride),
 ];
 
-/** The vec4 forward's item: P = outs outputs ox = P rx + j. Their windows span the columns
- * [xb, xb + C), xb = P sw rx - pw, C = (P - 1) sw + kw; xb % 4 is the same `off` for every rx
- * (P sw % 4 == 0), so each window row loads the NV = ceil((off + C) / 4) aligned vec4s from
- * (xb - off) / 4 (clamped addresses; zero outside the input when windows can leave it) and column
- * k is component (off + k) % 4 of vec4 (off + k) / 4. Sums in the same row-major order as P = 1. */
-function vec4Item(p: AvgPoolParams, checked: boolean): string {
+const rowsOf = (p: AvgPoolParams) => p.rows ?? 1;
+
+/** The forward's item for P = outs > 1 outputs ox = P rx + j of R = rows output rows
+ * oy = R ry + r. The P windows of one row span the columns [xb, xb + C), xb = P sw rx - pw,
+ * C = (P - 1) sw + kw; the R rows' windows span the input rows [y0, y0 + (R - 1) sh + kh),
+ * y0 = R sh ry - ph. Each of those input rows is loaded once, as C clamped scalars (zero outside
+ * the input when windows can leave it) or, with `vec4`, as NV = ceil((off + C) / 4) aligned vec4s
+ * from (xb - off) / 4, where off = xb % 4 is the same for every rx (P sw % 4 == 0) and column k is
+ * component (off + k) % 4 of vec4 (off + k) / 4; then added to every output row whose window
+ * covers it. Each output sums its window in the same row-major order as P = 1. Rows past the
+ * input (only in windows of outputs past OH, which are not stored) are clamped. */
+function multiItem(p: AvgPoolParams, checked: boolean): string {
   const P = outsOf(p);
+  const R = rowsOf(p);
   const C = (P - 1) * p.sw + p.kw;
+  const inRows = (R - 1) * p.sh + p.kh;
+  const comp = ['x', 'y', 'z', 'w'];
   const off = (((-p.pw) % 4) + 4) % 4;
   const NV = Math.ceil((off + C) / 4);
-  const comp = ['x', 'y', 'z', 'w'];
-  const loads = rng(NV)
+  // one input row t: its loads, and column k of it as an expression
+  const rowCode = (t: number): { loads: string; col: (k: number) => string } => {
+    const ok = (idx: string, lim: string) => (checked ? `rowOk & (${idx} >= 0) & (${idx} < ${lim})` : '');
+    if (p.vec4) {
+      const loads = rng(NV)
+        .map((v) => {
+          const vi = `vb + ${v}`;
+          const load = `x[row4 + u32(clamp(${vi}, 0, w4 - 1))]`;
+          return `        let v${t}_${v} = ${checked ? `select(vec4<f32>(0.0), ${load}, ${ok(vi, 'w4')})` : load};`;
+        })
+        .join('\n');
+      return { loads, col: (k) => `v${t}_${Math.floor((off + k) / 4)}.${comp[(off + k) % 4]}` };
+    }
+    const loads = rng(C)
+      .map((k) => {
+        const ix = `xb + ${k}`;
+        const load = `x[row + u32(clamp(${ix}, 0, i32(u.w) - 1))]`;
+        return `        let c${t}_${k} = ${checked ? `select(0.0, ${load}, ${ok(ix, 'i32(u.w)')})` : load};`;
+      })
+      .join('\n');
+    return { loads, col: (k) => `c${t}_${k}` };
+  };
+  const rowsBody = rng(inRows)
     .map((t) => {
-      const vi = `vb + ${t}`;
-      const load = `x[row4 + u32(clamp(${vi}, 0, w4 - 1))]`;
-      return `        let v${t} = ${checked ? `select(vec4<f32>(0.0), ${load}, rowOk & (${vi} >= 0) & (${vi} < w4))` : load};`;
+      const { loads, col } = rowCode(t);
+      const sums = rng(R)
+        .filter((r) => t >= r * p.sh && t < r * p.sh + p.kh)
+        .map((r) => rng(P).map((j) => rng(p.kw).map((b) => `acc${r}_${j} += ${col(j * p.sw + b)};`).join(' ')).join('\n        '))
+        .join('\n        ');
+      return `      {
+        let iy = y0 + ${t};
+        ${checked ? 'let rowOk = (iy >= 0) & (iy < i32(u.h));' : ''}
+        ${p.vec4 ? 'let row4 = base4 + u32(clamp(iy, 0, i32(u.h) - 1)) * u32(w4);' : 'let row = base + u32(clamp(iy, 0, i32(u.h) - 1)) * u.w;'}
+${loads}
+        ${sums}
+      }`;
     })
     .join('\n');
-  const col = (k: number) => `v${Math.floor((off + k) / 4)}.${comp[(off + k) % 4]}`;
-  const sums = rng(P)
-    .map((j) => rng(p.kw).map((b) => `        acc${j} += ${col(j * p.sw + b)};`).join('\n'))
+  const stores = rng(R)
+    .map((r) => {
+      const oy = `oy0 + ${r}u`;
+      const outs = rng(P).map((j) => `acc${r}_${j} / divisor(${oy}, rx * ${P}u + ${j}u)`);
+      const body = vec4Out(p)
+        ? rng(P / 4)
+            .map((m) => {
+              const st = `y[(plane * u.oh + ${oy}) * (u.ow / 4u) + rx * ${P / 4}u + ${m}u] = vec4<f32>(${outs.slice(4 * m, 4 * m + 4).join(', ')});`;
+              // the row's last item may hold fewer than P outputs (OW % P != 0)
+              return m === 0 ? st : `if (rx * ${P}u + ${4 * m}u < u.ow) { ${st} }`;
+            })
+            .join('\n        ')
+        : `let rowOut = (plane * u.oh + ${oy}) * u.ow;
+        ${rng(P).map((j) => `if (rx * ${P}u + ${j}u < u.ow) { y[rowOut + rx * ${P}u + ${j}u] = ${outs[j]}; }`).join('\n        ')}`;
+      return `      if (${oy} < u.oh) {
+        ${body}
+      }`;
+    })
     .join('\n');
-  const outs = rng(P).map((j) => `acc${j} / divisor(ry, rx * ${P}u + ${j}u)`);
-  const store = vec4Out(p)
-    ? `y[(plane * u.oh + ry) * (u.ow / 4u) + rx] = vec4<f32>(${outs.join(', ')});`
-    : `let rowOut = (plane * u.oh + ry) * u.ow;
-      ${rng(P).map((j) => `if (rx * ${P}u + ${j}u < u.ow) { y[rowOut + rx * ${P}u + ${j}u] = ${outs[j]}; }`).join('\n      ')}`;
   return `
-      let y0 = i32(ry * ${p.sh}u) - ${p.ph};
-      let vb = (i32(rx * ${P * p.sw}u) - ${p.pw + off}) / 4;
+      let oy0 = ry * ${R}u;
+      let y0 = i32(oy0 * ${p.sh}u) - ${p.ph};
+      ${p.vec4 ? `let vb = (i32(rx * ${P * p.sw}u) - ${p.pw + off}) / 4;
       let w4 = i32(u.w / 4u);
-      let base4 = plane * u.h * (u.w / 4u);
-      ${rng(P).map((j) => `var acc${j} = 0.0;`).join(' ')}
-      for (var a = 0; a < ${p.kh}; a++) {
-        let iy = y0 + a;
-        ${checked ? 'let rowOk = (iy >= 0) & (iy < i32(u.h));' : ''}
-        let row4 = base4 + u32(clamp(iy, 0, i32(u.h) - 1)) * u32(w4);
-${loads}
-${sums}
-      }
-      ${store}`;
+      let base4 = plane * u.h * (u.w / 4u);` : `let xb = i32(rx * ${P * p.sw}u) - ${p.pw};
+      let base = plane * u.h * u.w;`}
+      ${rng(R).map((r) => rng(P).map((j) => `var acc${r}_${j} = 0.0;`).join(' ')).join(' ')}
+${rowsBody}
+${stores}`;
 }
 
 /**
@@ -152,14 +213,15 @@ ${sums}
 export const avgPoolKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool',
   spec: (p, caps) =>
-    `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${outsOf(p) > 1 ? `:o${outsOf(p)}` : ''}${p.vec4 ? (vec4Out(p) ? ':v4io' : ':v4i') : ''}`,
+    `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${outsOf(p) > 1 ? `:o${outsOf(p)}` : ''}${rowsOf(p) > 1 ? `r${rowsOf(p)}` : ''}${p.vec4 ? (vec4Out(p) ? ':v4io' : ':v4i') : ''}`,
   // x [N,H,W] (vec4s with p.vec4), y [N,OH,OW] (vec4s when the vec4 forward stores them so)
   storage: (p) => [read('x', p.vec4 ? 'vec4<f32>' : 'f32'), rw('y', vec4Out(p) ? 'vec4<f32>' : 'f32')],
-  uniforms: (p) => [...fields(p), u32('rowItems', Math.ceil(p.ow / outsOf(p)))],
-  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * p.oh, Math.ceil(p.ow / outsOf(p))),
+  uniforms: (p) => [...fields(p), u32('rowItems', Math.ceil(p.ow / outsOf(p))), u32('strips', Math.ceil(p.oh / rowsOf(p)))],
+  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * Math.ceil(p.oh / rowsOf(p)), Math.ceil(p.ow / outsOf(p))),
   body: (p, caps) => {
     const checked = clipped(p);
     const P = outsOf(p);
+    if (P === 1 && rowsOf(p) !== 1) throw new Error(`avgpool: several output rows per invocation (rows ${rowsOf(p)}) need outs > 1`);
     if (P === 1) {
       // row-major sum over the window's elements inside the input (constant loops; no bounds
       // checks when no window leaves the input)
@@ -186,41 +248,10 @@ ${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
     if (p.vec4) {
       const problem = avgPoolVec4Problem(p);
       if (problem) throw new Error(`avgpool: the vec4 forward needs ${problem}`);
-      return `
-${divisorWgsl(p)}
-${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', vec4Item(p, checked))}`;
     }
-    // P outputs ox = P rx + j: each window row loads the C = (P - 1) sw + kw columns the P windows
-    // span once (clamped addresses; zero outside the input) and adds them in the same row-major
-    // order as P = 1 (a skipped element there is + 0.0 here: the same sums)
-    const C = (P - 1) * p.sw + p.kw;
-    const cols = rng(C)
-      .map((k) => {
-        const ix = `xb + ${k}`;
-        const load = `x[row + u32(clamp(${ix}, 0, i32(u.w) - 1))]`;
-        return `        let c${k} = ${checked ? `select(0.0, ${load}, rowOk & (${ix} >= 0) & (${ix} < i32(u.w)))` : load};`;
-      })
-      .join('\n');
-    const sums = rng(P)
-      .map((j) => rng(p.kw).map((b) => `        acc${j} += c${j * p.sw + b};`).join('\n'))
-      .join('\n');
-    const item = `
-      let y0 = i32(ry * ${p.sh}u) - ${p.ph};
-      let xb = i32(rx * ${P * p.sw}u) - ${p.pw};
-      let base = plane * u.h * u.w;
-      ${rng(P).map((j) => `var acc${j} = 0.0;`).join(' ')}
-      for (var a = 0; a < ${p.kh}; a++) {
-        let iy = y0 + a;
-        ${checked ? 'let rowOk = (iy >= 0) & (iy < i32(u.h));' : ''}
-        let row = base + u32(clamp(iy, 0, i32(u.h) - 1)) * u.w;
-${cols}
-${sums}
-      }
-      let rowOut = (plane * u.oh + ry) * u.ow;
-      ${rng(P).map((j) => `if (rx * ${P}u + ${j}u < u.ow) { y[rowOut + rx * ${P}u + ${j}u] = acc${j} / divisor(ry, rx * ${P}u + ${j}u); }`).join('\n      ')}`;
     return `
 ${divisorWgsl(p)}
-${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.strips', 'u.rowItems', multiItem(p, checked))}`;
   },
   cpu: (p, [x, y]: NumArray[]) => {
     const plane = p.h * p.w;
@@ -246,12 +277,34 @@ ${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.rowItems', item)}`;
  */
 export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool_bwd',
-  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${p.bwdVec4 ? ':v4' : ''}`,
-  // g [N,OH,OW], gx [N,H,W] (vec4s with p.bwdVec4)
-  storage: (p) => [read('g'), rw('gx', p.bwdVec4 ? 'vec4<f32>' : 'f32')],
+  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${p.bwdTile ? ':tile' : p.bwdVec4 ? ':v4' : ''}`,
+  // g [N,OH,OW] (vec4s with p.bwdTile), gx [N,H,W] (vec4s with p.bwdVec4 or p.bwdTile)
+  storage: (p) => [read('g', p.bwdTile ? 'vec4<f32>' : 'f32'), rw('gx', p.bwdVec4 || p.bwdTile ? 'vec4<f32>' : 'f32')],
   uniforms: fields,
-  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * p.h, p.bwdVec4 ? p.w / 4 : p.w),
+  dispatch: (p, caps) =>
+    p.bwdTile ? rowGroups(poolLayout(p, caps), p.n * p.oh, p.ow / 4) : rowGroups(poolLayout(p, caps), p.n * p.h, p.bwdVec4 ? p.w / 4 : p.w),
   body: (p, caps) => {
+    if (p.bwdTile) {
+      const problem = avgPoolBackwardTileProblem(p);
+      if (problem) throw new Error(`avgpool_bwd: the tiled backward needs ${problem}`);
+      // outputs ox = 4 rx + j (one vec4 of g, one divisor for every window: no window is clipped);
+      // input row ry kh + a, vec4 m of the 4 kw columns 4 kw rx + 4 m + c, lies under output
+      // component (4 m + c) / kw
+      const comp = ['x', 'y', 'z', 'w'];
+      const stores = rng(p.kh)
+        .map((a) =>
+          rng(p.kw)
+            .map((m) => `      gx[(plane * u.h + ry * ${p.kh}u + ${a}u) * (u.w / 4u) + rx * ${p.kw}u + ${m}u] = vec4<f32>(${rng(4).map((c) => `v.${comp[Math.floor((4 * m + c) / p.kw)]}`).join(', ')});`)
+            .join('\n'),
+        )
+        .join('\n');
+      const item = `
+      let v = g[o] / divisor(0u, 0u);
+${stores}`;
+      return `
+${divisorWgsl(p)}
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.oh', 'u.ow / 4u', item)}`;
+    }
     if (p.bwdVec4) {
       const problem = avgPoolBackwardVec4Problem(p);
       if (problem) throw new Error(`avgpool_bwd: the vec4 backward needs ${problem}`);

@@ -3,12 +3,14 @@
 // any geometry, any adapter) and maxpool_lanes.ts (one 8-lane subgroup sliding along rows with
 // vec4 loads and shuffles; software adapters with subgroups of exactly 8, some geometries).
 // CPU tensors need no choice: they run the twins of maxpool.ts.
-// Also the launch geometry of global average pooling (global_avgpool.ts): invocations per plane.
-// Average and adaptive pooling have one kernel each (avgpool.ts, adaptive_pool.ts): no choice.
+// Also the launch geometry of global average pooling (global_avgpool.ts: invocations per plane,
+// packed plane groups), the variants of average pooling's one kernel pair (avgpool.ts: outputs and
+// rows per invocation, vec4 loads, the vec4 and tiled backwards) and when an adaptive pool runs as
+// a window pool; adaptive_pool.ts has no variants.
 import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
-import { globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
-import { avgPoolBackwardVec4Problem } from '../kernels/avgpool.ts';
+import { globalAvgPoolBackwardPackProblem, globalAvgPoolPackProblem, globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
+import { avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem } from '../kernels/avgpool.ts';
 import { POOL_LANES, maxPoolLanesKernel, poolLanesBackwardFits, poolLanesFits } from '../kernels/maxpool_lanes.ts';
 
 /** The subgroup size the lanes kernels need, as both the adapter's minimum and maximum: their
@@ -73,13 +75,26 @@ export const GAP_HARDWARE_WG = 256;
  * workgroup-memory steps stay short. Not timed on a hardware GPU (none on the dev machine). */
 export const GAP_HARDWARE_UNITS_PER_LANE = 8;
 
-/** Workgroup size and invocations per plane for global average pooling over h x w planes. */
-export function globalAvgPoolGeom(h: number, w: number, caps: Caps): { wg: number; lanes: number } {
-  if (caps.software) return { ...GAP_SOFTWARE };
+/** Software adapters, planes whose size is not a multiple of 4 (ResNet's 7 x 7): one invocation
+ * sums a group of 2 or 4 planes that fills whole vec4s (global_avgpool.ts `packed`), so every load
+ * is a vec4 instead of a scalar, and the backward stores vec4s likewise. Measured on lavapipe
+ * (bench/entries/pooling.ts, [128 * 512, 7, 7], same session, two runs each): forward 2.7-3.0 ms
+ * unpacked, 1.8-2.5 packed; backward 3.6-3.8 ms unpacked, 1.3-1.4 packed. */
+export const GAP_SOFTWARE_PACKED = true;
+
+/** Workgroup size, invocations per plane and packing for global average pooling over h x w planes. */
+export function globalAvgPoolGeom(h: number, w: number, caps: Caps): { wg: number; lanes: number; packed: boolean } {
+  if (caps.software) return { ...GAP_SOFTWARE, packed: GAP_SOFTWARE_PACKED && globalAvgPoolPackProblem({ h, w }) === null };
   const units = globalAvgPoolUnits({ h, w });
   let lanes = 1;
   while (lanes < GAP_HARDWARE_WG && lanes * GAP_HARDWARE_UNITS_PER_LANE < units) lanes *= 2;
-  return { wg: GAP_HARDWARE_WG, lanes };
+  return { wg: GAP_HARDWARE_WG, lanes, packed: false };
+}
+
+/** Whether global average pooling's backward over n planes of h x w stores packed vec4 groups
+ * (software adapters, as the forward). */
+export function globalAvgPoolBackwardPacked(n: number, h: number, w: number, caps: Caps): boolean {
+  return caps.software && GAP_SOFTWARE_PACKED && globalAvgPoolBackwardPackProblem({ n, h, w }) === null;
 }
 
 // ---- adaptive pooling ----
@@ -118,11 +133,30 @@ export function avgPoolOuts(geom: PoolGeom, caps: Caps): number {
  * instruction: a 2x2 s2 window row of 4 outputs is 2 vec4 loads instead of 8 scalar ones). */
 export const AVG_SOFTWARE_VEC4_OUTS = 4;
 
+/** Whether the average-pooling backward takes the tiled path (avgpool.ts `bwdTile`): software
+ * adapters, tiling windows that cover the input exactly (DenseNet's 2 x 2 s2 transitions on even
+ * maps), output rows of a multiple of 4: one vec4 load of g per kh * kw vec4 stores. */
+export function avgPoolBackwardTile(geom: PoolGeom, caps: Caps): boolean {
+  return caps.software && avgPoolBackwardTileProblem(geom) === null;
+}
+
 /** Whether the average-pooling backward takes the vec4 path (avgpool.ts `bwdVec4`): software
  * adapters, tiling windows (kernel == stride, no padding) over rows of a multiple of 4, for the
  * same per-load cost as the forward's. */
 export function avgPoolBackwardVec4(geom: PoolGeom, caps: Caps): boolean {
   return caps.software && avgPoolBackwardVec4Problem(geom) === null;
+}
+
+/** Software adapters, stride-1 windows taller than one row: output rows per invocation of the
+ * forward (avgpool.ts `rows`), so each input row is loaded once for all the window rows it is in
+ * instead of kh times. Measured on lavapipe ([8, 64, 56, 56] 3x3 s1 p1, vec4 loads, 4 outputs per
+ * row; quiet 2-core dev machine, one run each): 1 row 3.75 ms, 2 rows 3.17, 4 rows 2.35, 8 rows
+ * 7.5 (32 accumulators per lane spill); 8 outputs x 2 or 3 rows 2.6-3.4. */
+export const AVG_SOFTWARE_ROWS_STRIDE1 = 4;
+
+/** Output rows per invocation of the average-pooling forward (with avgPoolOuts > 1 only). */
+export function avgPoolRows(geom: PoolGeom, caps: Caps): number {
+  return caps.software && geom.sh === 1 && geom.kh > 1 && avgPoolOuts(geom, caps) > 1 ? AVG_SOFTWARE_ROWS_STRIDE1 : 1;
 }
 
 /** Whether the average-pooling forward takes the vec4 path (avgpool.ts `vec4`). */

@@ -9,7 +9,9 @@ import { fwdBwd, f64, numelOf } from './layer_util.ts';
 import { adaptiveAvgPool2d, adaptiveMaxPool2d } from '../../src/autograd/adaptive_pool2d.ts';
 import { AdaptiveAvgPool2d, AdaptiveMaxPool2d } from '../../src/nn/pool_layers.ts';
 import { adaptivePoolKernel, adaptivePoolBackwardKernel, adaptiveAvgGradScaleKernel, floatDivExact, type AdaptivePoolParams } from '../../src/kernels/adaptive_pool.ts';
-import { globalAvgPoolKernel, globalAvgPoolBackwardKernel } from '../../src/kernels/global_avgpool.ts';
+import {
+  globalAvgPoolBackwardKernel, globalAvgPoolBackwardPackProblem, globalAvgPoolKernel, globalAvgPoolPackProblem,
+} from '../../src/kernels/global_avgpool.ts';
 import { globalAvgPoolGeom } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
@@ -133,7 +135,9 @@ describe('adaptive pooling', () => {
   });
 
   it('global average pooling: every (workgroup, lanes) geometry and both backward layouts match the twin', async () => {
-    for (const [n, h, w] of [[37, 7, 7], [5, 56, 56], [9, 3, 5], [3, 1, 1], [70, 2, 2]]) {
+    let packedFwd = 0;
+    let packedBwd = 0;
+    for (const [n, h, w] of [[37, 7, 7], [5, 56, 56], [9, 3, 5], [3, 1, 1], [70, 2, 2], [12, 3, 3], [6, 5, 2], [5, 2, 3], [8, 1, 5], [4, 7, 7], [1, 3, 7]]) {
       const x = randArray(n * h * w, n + h);
       const [yc] = launch(globalAvgPoolKernel, { n, h, w, wg: 8, lanes: 1 }, [wt.tensor(x, [n * h * w], { device: 'cpu' }), { shape: [n] }]);
       const want = await yc.toArray();
@@ -141,24 +145,42 @@ describe('adaptive pooling', () => {
         const [y] = launch(globalAvgPoolKernel, { n, h, w, wg, lanes }, [wt.tensor(x, [n * h * w]), { shape: [n] }]);
         expectClose(await y.toArray(), want, 1e-5, 1e-6, `gap fwd [${n},${h},${w}] wg${wg} lanes${lanes}`);
       }
+      // packed groups of 2 or 4 planes read as vec4s (plane sizes >= 4, not a multiple of 4)
+      if (globalAvgPoolPackProblem({ h, w }) === null) {
+        for (const wg of [8, 64]) {
+          packedFwd++;
+          const [y] = launch(globalAvgPoolKernel, { n, h, w, wg, lanes: 1, packed: true }, [wt.tensor(x, [n * h * w]), { shape: [n] }]);
+          expectClose(await y.toArray(), want, 1e-5, 1e-6, `gap fwd packed [${n},${h},${w}] wg${wg}`);
+        }
+      } else expect(() => launch(globalAvgPoolKernel, { n, h, w, wg: 8, lanes: 1, packed: true }, [wt.tensor(x, [n * h * w]), { shape: [n] }])).toThrow(/global_avgpool: packing needs/);
       const gy = randArray(n, 8);
       const [gc] = launch(globalAvgPoolBackwardKernel, { n, h, w }, [wt.tensor(gy, [n], { device: 'cpu' }), { shape: [n * h * w] }]);
       for (const layout of [{ mode: 'flat', wg: 128 }, { mode: 'rows', wg: 8, rows: 8 }, { mode: 'rows', wg: 16, rows: 3 }] as RowLayout[]) {
         const [gx] = launch(globalAvgPoolBackwardKernel, { n, h, w, layout }, [wt.tensor(gy, [n]), { shape: [n * h * w] }]);
         expectClose(await gx.toArray(), await gc.toArray(), 1e-6, 1e-7, `gap bwd [${n},${h},${w}] ${layout.mode}`);
+        if (globalAvgPoolBackwardPackProblem({ n, h, w }) === null) {
+          packedBwd++;
+          const [gp] = launch(globalAvgPoolBackwardKernel, { n, h, w, layout, packed: true }, [wt.tensor(gy, [n]), { shape: [n * h * w] }]);
+          expectClose(await gp.toArray(), await gc.toArray(), 1e-6, 1e-7, `gap bwd packed [${n},${h},${w}] ${layout.mode}`);
+        }
       }
+      if (globalAvgPoolBackwardPackProblem({ n, h, w }) !== null)
+        expect(() => launch(globalAvgPoolBackwardKernel, { n, h, w, packed: true }, [wt.tensor(gy, [n]), { shape: [n * h * w] }])).toThrow(/global_avgpool_bwd: packing needs/);
     }
+    // fwd: [37,7,7] [9,3,5] [12,3,3] [6,5,2] [5,2,3] [8,1,5] [4,7,7] [1,3,7]; bwd: those with n % G == 0
+    expect([packedFwd, packedBwd]).toEqual([16, 12]);
     expect(() => launch(globalAvgPoolKernel, { n: 1, h: 2, w: 2, wg: 8, lanes: 3 }, [wt.zeros([4]), { shape: [1] }])).toThrow(/lanes 3 must be a power of two/);
   });
 
   it('global average pooling geometry policy: lanes a power of two dividing the workgroup', () => {
     for (const [h, w] of [[1, 1], [3, 4], [7, 7], [16, 16], [56, 56], [400, 1000]])
       for (const caps of [BASELINE_CAPS, { ...BASELINE_CAPS, software: true }]) {
-        const { wg, lanes } = globalAvgPoolGeom(h, w, caps);
+        const { wg, lanes, packed } = globalAvgPoolGeom(h, w, caps);
+        expect(packed).toBe(!!caps.software && (h * w) % 4 !== 0 && h * w >= 4);
         expect(wg % lanes).toBe(0);
         expect(lanes & (lanes - 1)).toBe(0);
       }
-    expect(globalAvgPoolGeom(7, 7, BASELINE_CAPS)).toEqual({ wg: 256, lanes: 8 });
+    expect(globalAvgPoolGeom(7, 7, BASELINE_CAPS)).toEqual({ wg: 256, lanes: 8, packed: false });
   });
 
   for (const c of torchCases.filter((t) => t.op.startsWith('adaptive')))

@@ -7,11 +7,15 @@ import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { fwdBwd, f64, numelOf } from './layer_util.ts';
 import { avgPool2d, type AvgPoolOptions } from '../../src/autograd/avg_pool.ts';
 import { AvgPool2d } from '../../src/nn/pool_layers.ts';
-import { avgPoolKernel, avgPoolBackwardKernel, avgPoolBackwardVec4Problem, avgPoolVec4Problem, type AvgPoolParams } from '../../src/kernels/avgpool.ts';
+import {
+  avgPoolKernel, avgPoolBackwardKernel, avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem, avgPoolVec4Problem, type AvgPoolParams,
+} from '../../src/kernels/avgpool.ts';
 import { poolOut } from '../../src/kernels/maxpool.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
-import { avgPoolBackwardVec4, avgPoolOuts, avgPoolVec4 } from '../../src/policy/pool_choice.ts';
+import {
+  AVG_SOFTWARE_ROWS_STRIDE1, avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolOuts, avgPoolRows, avgPoolVec4,
+} from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import { torchCases, checkTorchCase, caseName } from './pool_torch_ref.ts';
 
@@ -100,6 +104,10 @@ const cases: Case[] = [
   { shape: [1, 1, 9, 8], k: [3, 3], s: [3, 3], p: [1, 1], ceil: true, cip: false }, // stride 3: 12 columns per 4 outputs
   { shape: [2, 3, 9, 12], k: [3, 3], s: [3, 3], p: [0, 0] }, // tiling, kw not dividing 4
   { shape: [1, 2, 7, 8], k: [3, 3], s: [3, 3], p: [0, 0], ceil: true, cip: false }, // tiling, a ceil-mode window past the input
+  // tiling windows covering the input exactly with OW % 4 == 0 (the tiled backward)
+  { shape: [2, 3, 6, 16], k: [2, 2], s: [2, 2], p: [0, 0] },
+  { shape: [1, 2, 9, 12], k: [3, 3], s: [3, 3], p: [0, 0], div: 7 }, // kw not dividing 4, divisorOverride
+  { shape: [1, 2, 5, 8], k: [1, 2], s: [1, 2], p: [0, 0] }, // rectangular, 1-row windows
 ];
 
 describe('avgPool2d', () => {
@@ -121,6 +129,8 @@ describe('avgPool2d', () => {
   it('runs every launch layout and outputs-per-invocation like the CPU twin', async () => {
     let vec4Runs = 0;
     let bwdVec4Runs = 0;
+    let rowsRuns = 0;
+    let tileRuns = 0;
     const layouts: RowLayout[] = [
       { mode: 'flat', wg: 128 },
       { mode: 'rows', wg: 8, rows: 8 },
@@ -153,6 +163,16 @@ describe('avgPool2d', () => {
           const [y] = launch(avgPoolKernel, p, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
           expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd vec4 ${layout.mode} outs ${outs} ${JSON.stringify(c)}`);
         }
+        // several output rows per invocation (stride-1 windows share input rows): scalar and vec4
+        // loads, row counts dividing OH or not, 4 and 8 outputs (two vec4 stores, a partial one)
+        if (layout !== layouts[2])
+          for (const [outs, rows, vec4] of [[3, 2, false], [4, 3, false], [4, 4, true], [8, 3, true]] as const) {
+            const p = { ...base, layout, outs, rows, vec4 };
+            if (vec4 && avgPoolVec4Problem(p)) continue;
+            rowsRuns++;
+            const [y] = launch(avgPoolKernel, p, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
+            expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd ${layout.mode} outs ${outs} rows ${rows} vec4 ${vec4} ${JSON.stringify(c)}`);
+          }
         const [gx] = launch(avgPoolBackwardKernel, { ...base, layout }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
         expectClose(await gx.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd ${layout.mode} ${JSON.stringify(c)}`);
         if (!avgPoolBackwardVec4Problem(base)) {
@@ -160,10 +180,16 @@ describe('avgPool2d', () => {
           const [gv] = launch(avgPoolBackwardKernel, { ...base, layout, bwdVec4: true }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
           expectClose(await gv.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd vec4 ${layout.mode} ${JSON.stringify(c)}`);
         }
+        if (!avgPoolBackwardTileProblem(base)) {
+          tileRuns++;
+          const [gt] = launch(avgPoolBackwardKernel, { ...base, layout, bwdTile: true }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
+          expectClose(await gt.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd tile ${layout.mode} ${JSON.stringify(c)}`);
+        }
       }
     }
-    expect(vec4Runs).toBe(21);
-    expect(bwdVec4Runs).toBe(9);
+    expect(vec4Runs).toBe(36);
+    expect(bwdVec4Runs).toBe(18);
+    expect([rowsRuns, tileRuns]).toEqual([88, 12]);
   });
 
   it('policy: several outputs per invocation only on software adapters, at stride 1 or with rows of a multiple of 4', () => {
@@ -183,6 +209,19 @@ describe('avgPool2d', () => {
     expect(avgPoolBackwardVec4(g, soft)).toBe(false); // overlapping windows
     expect(avgPoolBackwardVec4({ ...tiling, w: 10, ow: 5 }, soft)).toBe(false);
     expect(() => avgPoolBackwardKernel.wgsl({ ...g, countIncludePad: true, divisorOverride: 0, bwdVec4: true }, soft)).toThrow(/avgpool_bwd: the vec4 backward needs a tiling window/);
+    // output rows per invocation: stride-1 windows taller than a row, several outputs per row
+    expect(avgPoolRows(g, soft)).toBe(AVG_SOFTWARE_ROWS_STRIDE1);
+    expect(avgPoolRows(g, BASELINE_CAPS)).toBe(1);
+    expect(avgPoolRows({ ...g, sh: 2, oh: 4 }, soft)).toBe(1);
+    expect(() => avgPoolKernel.wgsl({ ...g, countIncludePad: true, divisorOverride: 0, rows: 2 }, soft)).toThrow(/avgpool: several output rows per invocation \(rows 2\) need outs > 1/);
+    // the tiled backward: windows covering the input exactly, OW % 4 == 0
+    expect(avgPoolBackwardTile(tiling, soft)).toBe(true);
+    expect(avgPoolBackwardTile(tiling, BASELINE_CAPS)).toBe(false);
+    expect(avgPoolBackwardTile({ ...tiling, h: 9, w: 9 }, soft)).toBe(false); // a leftover row and column
+    expect(avgPoolBackwardTile({ ...tiling, w: 12, ow: 6 }, soft)).toBe(false);
+    expect(() => avgPoolBackwardKernel.wgsl({ ...tiling, w: 12, ow: 6, countIncludePad: true, divisorOverride: 0, bwdTile: true }, soft)).toThrow(
+      /avgpool_bwd: the tiled backward needs the output width 6 to be a multiple of 4/,
+    );
     expect(() => avgPoolKernel.wgsl({ ...g, countIncludePad: true, divisorOverride: 0, w: 10, vec4: true, outs: 4 }, soft)).toThrow(/avgpool: the vec4 forward needs the input width 10/);
   });
 

@@ -24,7 +24,7 @@ import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 import {
-  avgPoolBackwardTile as chooseAvgPoolBackwardTile, avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolOuts as chooseAvgPoolOuts, avgPoolRows as chooseAvgPoolRows, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
+  avgPoolBackwardTile as chooseAvgPoolBackwardTile, avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolBackwardWindow as chooseAvgPoolBackwardWindow, avgPoolOuts as chooseAvgPoolOuts, avgPoolRows as chooseAvgPoolRows, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
 } from './policy/pool_choice.ts';
 import type { GlobalAvgPoolBackwardParams, GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
@@ -195,6 +195,11 @@ export function avgPoolVec4(geom: PoolGeom): boolean {
  * for this geometry on the current adapter. */
 export function avgPoolBackwardTile(geom: PoolGeom): boolean {
   return chooseAvgPoolBackwardTile(geom, deviceCaps());
+}
+/** The library's window-sum variant of the average-pooling backward (`bwdWindow` in the params)
+ * for this geometry on the current adapter (undefined: none). */
+export function avgPoolBackwardWindow(geom: PoolGeom): { outs: number; rows: number; vec4: boolean } | undefined {
+  return chooseAvgPoolBackwardWindow(geom, deviceCaps());
 }
 /** Whether the library's average-pooling backward stores vec4s (`bwdVec4` in the params) for this
  * geometry on the current adapter. */

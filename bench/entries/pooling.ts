@@ -9,7 +9,7 @@ import type { BenchEntry } from '../harness.ts';
 
 const {
   runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward,
-  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, globalAvgPoolBackwardParams, avgPoolOuts, avgPoolRows, avgPoolVec4, avgPoolBackwardVec4, avgPoolBackwardTile,
+  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, globalAvgPoolBackwardParams, avgPoolOuts, avgPoolRows, avgPoolVec4, avgPoolBackwardVec4, avgPoolBackwardTile, avgPoolBackwardWindow,
 } = wt.kernels;
 
 const F = 4; // bytes per f32
@@ -44,8 +44,10 @@ function avgEntries(batch: number, c: number, h: number, w: number, k: number, s
     }),
     entry(`avgpool.bwd`, `${shape} <- ${oh}x${ow}`, (act + out) * F, () => {
       const [g, gx] = [wt.randn([out]), wt.zeros([act])];
+      // the library's variant for this adapter: tiled, else window sum, else vec4 stores
       const bwdTile = avgPoolBackwardTile(params);
-      const p = { ...params, bwdTile, bwdVec4: !bwdTile && avgPoolBackwardVec4(params) };
+      const bwdWindow = bwdTile ? undefined : avgPoolBackwardWindow(params);
+      const p = { ...params, bwdTile, bwdWindow, bwdVec4: !bwdTile && !bwdWindow && avgPoolBackwardVec4(params) };
       return { run: () => runKernel(avgPoolBackwardKernel, p, [g, gx]), tensors: [g, gx] };
     }),
   ];

@@ -3,7 +3,7 @@
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { type AvgPoolParams, avgPoolBackwardKernel, avgPoolKernel } from '../kernels/avgpool.ts';
-import { avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolOuts, avgPoolRows, avgPoolVec4 } from '../policy/pool_choice.ts';
+import { avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolBackwardWindow, avgPoolOuts, avgPoolRows, avgPoolVec4 } from '../policy/pool_choice.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { Function } from './function.ts';
 import { type PoolWindowOptions, type Size2, boolOpt, poolOptions, windowGeom } from './pool_args.ts';
@@ -36,9 +36,12 @@ class AvgPool2d extends Function {
     return launch(avgPoolKernel, { ...this.p, outs, rows, vec4 }, [x, { shape: this.outShape }])[0];
   }
   backward(g: Tensor) {
-    const bwdTile = g.device === 'cpu' ? false : avgPoolBackwardTile(this.p, deviceCaps());
-    const bwdVec4 = g.device === 'cpu' || bwdTile ? false : avgPoolBackwardVec4(this.p, deviceCaps());
-    return [launch(avgPoolBackwardKernel, { ...this.p, bwdTile, bwdVec4 }, [g, { shape: this.inputs[0].shape }])[0]];
+    const caps = g.device === 'cpu' ? null : deviceCaps();
+    // one variant: tiled, else window sum, else vec4 stores, else the scalar gather
+    const bwdTile = caps ? avgPoolBackwardTile(this.p, caps) : false;
+    const bwdWindow = caps && !bwdTile ? avgPoolBackwardWindow(this.p, caps) : undefined;
+    const bwdVec4 = caps && !bwdTile && !bwdWindow ? avgPoolBackwardVec4(this.p, caps) : false;
+    return [launch(avgPoolBackwardKernel, { ...this.p, bwdTile, bwdWindow, bwdVec4 }, [g, { shape: this.inputs[0].shape }])[0]];
   }
 }
 

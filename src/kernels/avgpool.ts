@@ -46,6 +46,10 @@ export interface AvgPoolParams extends PoolGeom {
    * stored as the kh x kw vec4s of their windows (default false; src/policy/pool_choice.ts picks
    * it; takes precedence over bwdVec4). */
   bwdTile?: boolean;
+  /** Backward at stride 1: gx as a window sum over g (window kh x kw, padding k - 1 - p), with
+   * `outs` inputs per row and `rows` rows per invocation, g rows loaded as vec4s with `vec4`, as
+   * the forward's (default none; src/policy/pool_choice.ts picks it; bwdTile takes precedence). */
+  bwdWindow?: { outs: number; rows: number; vec4: boolean };
 }
 
 const outsOf = (p: AvgPoolParams) => p.outs ?? 1;
@@ -62,6 +66,26 @@ export function avgPoolVec4Problem(p: AvgPoolParams): string | null {
 export function avgPoolBackwardVec4Problem(p: PoolGeom): string | null {
   if (p.kh !== p.sh || p.kw !== p.sw || p.ph !== 0 || p.pw !== 0) return `a tiling window (kernel == stride, no padding), got k${p.kh}x${p.kw} s${p.sh}x${p.sw} p${p.ph}x${p.pw}`;
   if (p.w % 4 !== 0) return `the input width ${p.w} to be a multiple of 4`;
+  return null;
+}
+/** The stride-1 backward as a forward-shaped window sum: over the g plane (OH x OW) into the gx
+ * plane (H x W), input (iy, ix) summing g over oy in [iy + ph - kh + 1, iy + ph], i.e. a window
+ * of kh x kw at padding kh - 1 - ph, kw - 1 - pw (g outside its plane is 0). */
+function backwardWindowGeom(p: AvgPoolParams): AvgPoolParams {
+  const w = p.bwdWindow ?? { outs: 1, rows: 1, vec4: false };
+  return {
+    ...p, h: p.oh, w: p.ow, oh: p.h, ow: p.w, sh: 1, sw: 1, ph: p.kh - 1 - p.ph, pw: p.kw - 1 - p.pw,
+    outs: w.outs, rows: w.rows, vec4: w.vec4, bwdWindow: undefined, bwdTile: undefined, bwdVec4: undefined,
+  };
+}
+/** Why the window-sum backward cannot run these params (null: it can). */
+export function avgPoolBackwardWindowProblem(p: AvgPoolParams & { bwdWindow: { outs: number; rows: number; vec4: boolean } }): string | null {
+  if (p.sh !== 1 || p.sw !== 1) return `stride 1, got ${p.sh}x${p.sw}`;
+  if (p.bwdWindow.outs < 2) return `outs >= 2, got ${p.bwdWindow.outs}`;
+  if (p.bwdWindow.vec4) {
+    const v = avgPoolVec4Problem(backwardWindowGeom(p));
+    if (v) return v.replace('input width', 'output width (g rows)');
+  }
   return null;
 }
 /** Why the tiled backward cannot run these params (null: it can). */
@@ -120,6 +144,21 @@ const fields = (p: AvgPoolParams): UField[] => [
 
 const rowsOf = (p: AvgPoolParams) => p.rows ?? 1;
 
+/** Arrays, plane sizes (WGSL expressions) and divisor placement of {@link multiItem}: the
+ * forward sums x over windows into y and divides each output by its window's divisor; the
+ * backward's window sum reads g and writes gx, dividing each sum by the one divisor of every
+ * window ('uniform') or each g element by its own window's ('load'). */
+interface WindowIo {
+  src: string;
+  dst: string;
+  inH: string;
+  inW: string;
+  outH: string;
+  outW: string;
+  scale: 'window' | 'uniform' | 'load';
+}
+const FORWARD_IO: WindowIo = { src: 'x', dst: 'y', inH: 'u.h', inW: 'u.w', outH: 'u.oh', outW: 'u.ow', scale: 'window' };
+
 /** The forward's item for P = outs > 1 outputs ox = P rx + j of R = rows output rows
  * oy = R ry + r. The P windows of one row span the columns [xb, xb + C), xb = P sw rx - pw,
  * C = (P - 1) sw + kw; the R rows' windows span the input rows [y0, y0 + (R - 1) sh + kh),
@@ -128,8 +167,11 @@ const rowsOf = (p: AvgPoolParams) => p.rows ?? 1;
  * from (xb - off) / 4, where off = xb % 4 is the same for every rx (P sw % 4 == 0) and column k is
  * component (off + k) % 4 of vec4 (off + k) / 4; then added to every output row whose window
  * covers it. Each output sums its window in the same row-major order as P = 1. Rows past the
- * input (only in windows of outputs past OH, which are not stored) are clamped. */
-function multiItem(p: AvgPoolParams, checked: boolean): string {
+ * input (only in windows of outputs past OH, which are not stored) are clamped. `io` names the
+ * arrays and plane sizes and says where the divisor applies (the backward's window sum, see
+ * avgPoolBackwardKernel). */
+function multiItem(p: AvgPoolParams, checked: boolean, io: WindowIo = FORWARD_IO): string {
+  const { src, dst, inH, inW, outH, outW, scale } = io;
   const P = outsOf(p);
   const R = rowsOf(p);
   const C = (P - 1) * p.sw + p.kw;
@@ -144,8 +186,12 @@ function multiItem(p: AvgPoolParams, checked: boolean): string {
       const loads = rng(NV)
         .map((v) => {
           const vi = `vb + ${v}`;
-          const load = `x[row4 + u32(clamp(${vi}, 0, w4 - 1))]`;
-          return `        let v${t}_${v} = ${checked ? `select(vec4<f32>(0.0), ${load}, ${ok(vi, 'w4')})` : load};`;
+          const load = `${src}[row4 + u32(clamp(${vi}, 0, w4 - 1))]`;
+          const val = checked ? `select(vec4<f32>(0.0), ${load}, ${ok(vi, 'w4')})` : load;
+          if (scale !== 'load') return `        let v${t}_${v} = ${val};`;
+          // each element over the divisor of its own window (clamped: masked elements are 0 / d)
+          const ds = rng(4).map((c) => `divisor(cy, u32(clamp(4 * (${vi}) + ${c}, 0, i32(${inW}) - 1)))`);
+          return `        let v${t}_${v} = ${val} / vec4<f32>(${ds.join(', ')});`;
         })
         .join('\n');
       return { loads, col: (k) => `v${t}_${Math.floor((off + k) / 4)}.${comp[(off + k) % 4]}` };
@@ -153,8 +199,10 @@ function multiItem(p: AvgPoolParams, checked: boolean): string {
     const loads = rng(C)
       .map((k) => {
         const ix = `xb + ${k}`;
-        const load = `x[row + u32(clamp(${ix}, 0, i32(u.w) - 1))]`;
-        return `        let c${t}_${k} = ${checked ? `select(0.0, ${load}, ${ok(ix, 'i32(u.w)')})` : load};`;
+        const cx = `u32(clamp(${ix}, 0, i32(${inW}) - 1))`;
+        const load = `${src}[row + ${cx}]`;
+        const val = checked ? `select(0.0, ${load}, ${ok(ix, `i32(${inW})`)})` : load;
+        return `        let c${t}_${k} = ${val}${scale === 'load' ? ` / divisor(cy, ${cx})` : ''};`;
       })
       .join('\n');
     return { loads, col: (k) => `c${t}_${k}` };
@@ -168,8 +216,9 @@ function multiItem(p: AvgPoolParams, checked: boolean): string {
         .join('\n        ');
       return `      {
         let iy = y0 + ${t};
-        ${checked ? 'let rowOk = (iy >= 0) & (iy < i32(u.h));' : ''}
-        ${p.vec4 ? 'let row4 = base4 + u32(clamp(iy, 0, i32(u.h) - 1)) * u32(w4);' : 'let row = base + u32(clamp(iy, 0, i32(u.h) - 1)) * u.w;'}
+        ${checked ? `let rowOk = (iy >= 0) & (iy < i32(${inH}));` : ''}
+        let cy = u32(clamp(iy, 0, i32(${inH}) - 1));
+        ${p.vec4 ? 'let row4 = base4 + cy * u32(w4);' : `let row = base + cy * ${inW};`}
 ${loads}
         ${sums}
       }`;
@@ -178,18 +227,20 @@ ${loads}
   const stores = rng(R)
     .map((r) => {
       const oy = `oy0 + ${r}u`;
-      const outs = rng(P).map((j) => `acc${r}_${j} / divisor(${oy}, rx * ${P}u + ${j}u)`);
+      const outs = rng(P).map((j) =>
+        scale === 'window' ? `acc${r}_${j} / divisor(${oy}, rx * ${P}u + ${j}u)` : scale === 'uniform' ? `acc${r}_${j} / divisor(0u, 0u)` : `acc${r}_${j}`,
+      );
       const body = vec4Out(p)
         ? rng(P / 4)
             .map((m) => {
-              const st = `y[(plane * u.oh + ${oy}) * (u.ow / 4u) + rx * ${P / 4}u + ${m}u] = vec4<f32>(${outs.slice(4 * m, 4 * m + 4).join(', ')});`;
+              const st = `${dst}[(plane * ${outH} + ${oy}) * (${outW} / 4u) + rx * ${P / 4}u + ${m}u] = vec4<f32>(${outs.slice(4 * m, 4 * m + 4).join(', ')});`;
               // the row's last item may hold fewer than P outputs (OW % P != 0)
-              return m === 0 ? st : `if (rx * ${P}u + ${4 * m}u < u.ow) { ${st} }`;
+              return m === 0 ? st : `if (rx * ${P}u + ${4 * m}u < ${outW}) { ${st} }`;
             })
             .join('\n        ')
-        : `let rowOut = (plane * u.oh + ${oy}) * u.ow;
-        ${rng(P).map((j) => `if (rx * ${P}u + ${j}u < u.ow) { y[rowOut + rx * ${P}u + ${j}u] = ${outs[j]}; }`).join('\n        ')}`;
-      return `      if (${oy} < u.oh) {
+        : `let rowOut = (plane * ${outH} + ${oy}) * ${outW};
+        ${rng(P).map((j) => `if (rx * ${P}u + ${j}u < ${outW}) { ${dst}[rowOut + rx * ${P}u + ${j}u] = ${outs[j]}; }`).join('\n        ')}`;
+      return `      if (${oy} < ${outH}) {
         ${body}
       }`;
     })
@@ -198,9 +249,9 @@ ${loads}
       let oy0 = ry * ${R}u;
       let y0 = i32(oy0 * ${p.sh}u) - ${p.ph};
       ${p.vec4 ? `let vb = (i32(rx * ${P * p.sw}u) - ${p.pw + off}) / 4;
-      let w4 = i32(u.w / 4u);
-      let base4 = plane * u.h * (u.w / 4u);` : `let xb = i32(rx * ${P * p.sw}u) - ${p.pw};
-      let base = plane * u.h * u.w;`}
+      let w4 = i32(${inW} / 4u);
+      let base4 = plane * ${inH} * (${inW} / 4u);` : `let xb = i32(rx * ${P * p.sw}u) - ${p.pw};
+      let base = plane * ${inH} * ${inW};`}
       ${rng(R).map((r) => rng(P).map((j) => `var acc${r}_${j} = 0.0;`).join(' ')).join(' ')}
 ${rowsBody}
 ${stores}`;
@@ -277,13 +328,44 @@ ${rowsMain(poolLayout(p, caps), 'u.n', 'u.strips', 'u.rowItems', multiItem(p, ch
  */
 export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool_bwd',
-  spec: (p, caps) => `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${p.bwdTile ? ':tile' : p.bwdVec4 ? ':v4' : ''}`,
-  // g [N,OH,OW] (vec4s with p.bwdTile), gx [N,H,W] (vec4s with p.bwdVec4 or p.bwdTile)
-  storage: (p) => [read('g', p.bwdTile ? 'vec4<f32>' : 'f32'), rw('gx', p.bwdVec4 || p.bwdTile ? 'vec4<f32>' : 'f32')],
-  uniforms: fields,
-  dispatch: (p, caps) =>
-    p.bwdTile ? rowGroups(poolLayout(p, caps), p.n * p.oh, p.ow / 4) : rowGroups(poolLayout(p, caps), p.n * p.h, p.bwdVec4 ? p.w / 4 : p.w),
+  spec: (p, caps) => {
+    const w = p.bwdWindow;
+    const variant = p.bwdTile ? ':tile' : w ? `:win${w.outs}x${w.rows}${w.vec4 ? (vec4Out(backwardWindowGeom(p)) ? 'v4io' : 'v4i') : ''}` : p.bwdVec4 ? ':v4' : '';
+    return `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${variant}`;
+  },
+  // g [N,OH,OW] (vec4s with p.bwdTile or a vec4 window sum), gx [N,H,W] (vec4s with p.bwdVec4,
+  // p.bwdTile, or a window sum's vec4 stores)
+  storage: (p) => {
+    const w = p.bwdWindow;
+    const gVec4 = !!p.bwdTile || !!w?.vec4;
+    const gxVec4 = p.bwdTile || (w ? vec4Out(backwardWindowGeom(p)) : p.bwdVec4);
+    return [read('g', gVec4 ? 'vec4<f32>' : 'f32'), rw('gx', gxVec4 ? 'vec4<f32>' : 'f32')];
+  },
+  uniforms: (p) => {
+    const t = backwardWindowGeom(p);
+    return [...fields(p), u32('rowItems', Math.ceil(t.ow / outsOf(t))), u32('strips', Math.ceil(t.oh / rowsOf(t)))];
+  },
+  dispatch: (p, caps) => {
+    const l = poolLayout(p, caps);
+    if (p.bwdTile) return rowGroups(l, p.n * p.oh, p.ow / 4);
+    if (p.bwdWindow) {
+      const t = backwardWindowGeom(p);
+      return rowGroups(l, p.n * Math.ceil(t.oh / rowsOf(t)), Math.ceil(t.ow / outsOf(t)));
+    }
+    return rowGroups(l, p.n * p.h, p.bwdVec4 ? p.w / 4 : p.w);
+  },
   body: (p, caps) => {
+    const win = p.bwdWindow;
+    if (win && !p.bwdTile) {
+      const problem = avgPoolBackwardWindowProblem({ ...p, bwdWindow: win });
+      if (problem) throw new Error(`avgpool_bwd: the window-sum backward needs ${problem}`);
+      const mode = divMode(p);
+      const io: WindowIo = { src: 'g', dst: 'gx', inH: 'u.oh', inW: 'u.ow', outH: 'u.h', outW: 'u.w', scale: mode === 'const' || mode === 'fixed' ? 'uniform' : 'load' };
+      // every row checked: g outside its plane is the zero padding of the window sum
+      return `
+${divisorWgsl(p)}
+${rowsMain(poolLayout(p, caps), 'u.n', 'u.strips', 'u.rowItems', multiItem(backwardWindowGeom(p), true, io))}`;
+    }
     if (p.bwdTile) {
       const problem = avgPoolBackwardTileProblem(p);
       if (problem) throw new Error(`avgpool_bwd: the tiled backward needs ${problem}`);

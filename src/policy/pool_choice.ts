@@ -10,7 +10,7 @@
 import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
 import { globalAvgPoolBackwardPackProblem, globalAvgPoolPackProblem, globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
-import { avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem } from '../kernels/avgpool.ts';
+import { avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem, avgPoolBackwardWindowProblem } from '../kernels/avgpool.ts';
 import { POOL_LANES, maxPoolLanesKernel, poolLanesBackwardFits, poolLanesFits } from '../kernels/maxpool_lanes.ts';
 
 /** The subgroup size the lanes kernels need, as both the adapter's minimum and maximum: their
@@ -138,6 +138,17 @@ export const AVG_SOFTWARE_VEC4_OUTS = 4;
  * maps), output rows of a multiple of 4: one vec4 load of g per kh * kw vec4 stores. */
 export function avgPoolBackwardTile(geom: PoolGeom, caps: Caps): boolean {
   return caps.software && avgPoolBackwardTileProblem(geom) === null;
+}
+
+/** The average-pooling backward as a window sum over g (avgpool.ts `bwdWindow`): software adapters,
+ * stride 1, windows of more than one element; the forward's outputs and rows per invocation, g
+ * rows as vec4s where OW % 4 == 0. The gather it replaces loads kh * kw scalars of g per input
+ * and divides each. Measured on lavapipe: see the README's pooling rows. */
+export function avgPoolBackwardWindow(geom: PoolGeom, caps: Caps): { outs: number; rows: number; vec4: boolean } | undefined {
+  if (!caps.software || geom.sh !== 1 || geom.sw !== 1 || geom.kh * geom.kw === 1) return undefined;
+  const vec4 = { outs: AVG_SOFTWARE_VEC4_OUTS, rows: AVG_SOFTWARE_ROWS_STRIDE1, vec4: true };
+  if (avgPoolBackwardWindowProblem({ ...geom, countIncludePad: true, divisorOverride: 0, bwdWindow: vec4 }) === null) return vec4;
+  return { outs: AVG_SOFTWARE_OUTS_STRIDE1, rows: AVG_SOFTWARE_ROWS_STRIDE1, vec4: false };
 }
 
 /** Whether the average-pooling backward takes the vec4 path (avgpool.ts `bwdVec4`): software

@@ -8,13 +8,13 @@ import { fwdBwd, f64, numelOf } from './layer_util.ts';
 import { avgPool2d, type AvgPoolOptions } from '../../src/autograd/avg_pool.ts';
 import { AvgPool2d } from '../../src/nn/pool_layers.ts';
 import {
-  avgPoolKernel, avgPoolBackwardKernel, avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem, avgPoolVec4Problem, type AvgPoolParams,
+  avgPoolKernel, avgPoolBackwardKernel, avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem, avgPoolBackwardWindowProblem, avgPoolVec4Problem, type AvgPoolParams,
 } from '../../src/kernels/avgpool.ts';
 import { poolOut } from '../../src/kernels/maxpool.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
 import {
-  AVG_SOFTWARE_ROWS_STRIDE1, avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolOuts, avgPoolRows, avgPoolVec4,
+  AVG_SOFTWARE_ROWS_STRIDE1, avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolBackwardWindow, avgPoolOuts, avgPoolRows, avgPoolVec4,
 } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import { torchCases, checkTorchCase, caseName } from './pool_torch_ref.ts';
@@ -108,6 +108,9 @@ const cases: Case[] = [
   { shape: [2, 3, 6, 16], k: [2, 2], s: [2, 2], p: [0, 0] },
   { shape: [1, 2, 9, 12], k: [3, 3], s: [3, 3], p: [0, 0], div: 7 }, // kw not dividing 4, divisorOverride
   { shape: [1, 2, 5, 8], k: [1, 2], s: [1, 2], p: [0, 0] }, // rectangular, 1-row windows
+  // stride 1 (the window-sum backward): per-window divisors, a rectangular window with an override
+  { shape: [1, 2, 6, 8], k: [3, 3], s: [1, 1], p: [1, 1], cip: false },
+  { shape: [2, 1, 5, 9], k: [2, 3], s: [1, 1], p: [1, 1], div: 4 },
 ];
 
 describe('avgPool2d', () => {
@@ -131,6 +134,7 @@ describe('avgPool2d', () => {
     let bwdVec4Runs = 0;
     let rowsRuns = 0;
     let tileRuns = 0;
+    let windowRuns = 0;
     const layouts: RowLayout[] = [
       { mode: 'flat', wg: 128 },
       { mode: 'rows', wg: 8, rows: 8 },
@@ -180,6 +184,15 @@ describe('avgPool2d', () => {
           const [gv] = launch(avgPoolBackwardKernel, { ...base, layout, bwdVec4: true }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
           expectClose(await gv.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd vec4 ${layout.mode} ${JSON.stringify(c)}`);
         }
+        // the stride-1 window-sum backward: scalar and vec4 g rows, several inputs and rows per invocation
+        if (layout !== layouts[2])
+          for (const [outs, rows, vec4] of [[3, 2, false], [4, 4, true], [8, 3, true]] as const) {
+            const p = { ...base, layout, bwdWindow: { outs, rows, vec4 } };
+            if (avgPoolBackwardWindowProblem(p)) continue;
+            windowRuns++;
+            const [gw] = launch(avgPoolBackwardKernel, p, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
+            expectClose(await gw.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd window ${layout.mode} outs ${outs} rows ${rows} vec4 ${vec4} ${JSON.stringify(c)}`);
+          }
         if (!avgPoolBackwardTileProblem(base)) {
           tileRuns++;
           const [gt] = launch(avgPoolBackwardKernel, { ...base, layout, bwdTile: true }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
@@ -187,9 +200,9 @@ describe('avgPool2d', () => {
         }
       }
     }
-    expect(vec4Runs).toBe(36);
+    expect(vec4Runs).toBe(39);
     expect(bwdVec4Runs).toBe(18);
-    expect([rowsRuns, tileRuns]).toEqual([88, 12]);
+    expect([rowsRuns, tileRuns, windowRuns]).toEqual([100, 12, 18]);
   });
 
   it('policy: several outputs per invocation only on software adapters, at stride 1 or with rows of a multiple of 4', () => {
@@ -214,6 +227,15 @@ describe('avgPool2d', () => {
     expect(avgPoolRows(g, BASELINE_CAPS)).toBe(1);
     expect(avgPoolRows({ ...g, sh: 2, oh: 4 }, soft)).toBe(1);
     expect(() => avgPoolKernel.wgsl({ ...g, countIncludePad: true, divisorOverride: 0, rows: 2 }, soft)).toThrow(/avgpool: several output rows per invocation \(rows 2\) need outs > 1/);
+    // the window-sum backward: software adapters, stride 1; vec4 g rows where OW % 4 == 0
+    expect(avgPoolBackwardWindow(g, soft)).toEqual({ outs: 4, rows: AVG_SOFTWARE_ROWS_STRIDE1, vec4: true });
+    expect(avgPoolBackwardWindow({ ...g, w: 9, ow: 9 }, soft)).toEqual({ outs: 4, rows: AVG_SOFTWARE_ROWS_STRIDE1, vec4: false });
+    expect(avgPoolBackwardWindow(g, BASELINE_CAPS)).toBeUndefined();
+    expect(avgPoolBackwardWindow({ ...g, sw: 2, ow: 4 }, soft)).toBeUndefined();
+    expect(avgPoolBackwardWindow({ ...g, kh: 1, kw: 1, ph: 0, pw: 0 }, soft)).toBeUndefined();
+    expect(() => avgPoolBackwardKernel.wgsl({ ...g, w: 9, ow: 9, countIncludePad: true, divisorOverride: 0, bwdWindow: { outs: 4, rows: 2, vec4: true } }, soft)).toThrow(
+      /avgpool_bwd: the window-sum backward needs the output width \(g rows\) 9 is not a multiple of 4/,
+    );
     // the tiled backward: windows covering the input exactly, OW % 4 == 0
     expect(avgPoolBackwardTile(tiling, soft)).toBe(true);
     expect(avgPoolBackwardTile(tiling, BASELINE_CAPS)).toBe(false);

@@ -200,6 +200,19 @@ export interface TrainingRun {
 
 type Row = EpochMetrics & { examplesPerSec: number; seconds: number };
 
+/** The input standardisation a weights file's metadata records: { mean, std } (inputMean /
+ * inputStd), null when the file was written by this trainer (it records `resize`) without one, or
+ * undefined when the file says nothing (another tool's: the recipe decides). */
+export function weightsStandardisation(metadata: Record<string, string>, path: string): { mean: number; std: number } | null | undefined {
+  if (metadata.inputMean !== undefined || metadata.inputStd !== undefined) {
+    const [mean, std] = [Number(metadata.inputMean), Number(metadata.inputStd)];
+    if (!Number.isFinite(mean) || !Number.isFinite(std) || std <= 0)
+      throw new UsageError(`--weights ${path}: expected a finite inputMean and a positive inputStd in its metadata, got ${metadata.inputMean} and ${metadata.inputStd}`);
+    return { mean, std };
+  }
+  return metadata.resize !== undefined ? null : undefined;
+}
+
 /**
  * Load the data, then train (or with --eval-only evaluate) `run.net` on Fashion-MNIST by
  * `run.recipe`, reading the run flags (--data, --out, --seed, --test-limit, --resume, --weights,
@@ -237,10 +250,22 @@ export async function runTraining(run: TrainingRun): Promise<void> {
   let startBatch = 0;
   let partial = { loss: 0, correct: 0, n: 0, seconds: 0 };
   let history: Row[] = [];
+  // the input standardisation: the recipe's, unless --weights names a file this trainer wrote,
+  // whose metadata records the one its weights expect
+  let norm: { mean: number; std: number } | null = r.normalize ? { mean: FASHION_MEAN, std: FASHION_STD } : null;
   if (flags.weights) {
-    const sd = await wt.load(flags.weights as string);
-    net.loadStateDict(sd);
+    const { tensors, metadata } = await wt.loadSafetensors(flags.weights as string);
+    net.loadStateDict(tensors);
     console.log(`loaded weights from ${flags.weights}`);
+    const fileNorm = weightsStandardisation(metadata, flags.weights as string);
+    if (fileNorm !== undefined && JSON.stringify(fileNorm) !== JSON.stringify(norm)) {
+      norm = fileNorm;
+      console.log(
+        norm
+          ? `inputs standardised as ${flags.weights} records: (x - ${norm.mean}) / ${norm.std}`
+          : `inputs not standardised: ${flags.weights} records no standardisation`,
+      );
+    }
   }
   if (flags.resume) {
     if (!existsSync(ckptPath)) throw new UsageError(`--resume: no checkpoint at ${ckptPath}`);
@@ -254,7 +279,7 @@ export async function runTraining(run: TrainingRun): Promise<void> {
   }
 
   // the model's input: the resized batch, standardised when the recipe says so
-  const input = (x: wt.Tensor): wt.Tensor => (r.normalize ? x.sub(FASHION_MEAN).div(FASHION_STD) : x);
+  const input = (x: wt.Tensor): wt.Tensor => (norm ? x.sub(norm.mean).div(norm.std) : x);
 
   // evaluation batch 256 (AlexNet on lavapipe: 10,000 images in ~131 s; batch 64 took ~135 s)
   const testLoader = new wt.data.Loader(data.test, { batchSize: Math.max(r.batchSize, 256), resize: r.resize });
@@ -296,7 +321,7 @@ export async function runTraining(run: TrainingRun): Promise<void> {
       example.dispose();
       net.train();
     }
-    console.log(`wrote ${onnxPath} (ONNX opset 17, input [N, 1, ${r.resize}, ${r.resize}]${r.normalize ? `, standardised: (x - ${FASHION_MEAN}) / ${FASHION_STD}` : ''})`);
+    console.log(`wrote ${onnxPath} (ONNX opset 17, input [N, 1, ${r.resize}, ${r.resize}]${norm ? `, standardised: (x - ${norm.mean}) / ${norm.std}` : ''})`);
   };
 
   if (evalOnly) {
@@ -319,7 +344,7 @@ export async function runTraining(run: TrainingRun): Promise<void> {
   const ceOptions = r.labelSmoothing > 0 ? { labelSmoothing: r.labelSmoothing } : undefined;
 
   // the weights expect standardised inputs: say so in the file
-  const normMeta: Record<string, string> = r.normalize ? { inputMean: String(FASHION_MEAN), inputStd: String(FASHION_STD) } : {};
+  const normMeta: Record<string, string> = norm ? { inputMean: String(norm.mean), inputStd: String(norm.std) } : {};
   let stepsThisRun = 0;
   net.train();
   for (let epoch = startEpoch; epoch < r.epochs; epoch++) {

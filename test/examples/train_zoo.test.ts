@@ -52,6 +52,13 @@ describe('examples/train_zoo.ts', () => {
     const bytes = readFileSync(join(out, 'lenet.safetensors'));
     const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8'));
     expect(header.__metadata__).toMatchObject({ inputMean: '0.286', inputStd: '0.353', model: 'lenet' });
+    // evaluating the file without --normalize standardises as the file records: the training run's
+    // last test accuracy on the same images
+    const trained = [...r.out.matchAll(/test acc (\d\.\d{3})/g)].map((m) => m[1]);
+    const e = run(['--model', 'lenet', '--eval-only', '--weights', join(out, 'lenet.safetensors'), '--test-limit', '128', '--out', out]);
+    expect(e.status, e.out).toBe(0);
+    expect(e.out).toContain(`inputs standardised as ${join(out, 'lenet.safetensors')} records: (x - 0.286) / 0.353`);
+    expect(e.out).toContain(`test acc ${trained[trained.length - 1]} on 128 images`);
   });
 
   it('--resume after an interrupted run continues from the saved epoch, batch and schedule', () => {

@@ -2,7 +2,7 @@
 // (lr/warm, 2 lr/warm, ..., lr), then follows a cosine from lr to 0 over the rest.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as wt from 'webgpu-tensor';
-import { makeScheduler, WARMUP_FRACTION, type Recipe } from '../../examples/lib/trainer.ts';
+import { makeScheduler, WARMUP_FRACTION, weightsStandardisation, type Recipe } from '../../examples/lib/trainer.ts';
 import { ZOO_RECIPES } from '../../examples/lib/zoo_recipes.ts';
 import { initGpu } from '../helpers.ts';
 
@@ -24,4 +24,16 @@ describe('trainer schedules', () => {
       p.dispose();
     });
   }
+});
+
+describe('weights metadata: the input standardisation a file records', () => {
+  it('reads inputMean / inputStd, a trainer file without them, and another tool’s file', () => {
+    expect(weightsStandardisation({ inputMean: '0.286', inputStd: '0.353', resize: '28' }, 'f')).toEqual({ mean: 0.286, std: 0.353 });
+    expect(weightsStandardisation({ resize: '28', epoch: '3' }, 'f')).toBeNull();
+    expect(weightsStandardisation({}, 'f')).toBeUndefined();
+    expect(() => weightsStandardisation({ inputMean: '0.2', inputStd: '0' }, 'w.safetensors')).toThrow(
+      /--weights w\.safetensors: expected a finite inputMean and a positive inputStd in its metadata, got 0\.2 and 0/,
+    );
+    expect(() => weightsStandardisation({ inputMean: 'x' }, 'w.safetensors')).toThrow(/got x and undefined/);
+  });
 });

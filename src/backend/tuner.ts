@@ -111,7 +111,7 @@ export const ROUND2 = 3;
  * the loaded dev machine ~5%), so a smaller gap would flip picks between runs for nothing. */
 export const TIE_MARGIN = 0.05;
 /** In the first round a candidate whose one sizing run takes longer than CUTOFF x the fastest time
- * so far is not sampled further (GEMM variants for hardware GPUs run 2-4x slower than the lanes
+ * so far is not sampled further (GEMM variants for hardware GPUs run 2-10x slower than the lanes
  * kernels on lavapipe, at ~100 ms a run): one run only ever overestimates, so it cannot lose a
  * winner that is within the factor. */
 export const CUTOFF = 2;

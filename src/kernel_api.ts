@@ -24,7 +24,7 @@ import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 import {
-  avgPoolBackwardTile as chooseAvgPoolBackwardTile, avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolBackwardWindow as chooseAvgPoolBackwardWindow, avgPoolOuts as chooseAvgPoolOuts, avgPoolRows as chooseAvgPoolRows, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
+  adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolBackwardTile as chooseAvgPoolBackwardTile, avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolBackwardWindow as chooseAvgPoolBackwardWindow, avgPoolOuts as chooseAvgPoolOuts, avgPoolRows as chooseAvgPoolRows, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
 } from './policy/pool_choice.ts';
 import type { GlobalAvgPoolBackwardParams, GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
@@ -210,6 +210,12 @@ export function avgPoolBackwardVec4(geom: PoolGeom): boolean {
 // (one or two dispatches; returns dL/dx).
 export { adaptivePoolKernel, type AdaptivePoolParams } from './kernels/adaptive_pool.ts';
 export { adaptivePoolBackward } from './autograd/adaptive_pool2d.ts';
+// Adaptive average pooling by rows (software adapters' choice for narrow planes).
+export { adaptiveAvgRowsKernel, adaptiveAvgRowsBackwardKernel, type AdaptiveAvgRowsParams } from './kernels/adaptive_avg_rows.ts';
+/** Whether the library runs the adaptive average pool for these sizes by rows on the current adapter. */
+export function adaptiveAvgByRows(geom: { h: number; w: number; oh: number; ow: number }): boolean {
+  return chooseAdaptiveAvgByRows(geom, deviceCaps());
+}
 // Global average pooling (adaptive to 1 x 1): forward (x, y) and backward (g, gx).
 export {
   globalAvgPoolKernel, globalAvgPoolBackwardKernel,

@@ -8,7 +8,7 @@ import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
 
 const {
-  runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward,
+  runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward, adaptiveAvgByRows, adaptiveAvgRowsKernel,
   globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, globalAvgPoolBackwardParams, avgPoolOuts, avgPoolRows, avgPoolVec4, avgPoolBackwardVec4, avgPoolBackwardTile, avgPoolBackwardWindow,
 } = wt.kernels;
 
@@ -76,10 +76,12 @@ export function entries(small: boolean): BenchEntry[] {
     }),
     entry('adaptiveAvgPool.fwd', `${ab}x256x13x13 -> 6x6`, (an * 169 + an * 36) * F, () => {
       const [x, y] = [wt.randn([an * 169]), wt.zeros([an * 36])];
-      return { run: () => runKernel(adaptivePoolKernel, adaptive, [x, y]), tensors: [x, y] };
+      // the library's kernel for this adapter: by rows for narrow planes, else the generic one
+      const run = adaptiveAvgByRows(adaptive) ? () => runKernel(adaptiveAvgRowsKernel, adaptive, [x, y]) : () => runKernel(adaptivePoolKernel, adaptive, [x, y]);
+      return { run, tensors: [x, y] };
     }),
-    // g / bin sizes, then the gather (two dispatches, new gx each run)
-    entry('adaptiveAvgPool.bwd', `${ab}x256x13x13 <- 6x6`, (an * 169 + 3 * an * 36) * F, () => {
+    // the library's backward (by rows: one dispatch; generic: g / bin sizes, then the gather), new gx each run
+    entry('adaptiveAvgPool.bwd', `${ab}x256x13x13 <- 6x6`, (an * 169 + (adaptiveAvgByRows(adaptive) ? 1 : 3) * an * 36) * F, () => {
       const g = wt.randn([an * 36]);
       return { run: () => adaptivePoolBackward(g, null, adaptive, [an * 169]).dispose(), tensors: [g] };
     }),

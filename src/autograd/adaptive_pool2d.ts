@@ -1,13 +1,15 @@
 // adaptive_avg_pool2d / adaptive_max_pool2d: x [B, C, H, W] (or unbatched [C, H, W]) ->
 // [B, C, OH, OW] for any output size. A 1 x 1 average (global average pooling) runs the
 // one-reduction-per-plane kernels of global_avgpool.ts; sizes that divide evenly run as window pools
-// (avg_pool.ts / max_pool.ts, see src/policy/pool_choice.ts); everything else adaptive_pool.ts.
+// (avg_pool.ts / max_pool.ts, see src/policy/pool_choice.ts); narrow average pools on software
+// adapters run by rows (adaptive_avg_rows.ts); everything else adaptive_pool.ts.
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { type AdaptivePoolParams, adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../kernels/adaptive_pool.ts';
 import { globalAvgPoolBackwardKernel, globalAvgPoolKernel } from '../kernels/global_avgpool.ts';
 import { BASELINE_CAPS } from '../kernels/kernel.ts';
-import { adaptiveAsWindow, globalAvgPoolBackwardPacked, globalAvgPoolGeom } from '../policy/pool_choice.ts';
+import { adaptiveAsWindow, adaptiveAvgByRows, globalAvgPoolBackwardPacked, globalAvgPoolGeom } from '../policy/pool_choice.ts';
+import { adaptiveAvgRowsBackwardKernel, adaptiveAvgRowsKernel } from '../kernels/adaptive_avg_rows.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { fmt } from '../tensor/shape.ts';
 import { Function, isGradEnabled } from './function.ts';
@@ -27,6 +29,8 @@ export function adaptivePoolBackward(g: Tensor, idx: Tensor | null, p: AdaptiveP
     const packed = g.device !== 'cpu' && globalAvgPoolBackwardPacked(p.n, p.h, p.w, deviceCaps());
     return launch(globalAvgPoolBackwardKernel, { n: p.n, h: p.h, w: p.w, packed }, [g, { shape: xShape }])[0];
   }
+  const r = { n: p.n, h: p.h, w: p.w, oh: p.oh, ow: p.ow };
+  if (g.device !== 'cpu' && adaptiveAvgByRows(r, deviceCaps())) return launch(adaptiveAvgRowsBackwardKernel, r, [g, { shape: xShape }])[0];
   const gs = launch(adaptiveAvgGradScaleKernel, p, [g, { shape: g.shape }])[0];
   const gx = launch(adaptivePoolBackwardKernel, p, [gs, { shape: xShape }])[0];
   gs.dispose();
@@ -48,6 +52,8 @@ class AdaptiveAvgPool2d extends Function {
       const caps = x.device === 'cpu' ? BASELINE_CAPS : deviceCaps();
       return launch(globalAvgPoolKernel, { n, h, w, ...globalAvgPoolGeom(h, w, caps) }, [x, { shape: this.outShape }])[0];
     }
+    const r = { n, h, w, oh, ow };
+    if (x.device !== 'cpu' && adaptiveAvgByRows(r, deviceCaps())) return launch(adaptiveAvgRowsKernel, r, [x, { shape: this.outShape }])[0];
     return launch(adaptivePoolKernel, this.p, [x, { shape: this.outShape }])[0];
   }
   backward(g: Tensor) {

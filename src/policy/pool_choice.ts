@@ -5,10 +5,11 @@
 // CPU tensors need no choice: they run the twins of maxpool.ts.
 // Also the launch geometry of global average pooling (global_avgpool.ts: invocations per plane,
 // packed plane groups), the variants of average pooling's one kernel pair (avgpool.ts: outputs and
-// rows per invocation, vec4 loads, the vec4 and tiled backwards) and when an adaptive pool runs as
-// a window pool; adaptive_pool.ts has no variants.
+// rows per invocation, vec4 loads, the vec4, tiled and window-sum backwards) and how an adaptive
+// pool runs (as a window pool, by rows, or adaptive_pool.ts's generic kernels).
 import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
+import { adaptiveAvgRowsCost } from '../kernels/adaptive_avg_rows.ts';
 import { globalAvgPoolBackwardPackProblem, globalAvgPoolPackProblem, globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
 import { avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem, avgPoolBackwardWindowProblem } from '../kernels/avgpool.ts';
 import { POOL_LANES, maxPoolLanesKernel, poolLanesBackwardFits, poolLanesFits } from '../kernels/maxpool_lanes.ts';
@@ -107,6 +108,22 @@ export function globalAvgPoolBackwardPacked(n: number, h: number, w: number, cap
  * average is global average pooling's (checked first by the caller). */
 export function adaptiveAsWindow(h: number, w: number, oh: number, ow: number): boolean {
   return h % oh === 0 && w % ow === 0;
+}
+
+/** Software adapters: adaptive average pools whose sizes do not divide evenly run by rows
+ * (adaptive_avg_rows.ts: an invocation per output / input row, column bins baked into the WGSL)
+ * when a row's unrolled loads and additions stay within this bound (13 x 13 -> 6 x 6: 31).
+ * Measured on lavapipe ([128 * 256, 13, 13] -> 6 x 6, quiet 2-core dev machine, two runs): forward
+ * 6.0 ms vs 22 ms generic, backward 10.2 ms vs 68 ms (generic: scale pass + gather); cold compile
+ * 0.1-0.2 s. Hardware GPUs keep the generic kernels
+ * (not timed there). A fully unrolled variant (every bin baked, packed vec4 plane groups) ran 3x /
+ * 16x faster than the generic kernels but took 15-33 s to compile there, so it is not used. */
+export const ADAPTIVE_ROWS_MAX_COST = 256;
+
+/** Whether the adaptive average pool from h x w to oh x ow runs by rows (the caller checks the
+ * global and window cases first). */
+export function adaptiveAvgByRows(geom: { h: number; w: number; oh: number; ow: number }, caps: Caps): boolean {
+  return caps.software && adaptiveAvgRowsCost(geom) <= ADAPTIVE_ROWS_MAX_COST;
 }
 
 // ---- average pooling (avgpool.ts): forward outputs per invocation ----

@@ -3,10 +3,12 @@
 // Layouts: same-shape operands take a flat path (vec4 when n % 4 == 0); otherwise each output index
 // is decomposed with the out shape and the operands' broadcast strides (0 on broadcast dims),
 // right-aligned into 6 slots (rank <= 6). One operand may be a scalar uniform `s` instead of a buffer
-// (`scalar: 'a' | 'b'`): then only the other operand is bound.
+// (`scalar: 'a' | 'b'`): then only the other operand is bound. Launched in stream.ts's geometry
+// (each invocation loops over several units).
 import type { NumArray } from './kernel.ts';
 import { type StorageDecl, defineKernel, f32, read, rw, u32, u32x4s } from './shader.ts';
-import { LINEAR_PARAMS, NAN_BITS, linearGid } from './wgsl_lib.ts';
+import { streamGeom, streamGroups, streamLoop } from './stream.ts';
+import { NAN_BITS } from './wgsl_lib.ts';
 
 export interface BinaryParams {
   op: string;
@@ -26,7 +28,6 @@ export interface BinaryParams {
   s?: number;
 }
 
-const WG = 256;
 const numelOf = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
 const isVec4 = (p: BinaryParams) => p.same && numelOf(p.shape) % 4 === 0;
 const units = (p: BinaryParams) => (isVec4(p) ? numelOf(p.shape) / 4 : numelOf(p.shape));
@@ -41,7 +42,7 @@ function slots(v: readonly number[], fill: number): number[] {
 
 export const binaryKernel = defineKernel<BinaryParams>({
   name: 'binary',
-  spec: (p) => `${p.op}:${p.same ? (isVec4(p) ? 'v4' : 'flat') : 'bcast'}${p.scalar ? `:s${p.scalar}` : ''}`,
+  spec: (p, caps) => `${p.op}:${p.same ? (isVec4(p) ? 'v4' : 'flat') : 'bcast'}${p.scalar ? `:s${p.scalar}` : ''}:${streamGeom(caps).wg}x${streamGeom(caps).per}`,
   storage: (p) => {
     const T = isVec4(p) ? 'vec4<f32>' : 'f32';
     const ins: StorageDecl[] = [];
@@ -57,12 +58,15 @@ export const binaryKernel = defineKernel<BinaryParams>({
     u32x4s('as_', slots(p.aStrides, 0)),
     u32x4s('bs', slots(p.bStrides, 0)),
   ],
-  dispatch: (p) => Math.ceil(units(p) / WG),
-  body: (p) => {
+  // stream.ts's geometry: on lavapipe a workgroup of 8 looping over 64 units each
+  dispatch: (p, caps) => streamGroups(units(p), streamGeom(caps)),
+  body: (p, caps) => {
     const T = isVec4(p) ? 'vec4<f32>' : 'f32';
+    const g = streamGeom(caps);
+    const loop = streamLoop(g, 'u.n');
     const index = p.same
-      ? 'let ia = gid; let ib = gid;'
-      : `var rem = gid; var ia = 0u; var ib = 0u;
+      ? 'let ia = i; let ib = i;'
+      : `var rem = i; var ia = 0u; var ib = 0u;
   for (var d = 5; d >= 0; d--) {
     let dim = u.shape[d / 4][d % 4];
     let c = rem % dim;
@@ -71,16 +75,16 @@ export const binaryKernel = defineKernel<BinaryParams>({
     ib += c * u.bs[d / 4][d % 4];
   }`;
     return `${p.helpers?.(T) ?? ''}
-@compute @workgroup_size(${WG})
-fn main(${LINEAR_PARAMS}) {
-  ${linearGid(WG)}
-  if (gid >= u.n) { return; }
-  ${index}
-  let a = ${p.scalar === 'a' ? `${T}(u.s)` : 'A[ia]'};
-  let b = ${p.scalar === 'b' ? `${T}(u.s)` : 'B[ib]'};
+@compute @workgroup_size(${g.wg})
+fn main(${loop.params}) {
   let zero = ${T}(0.0);
   let one = ${T}(1.0);
-  Z[gid] = ${p.expr};
+  ${loop.open}
+    ${index}
+    let a = ${p.scalar === 'a' ? `${T}(u.s)` : 'A[ia]'};
+    let b = ${p.scalar === 'b' ? `${T}(u.s)` : 'B[ib]'};
+    Z[i] = ${p.expr};
+  }
 }`;
   },
   cpu: (p, bufs: NumArray[]) => {

@@ -3,10 +3,12 @@
 // CPU), and either may be a scalar uniform instead of a buffer (then it is not bound).
 // Layouts: when every bound operand has the output's shape, a flat path (vec4 when n % 4 == 0);
 // otherwise each output index is decomposed with the out shape and the operands' broadcast strides
-// (0 on broadcast dims), right-aligned into 6 slots (rank <= 6).
+// (0 on broadcast dims), right-aligned into 6 slots (rank <= 6). Launched in stream.ts's geometry
+// (each invocation loops over several units).
 import type { NumArray } from './kernel.ts';
 import { type StorageDecl, defineKernel, f32, read, rw, u32, u32x4s } from './shader.ts';
-import { LINEAR_PARAMS, isNanWgsl, linearGid } from './wgsl_lib.ts';
+import { streamGeom, streamGroups, streamLoop } from './stream.ts';
+import { isNanWgsl } from './wgsl_lib.ts';
 
 export interface WhereParams {
   /** Output shape (rank <= 6). */
@@ -24,7 +26,6 @@ export interface WhereParams {
   bScalar?: number | null;
 }
 
-const WG = 256;
 const numelOf = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
 const isVec4 = (p: WhereParams) => p.same && numelOf(p.shape) % 4 === 0;
 const units = (p: WhereParams) => (isVec4(p) ? numelOf(p.shape) / 4 : numelOf(p.shape));
@@ -41,8 +42,8 @@ function slots(v: readonly number[], fill: number): number[] {
 
 export const whereKernel = defineKernel<WhereParams>({
   name: 'where',
-  spec: (p) =>
-    `${p.condInt ? 'i' : 'f'}:${p.same ? (isVec4(p) ? 'v4' : 'flat') : 'bcast'}${hasA(p) ? '' : ':sa'}${hasB(p) ? '' : ':sb'}`,
+  spec: (p, caps) =>
+    `${p.condInt ? 'i' : 'f'}:${p.same ? (isVec4(p) ? 'v4' : 'flat') : 'bcast'}${hasA(p) ? '' : ':sa'}${hasB(p) ? '' : ':sb'}:${streamGeom(caps).wg}x${streamGeom(caps).per}`,
   // cond, a (unless scalar), b (unless scalar), z
   storage: (p) => {
     const v = isVec4(p);
@@ -61,13 +62,15 @@ export const whereKernel = defineKernel<WhereParams>({
     u32x4s('as_', slots(p.aStrides, 0)),
     u32x4s('bs', slots(p.bStrides, 0)),
   ],
-  dispatch: (p) => Math.ceil(units(p) / WG),
-  body: (p) => {
+  dispatch: (p, caps) => streamGroups(units(p), streamGeom(caps)),
+  body: (p, caps) => {
     const v = isVec4(p);
     const T = v ? 'vec4<f32>' : 'f32';
+    const g = streamGeom(caps);
+    const loop = streamLoop(g, 'u.n');
     const index = p.same
-      ? 'let ic = gid; let ia = gid; let ib = gid;'
-      : `var rem = gid; var ic = 0u; var ia = 0u; var ib = 0u;
+      ? 'let ic = i; let ia = i; let ib = i;'
+      : `var rem = i; var ic = 0u; var ia = 0u; var ib = 0u;
   for (var d = 5; d >= 0; d--) {
     let dim = u.shape[d / 4][d % 4];
     let c = rem % dim;
@@ -79,15 +82,15 @@ export const whereKernel = defineKernel<WhereParams>({
     // NaN is nonzero; tested by bit pattern (lavapipe folds comparisons with NaN)
     const test = p.condInt ? `c != ${v ? 'vec4<i32>(0)' : '0'}` : `(c != ${T}(0.0)) | isNan(c)`;
     return `${p.condInt ? '' : isNanWgsl(v ? 'vec4<f32>' : 'f32')}
-@compute @workgroup_size(${WG})
-fn main(${LINEAR_PARAMS}) {
-  ${linearGid(WG)}
-  if (gid >= u.n) { return; }
-  ${index}
-  let c = C[ic];
-  let a = ${hasA(p) ? 'A[ia]' : `${T}(u.sa)`};
-  let b = ${hasB(p) ? 'B[ib]' : `${T}(u.sb)`};
-  Z[gid] = select(b, a, ${test});
+@compute @workgroup_size(${g.wg})
+fn main(${loop.params}) {
+  ${loop.open}
+    ${index}
+    let c = C[ic];
+    let a = ${hasA(p) ? 'A[ia]' : `${T}(u.sa)`};
+    let b = ${hasB(p) ? 'B[ib]' : `${T}(u.sb)`};
+    Z[i] = select(b, a, ${test});
+  }
 }`;
   },
   cpu: (p, bufs: NumArray[]) => {

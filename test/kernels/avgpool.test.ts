@@ -167,10 +167,13 @@ describe('avgPool2d', () => {
           const [y] = launch(avgPoolKernel, p, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
           expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd vec4 ${layout.mode} outs ${outs} ${JSON.stringify(c)}`);
         }
-        // several output rows per invocation (stride-1 windows share input rows): scalar and vec4
-        // loads, row counts dividing OH or not, 4 and 8 outputs (two vec4 stores, a partial one)
-        if (layout !== layouts[2])
+        // several output rows per invocation (stride-1 windows share input rows; the library uses
+        // it at stride 1 on software adapters (the rows layout) only, and stride-3 windows make large shaders that take seconds each to
+        // compile on a cold lavapipe cache): scalar and vec4 loads, row counts dividing OH or not,
+        // 4 and 8 outputs (two vec4 stores, a partial one)
+        if (layout === layouts[1] && c.s[0] <= 2)
           for (const [outs, rows, vec4] of [[3, 2, false], [4, 3, false], [4, 4, true], [8, 3, true]] as const) {
+            if (outs === 8 && c.s[1] !== 1) continue;
             const p = { ...base, layout, outs, rows, vec4 };
             if (vec4 && avgPoolVec4Problem(p)) continue;
             rowsRuns++;
@@ -184,8 +187,9 @@ describe('avgPool2d', () => {
           const [gv] = launch(avgPoolBackwardKernel, { ...base, layout, bwdVec4: true }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
           expectClose(await gv.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd vec4 ${layout.mode} ${JSON.stringify(c)}`);
         }
-        // the stride-1 window-sum backward: scalar and vec4 g rows, several inputs and rows per invocation
-        if (layout !== layouts[2])
+        // the stride-1 window-sum backward (software adapters: the rows layout): scalar and vec4 g
+        // rows, several inputs and rows per invocation
+        if (layout === layouts[1])
           for (const [outs, rows, vec4] of [[3, 2, false], [4, 4, true], [8, 3, true]] as const) {
             const p = { ...base, layout, bwdWindow: { outs, rows, vec4 } };
             if (avgPoolBackwardWindowProblem(p)) continue;
@@ -202,7 +206,7 @@ describe('avgPool2d', () => {
     }
     expect(vec4Runs).toBe(39);
     expect(bwdVec4Runs).toBe(18);
-    expect([rowsRuns, tileRuns, windowRuns]).toEqual([100, 12, 18]);
+    expect([rowsRuns, tileRuns, windowRuns]).toEqual([31, 12, 9]);
   });
 
   it('policy: several outputs per invocation only on software adapters, at stride 1 or with rows of a multiple of 4', () => {

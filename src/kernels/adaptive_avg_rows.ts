@@ -32,6 +32,10 @@ const wgOf = (caps: Caps) => rowLayout(caps).wg;
 const generic = (p: AdaptiveAvgRowsParams) => ({ op: 'avg' as const, n: p.n, h: p.h, w: p.w, oh: p.oh, ow: p.ow });
 const colBins = (p: AdaptiveAvgRowsParams) => rng(p.ow).map((ox) => [binStart(ox, p.ow, p.w), binEnd(ox, p.ow, p.w)] as const);
 
+/** Pipeline key: the baked sizes and the workgroup width. */
+const sizesKey = (p: AdaptiveAvgRowsParams, caps: Caps) => `${p.h}x${p.w}to${p.oh}x${p.ow}:wg${wgOf(caps)}`;
+const planeCount = (p: AdaptiveAvgRowsParams) => [u32('n', p.n)];
+
 /** Statements per row of the unrolled column work (loads and additions): the code size. */
 export const adaptiveAvgRowsCost = (p: { w: number; ow: number }) =>
   p.w + rng(p.ow).reduce((s, ox) => s + binEnd(ox, p.ow, p.w) - binStart(ox, p.ow, p.w), 0);
@@ -46,10 +50,10 @@ fn ${name}End(i: u32) -> u32 { return ((i + 1u) * ${inSize}u + ${outSize - 1}u) 
  */
 export const adaptiveAvgRowsKernel = defineKernel<AdaptiveAvgRowsParams>({
   name: 'adaptive_avg_rows',
-  spec: (p, caps) => `${p.h}x${p.w}to${p.oh}x${p.ow}:wg${wgOf(caps)}`,
+  spec: sizesKey,
   // x [N,H,W], y [N,OH,OW]
   storage: () => [read('x'), rw('y')],
-  uniforms: (p) => [u32('n', p.n)],
+  uniforms: planeCount,
   dispatch: (p, caps) => Math.ceil((p.n * p.oh) / wgOf(caps)),
   body: (p, caps) => {
     const bins = colBins(p);
@@ -83,10 +87,10 @@ fn main(${LINEAR_PARAMS}) {
  */
 export const adaptiveAvgRowsBackwardKernel = defineKernel<AdaptiveAvgRowsParams>({
   name: 'adaptive_avg_rows_bwd',
-  spec: (p, caps) => `${p.h}x${p.w}to${p.oh}x${p.ow}:wg${wgOf(caps)}`,
+  spec: sizesKey,
   // g [N,OH,OW], gx [N,H,W]
   storage: () => [read('g'), rw('gx')],
-  uniforms: (p) => [u32('n', p.n)],
+  uniforms: planeCount,
   dispatch: (p, caps) => Math.ceil((p.n * p.h) / wgOf(caps)),
   body: (p, caps) => {
     const bins = colBins(p);

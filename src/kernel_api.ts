@@ -17,6 +17,7 @@ import { mm } from './autograd/matmul_op.ts';
 import { deviceCaps } from './backend/device.ts';
 import { maxPoolForwardKernel as chooseMaxPoolForward } from './policy/pool_choice.ts';
 import type { MaxPoolParams, PoolGeom } from './kernels/maxpool.ts';
+import type { AvgPoolParams } from './kernels/avgpool.ts';
 import type { SoftmaxParams } from './kernels/softmax.ts';
 import { softmaxParams as chooseSoftmaxParams } from './autograd/softmax_fn.ts';
 import type { ChannelWalk } from './kernels/channel_stats.ts';
@@ -24,7 +25,7 @@ import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 import {
-  adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolBackwardTile as chooseAvgPoolBackwardTile, avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolBackwardWindow as chooseAvgPoolBackwardWindow, avgPoolOuts as chooseAvgPoolOuts, avgPoolRows as chooseAvgPoolRows, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
+  adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolBackwardTile as chooseAvgPoolBackwardTile, avgPoolForwardChoice as chooseAvgPoolForward, avgPoolBackwardChoice as chooseAvgPoolBackward, avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolBackwardWindow as chooseAvgPoolBackwardWindow, avgPoolOuts as chooseAvgPoolOuts, avgPoolRows as chooseAvgPoolRows, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
 } from './policy/pool_choice.ts';
 import type { GlobalAvgPoolBackwardParams, GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
@@ -176,6 +177,16 @@ export function layerNormParamGradChunks(r: number, d: number): number {
 }
 // Average pooling forward (x, y) and its gather backward (g, gx), params = PoolGeom + divisor rule.
 export { avgPoolKernel, avgPoolBackwardKernel, type AvgPoolParams } from './kernels/avgpool.ts';
+/** The average-pooling forward's variant (`outs`, `rows`, `vec4`, `slide` of its params) the
+ * library picks for this geometry on the current adapter. */
+export function avgPoolForwardChoice(geom: PoolGeom): Pick<AvgPoolParams, 'outs' | 'rows' | 'vec4' | 'slide'> {
+  return chooseAvgPoolForward(geom, deviceCaps());
+}
+/** The average-pooling backward's variant (`slide`, `bwdTile`, `bwdWindow`, `bwdVec4` of its
+ * params) the library picks for this geometry on the current adapter. */
+export function avgPoolBackwardChoice(geom: PoolGeom): Pick<AvgPoolParams, 'slide' | 'bwdTile' | 'bwdWindow' | 'bwdVec4'> {
+  return chooseAvgPoolBackward(geom, deviceCaps());
+}
 /** The average-pooling forward's outputs per invocation (`outs`) the library picks for this
  * geometry on the current adapter. */
 export function avgPoolOuts(geom: PoolGeom): number {

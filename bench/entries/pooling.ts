@@ -9,7 +9,7 @@ import type { BenchEntry } from '../harness.ts';
 
 const {
   runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward, adaptiveAvgByRows, adaptiveAvgRowsKernel,
-  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, globalAvgPoolBackwardParams, avgPoolOuts, avgPoolRows, avgPoolVec4, avgPoolBackwardVec4, avgPoolBackwardTile, avgPoolBackwardWindow,
+  globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, globalAvgPoolBackwardParams, avgPoolForwardChoice, avgPoolBackwardChoice,
 } = wt.kernels;
 
 const F = 4; // bytes per f32
@@ -38,16 +38,14 @@ function avgEntries(batch: number, c: number, h: number, w: number, k: number, s
   return [
     entry(`avgpool.fwd`, `${shape} -> ${oh}x${ow}`, (act + out) * F, () => {
       const [x, y] = [wt.randn([act]), wt.zeros([out])];
-      // the library's outputs per invocation for this adapter
-      const p = { ...params, outs: avgPoolOuts(params), rows: avgPoolRows(params), vec4: avgPoolVec4(params) };
+      // the library's variant for this adapter
+      const p = { ...params, ...avgPoolForwardChoice(params) };
       return { run: () => runKernel(avgPoolKernel, p, [x, y]), tensors: [x, y] };
     }),
     entry(`avgpool.bwd`, `${shape} <- ${oh}x${ow}`, (act + out) * F, () => {
       const [g, gx] = [wt.randn([out]), wt.zeros([act])];
-      // the library's variant for this adapter: tiled, else window sum, else vec4 stores
-      const bwdTile = avgPoolBackwardTile(params);
-      const bwdWindow = bwdTile ? undefined : avgPoolBackwardWindow(params);
-      const p = { ...params, bwdTile, bwdWindow, bwdVec4: !bwdTile && !bwdWindow && avgPoolBackwardVec4(params) };
+      // the library's variant for this adapter
+      const p = { ...params, ...avgPoolBackwardChoice(params) };
       return { run: () => runKernel(avgPoolBackwardKernel, p, [g, gx]), tensors: [g, gx] };
     }),
   ];

@@ -3,7 +3,7 @@
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { type AvgPoolParams, avgPoolBackwardKernel, avgPoolKernel } from '../kernels/avgpool.ts';
-import { avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolBackwardWindow, avgPoolOuts, avgPoolRows, avgPoolVec4 } from '../policy/pool_choice.ts';
+import { avgPoolBackwardChoice, avgPoolForwardChoice } from '../policy/pool_choice.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { Function } from './function.ts';
 import { type PoolWindowOptions, type Size2, boolOpt, poolOptions, windowGeom } from './pool_args.ts';
@@ -28,20 +28,13 @@ class AvgPool2d extends Function {
     super();
   }
   forward(x: Tensor) {
-    // CPU tensors run the twin (one loop); GPU tensors the adapter's outputs per invocation
-    const caps = x.device === 'cpu' ? null : deviceCaps();
-    const outs = caps ? avgPoolOuts(this.p, caps) : 1;
-    const rows = caps ? avgPoolRows(this.p, caps) : 1;
-    const vec4 = caps ? avgPoolVec4(this.p, caps) : false;
-    return launch(avgPoolKernel, { ...this.p, outs, rows, vec4 }, [x, { shape: this.outShape }])[0];
+    // CPU tensors run the twin (one loop); GPU tensors the adapter's variant
+    const v = x.device === 'cpu' ? {} : avgPoolForwardChoice(this.p, deviceCaps());
+    return launch(avgPoolKernel, { ...this.p, ...v }, [x, { shape: this.outShape }])[0];
   }
   backward(g: Tensor) {
-    const caps = g.device === 'cpu' ? null : deviceCaps();
-    // one variant: tiled, else window sum, else vec4 stores, else the scalar gather
-    const bwdTile = caps ? avgPoolBackwardTile(this.p, caps) : false;
-    const bwdWindow = caps && !bwdTile ? avgPoolBackwardWindow(this.p, caps) : undefined;
-    const bwdVec4 = caps && !bwdTile && !bwdWindow ? avgPoolBackwardVec4(this.p, caps) : false;
-    return [launch(avgPoolBackwardKernel, { ...this.p, bwdTile, bwdWindow, bwdVec4 }, [g, { shape: this.inputs[0].shape }])[0]];
+    const v = g.device === 'cpu' ? {} : avgPoolBackwardChoice(this.p, deviceCaps());
+    return [launch(avgPoolBackwardKernel, { ...this.p, ...v }, [g, { shape: this.inputs[0].shape }])[0]];
   }
 }
 

@@ -15,6 +15,7 @@ import type { NumArray } from './kernel.ts';
 import { type UField, defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type PoolGeom, clipped, coveringRange, geomKey, overhangs, poolLayout } from './maxpool.ts';
 import { rowGroups, rowLayoutKey, rowsMain } from './stream.ts';
+import { type Slide, type WindowIo, slideGroups, slideMain, slideProblem } from './avgpool_slide.ts';
 
 /**
  * Params of {@link avgPoolKernel} and {@link avgPoolBackwardKernel}: the pooling geometry and
@@ -50,6 +51,10 @@ export interface AvgPoolParams extends PoolGeom {
    * `outs` inputs per row and `rows` rows per invocation, g rows loaded as vec4s with `vec4`, as
    * the forward's (default none; src/policy/pool_choice.ts picks it; bwdTile takes precedence). */
   bwdWindow?: { outs: number; rows: number; vec4: boolean };
+  /** Stride 1, rows of a multiple of 4: forward and backward as window sums walked down bands of
+   * the plane (avgpool_slide.ts), `cols` vec4s of outputs per lane, `band` rows per workgroup
+   * (default none; src/policy/pool_choice.ts picks it; takes precedence over every other variant). */
+  slide?: Slide;
 }
 
 const outsOf = (p: AvgPoolParams) => p.outs ?? 1;
@@ -138,25 +143,13 @@ function divisorWgsl(p: AvgPoolParams): string {
 }
 
 const specOf = (p: AvgPoolParams) => `${geomKey(p)}:${divMode(p)}`;
+const slideKey = (s: Slide) => `slide${s.cols}b${s.band}`;
 const fields = (p: AvgPoolParams): UField[] => [
   u32('n', p.n), u32('h', p.h), u32('w', p.w), u32('oh', p.oh), u32('ow', p.ow), f32('divisor', p.divisorOverride),
 ];
 
 const rowsOf = (p: AvgPoolParams) => p.rows ?? 1;
 
-/** Arrays, plane sizes (WGSL expressions) and divisor placement of {@link multiItem}: the
- * forward sums x over windows into y and divides each output by its window's divisor; the
- * backward's window sum reads g and writes gx, dividing each sum by the one divisor of every
- * window ('uniform') or each g element by its own window's ('load'). */
-interface WindowIo {
-  src: string;
-  dst: string;
-  inH: string;
-  inW: string;
-  outH: string;
-  outW: string;
-  scale: 'window' | 'uniform' | 'load';
-}
 const FORWARD_IO: WindowIo = { src: 'x', dst: 'y', inH: 'u.h', inW: 'u.w', outH: 'u.oh', outW: 'u.ow', scale: 'window' };
 
 /** The forward's item for P = outs > 1 outputs ox = P rx + j of R = rows output rows
@@ -264,12 +257,20 @@ ${stores}`;
 export const avgPoolKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool',
   spec: (p, caps) =>
+    p.slide ? `${specOf(p)}:${slideKey(p.slide)}` :
     `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${outsOf(p) > 1 ? `:o${outsOf(p)}` : ''}${rowsOf(p) > 1 ? `r${rowsOf(p)}` : ''}${p.vec4 ? (vec4Out(p) ? ':v4io' : ':v4i') : ''}`,
   // x [N,H,W] (vec4s with p.vec4), y [N,OH,OW] (vec4s when the vec4 forward stores them so)
-  storage: (p) => [read('x', p.vec4 ? 'vec4<f32>' : 'f32'), rw('y', vec4Out(p) ? 'vec4<f32>' : 'f32')],
+  storage: (p) => [read('x', p.vec4 || p.slide ? 'vec4<f32>' : 'f32'), rw('y', vec4Out(p) || p.slide ? 'vec4<f32>' : 'f32')],
   uniforms: (p) => [...fields(p), u32('rowItems', Math.ceil(p.ow / outsOf(p))), u32('strips', Math.ceil(p.oh / rowsOf(p)))],
-  dispatch: (p, caps) => rowGroups(poolLayout(p, caps), p.n * Math.ceil(p.oh / rowsOf(p)), Math.ceil(p.ow / outsOf(p))),
+  dispatch: (p, caps) => (p.slide ? slideGroups(p.n, p.oh, p.slide) : rowGroups(poolLayout(p, caps), p.n * Math.ceil(p.oh / rowsOf(p)), Math.ceil(p.ow / outsOf(p)))),
   body: (p, caps) => {
+    if (p.slide) {
+      const problem = slideProblem(p, p.slide);
+      if (problem) throw new Error(`avgpool: the sliding forward needs ${problem}`);
+      return `
+${divisorWgsl(p)}
+${slideMain(p, p.slide, FORWARD_IO)}`;
+    }
     const checked = clipped(p);
     const P = outsOf(p);
     if (P === 1 && rowsOf(p) !== 1) throw new Error(`avgpool: several output rows per invocation (rows ${rowsOf(p)}) need outs > 1`);
@@ -330,6 +331,7 @@ export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
   name: 'avgpool_bwd',
   spec: (p, caps) => {
     const w = p.bwdWindow;
+    if (p.slide) return `${specOf(p)}:${slideKey(p.slide)}`;
     const variant = p.bwdTile ? ':tile' : w ? `:win${w.outs}x${w.rows}${w.vec4 ? (vec4Out(backwardWindowGeom(p)) ? 'v4io' : 'v4i') : ''}` : p.bwdVec4 ? ':v4' : '';
     return `${specOf(p)}:${rowLayoutKey(poolLayout(p, caps))}${variant}`;
   },
@@ -337,8 +339,8 @@ export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
   // p.bwdTile, or a window sum's vec4 stores)
   storage: (p) => {
     const w = p.bwdWindow;
-    const gVec4 = !!p.bwdTile || !!w?.vec4;
-    const gxVec4 = p.bwdTile || (w ? vec4Out(backwardWindowGeom(p)) : p.bwdVec4);
+    const gVec4 = !!p.bwdTile || !!w?.vec4 || !!p.slide;
+    const gxVec4 = p.bwdTile || p.slide || (w ? vec4Out(backwardWindowGeom(p)) : p.bwdVec4);
     return [read('g', gVec4 ? 'vec4<f32>' : 'f32'), rw('gx', gxVec4 ? 'vec4<f32>' : 'f32')];
   },
   uniforms: (p) => {
@@ -346,6 +348,7 @@ export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
     return [...fields(p), u32('rowItems', Math.ceil(t.ow / outsOf(t))), u32('strips', Math.ceil(t.oh / rowsOf(t)))];
   },
   dispatch: (p, caps) => {
+    if (p.slide) return slideGroups(p.n, p.h, p.slide);
     const l = poolLayout(p, caps);
     if (p.bwdTile) return rowGroups(l, p.n * p.oh, p.ow / 4);
     if (p.bwdWindow) {
@@ -355,12 +358,24 @@ export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
     return rowGroups(l, p.n * p.h, p.bwdVec4 ? p.w / 4 : p.w);
   },
   body: (p, caps) => {
+    const mode = divMode(p);
+    // the window sum's divisor: one for every window, or each g element over its own window's
+    const sumScale = mode === 'const' || mode === 'fixed' ? 'uniform' : 'load';
+    if (p.slide) {
+      // the forward's geometry: the window sum itself is always at stride 1
+      const problem = slideProblem(p, p.slide);
+      if (problem) throw new Error(`avgpool_bwd: the sliding backward needs ${problem.replace('input and output rows', 'gx and g rows')}`);
+      const t = backwardWindowGeom(p);
+      const io: WindowIo = { src: 'g', dst: 'gx', inH: 'u.oh', inW: 'u.ow', outH: 'u.h', outW: 'u.w', scale: sumScale };
+      return `
+${divisorWgsl(p)}
+${slideMain(t, p.slide, io)}`;
+    }
     const win = p.bwdWindow;
     if (win && !p.bwdTile) {
       const problem = avgPoolBackwardWindowProblem({ ...p, bwdWindow: win });
       if (problem) throw new Error(`avgpool_bwd: the window-sum backward needs ${problem}`);
-      const mode = divMode(p);
-      const io: WindowIo = { src: 'g', dst: 'gx', inH: 'u.oh', inW: 'u.ow', outH: 'u.h', outW: 'u.w', scale: mode === 'const' || mode === 'fixed' ? 'uniform' : 'load' };
+      const io: WindowIo = { src: 'g', dst: 'gx', inH: 'u.oh', inW: 'u.ow', outH: 'u.h', outW: 'u.w', scale: sumScale };
       // every row checked: g outside its plane is the zero padding of the window sum
       return `
 ${divisorWgsl(p)}

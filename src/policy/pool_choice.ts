@@ -5,13 +5,14 @@
 // CPU tensors need no choice: they run the twins of maxpool.ts.
 // Also the launch geometry of global average pooling (global_avgpool.ts: invocations per plane,
 // packed plane groups), the variants of average pooling's one kernel pair (avgpool.ts: outputs and
-// rows per invocation, vec4 loads, the vec4, tiled and window-sum backwards) and how an adaptive
+// rows per invocation, vec4 loads, the sliding walk, the vec4, tiled and window-sum backwards) and how an adaptive
 // pool runs (as a window pool, by rows, or adaptive_pool.ts's generic kernels).
 import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
 import { adaptiveAvgRowsCost } from '../kernels/adaptive_avg_rows.ts';
 import { globalAvgPoolBackwardPackProblem, globalAvgPoolPackProblem, globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
-import { avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem, avgPoolBackwardWindowProblem } from '../kernels/avgpool.ts';
+import { type AvgPoolParams, avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem, avgPoolBackwardWindowProblem } from '../kernels/avgpool.ts';
+import { type Slide, slideProblem } from '../kernels/avgpool_slide.ts';
 import { POOL_LANES, maxPoolLanesKernel, poolLanesBackwardFits, poolLanesFits } from '../kernels/maxpool_lanes.ts';
 
 /** The subgroup size the lanes kernels need, as both the adapter's minimum and maximum: their
@@ -190,4 +191,42 @@ export function avgPoolRows(geom: PoolGeom, caps: Caps): number {
 /** Whether the average-pooling forward takes the vec4 path (avgpool.ts `vec4`). */
 export function avgPoolVec4(geom: PoolGeom, caps: Caps): boolean {
   return caps.software && geom.w % 4 === 0 && (AVG_SOFTWARE_VEC4_OUTS * geom.sw) % 4 === 0;
+}
+
+/** Software adapters, stride-1 windows over rows of a multiple of 4 (input and output): forward
+ * and backward walk bands of the plane (avgpool_slide.ts), SLIDE_COLS vec4s of outputs per lane.
+ * Measured on lavapipe ([8, 64, 56, 56] 3x3 s1 p1 forward, quiet 2-core dev machine, interleaved):
+ * 4 outputs x 4 rows per invocation (the `rows` variant) 2.3-2.5 ms; walking 1 vec4 per lane down
+ * bands of 4 / 8 / 14 / 28 / 56 rows 2.6 / 2.0 / 1.7-2.1 / 1.4-1.8 / 1.4 ms; 2 vec4s per lane,
+ * 28 / 56 rows 1.35 / 1.26-1.31 ms. */
+export const SLIDE_COLS = 2;
+/** The walk's bands split a plane only to give the adapter at least this many workgroups (the
+ * walk re-loads kh - 1 rows per band; whole planes were fastest above). */
+export const SLIDE_MIN_GROUPS = 16;
+
+/** The sliding walk for this geometry (undefined: another variant). */
+export function avgPoolSlide(geom: PoolGeom, caps: Caps): Slide | undefined {
+  if (!caps.software || geom.kh * geom.kw === 1) return undefined;
+  const bands = Math.min(geom.oh, Math.ceil(SLIDE_MIN_GROUPS / geom.n));
+  // the backward walks the gx plane (h rows), the forward the y plane (oh rows): one band count
+  const s = { cols: SLIDE_COLS, band: Math.ceil(geom.oh / bands) };
+  return slideProblem(geom, s) === null ? s : undefined;
+}
+
+/** The average-pooling forward's variant for this geometry and adapter (avgpool.ts params). */
+export function avgPoolForwardChoice(geom: PoolGeom, caps: Caps): Pick<AvgPoolParams, 'outs' | 'rows' | 'vec4' | 'slide'> {
+  const slide = avgPoolSlide(geom, caps);
+  if (slide) return { slide };
+  return { outs: avgPoolOuts(geom, caps), rows: avgPoolRows(geom, caps), vec4: avgPoolVec4(geom, caps) };
+}
+
+/** The average-pooling backward's variant for this geometry and adapter (avgpool.ts params): the
+ * sliding walk, else tiled, else the window sum, else vec4 stores, else the scalar gather. */
+export function avgPoolBackwardChoice(geom: PoolGeom, caps: Caps): Pick<AvgPoolParams, 'slide' | 'bwdTile' | 'bwdWindow' | 'bwdVec4'> {
+  const slide = avgPoolSlide(geom, caps);
+  if (slide) return { slide: { ...slide, band: Math.ceil((slide.band * geom.h) / geom.oh) } };
+  if (avgPoolBackwardTile(geom, caps)) return { bwdTile: true };
+  const bwdWindow = avgPoolBackwardWindow(geom, caps);
+  if (bwdWindow) return { bwdWindow };
+  return { bwdVec4: avgPoolBackwardVec4(geom, caps) };
 }

@@ -14,7 +14,7 @@ import { poolOut } from '../../src/kernels/maxpool.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
 import {
-  AVG_SOFTWARE_ROWS_STRIDE1, avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolBackwardWindow, avgPoolOuts, avgPoolRows, avgPoolVec4,
+  AVG_SOFTWARE_ROWS_STRIDE1, SLIDE_COLS, avgPoolBackwardChoice, avgPoolForwardChoice, avgPoolSlide, avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolBackwardWindow, avgPoolOuts, avgPoolRows, avgPoolVec4,
 } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import { torchCases, checkTorchCase, caseName } from './pool_torch_ref.ts';
@@ -207,6 +207,57 @@ describe('avgPool2d', () => {
     expect(vec4Runs).toBe(39);
     expect(bwdVec4Runs).toBe(18);
     expect([rowsRuns, tileRuns, windowRuns]).toEqual([31, 12, 9]);
+  });
+
+  it('the sliding walk (stride 1, rows of a multiple of 4) equals the CPU twin both ways, any lanes and bands', async () => {
+    const walkCases: Case[] = [
+      { shape: [2, 3, 12, 12], k: [3, 3], s: [1, 1], p: [1, 1] }, // the ResNet-style 3x3 p1, odd plane count
+      { shape: [1, 2, 6, 8], k: [3, 3], s: [1, 1], p: [1, 1], cip: false }, // per-window divisors (both ways)
+      { shape: [2, 1, 6, 8], k: [4, 5], s: [1, 1], p: [2, 2] }, // rectangular, kh even: OH 7 != H
+      { shape: [1, 3, 5, 12], k: [5, 1], s: [1, 1], p: [2, 0], div: 3 }, // a 5-row ring, one column, override
+      { shape: [3, 1, 9, 20], k: [1, 5], s: [1, 1], p: [0, 2] }, // one row, OW / 4 = 5 (a partial last lane)
+    ];
+    let runs = 0;
+    for (const c of walkCases) {
+      const [h, w] = c.shape.slice(-2);
+      const n = numelOf(c.shape.slice(0, -2));
+      const oh = poolOut(h, c.k[0], 1, c.p[0]);
+      const ow = poolOut(w, c.k[1], 1, c.p[1]);
+      const base: AvgPoolParams = {
+        n, h, w, oh, ow, kh: c.k[0], kw: c.k[1], sh: 1, sw: 1, ph: c.p[0], pw: c.p[1], countIncludePad: c.cip ?? true, divisorOverride: c.div ?? 0,
+      };
+      const x = randArray(n * h * w, 15);
+      const gy = randArray(n * oh * ow, 16);
+      const [yc] = launch(avgPoolKernel, base, [wt.tensor(x, [n * h * w], { device: 'cpu' }), { shape: [n * oh * ow] }]);
+      const [gc] = launch(avgPoolBackwardKernel, base, [wt.tensor(gy, [n * oh * ow], { device: 'cpu' }), { shape: [n * h * w] }]);
+      // lanes of 1 to 3 vec4s; bands of 1 row, 2 rows (a remainder), whole planes
+      for (const slide of [{ cols: 1, band: 1 }, { cols: 2, band: 2 }, { cols: 3, band: 64 }]) {
+        runs++;
+        const what = `slide ${JSON.stringify(slide)} ${JSON.stringify(c)}`;
+        const [y] = launch(avgPoolKernel, { ...base, slide }, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
+        expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd ${what}`);
+        const [gx] = launch(avgPoolBackwardKernel, { ...base, slide }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
+        expectClose(await gx.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd ${what}`);
+      }
+    }
+    expect(runs).toBe(15);
+    // the policy: software adapters, stride 1, rows of a multiple of 4 both ways; whole planes
+    // unless there are fewer than SLIDE_MIN_GROUPS of them
+    const soft = { ...BASELINE_CAPS, software: true };
+    const g = { n: 512, h: 56, w: 56, oh: 56, ow: 56, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 };
+    expect(avgPoolForwardChoice(g, soft)).toEqual({ slide: { cols: SLIDE_COLS, band: 56 } });
+    expect(avgPoolBackwardChoice(g, soft)).toEqual({ slide: { cols: SLIDE_COLS, band: 56 } });
+    expect(avgPoolSlide({ ...g, n: 2 }, soft)).toEqual({ cols: SLIDE_COLS, band: 7 });
+    expect(avgPoolSlide(g, BASELINE_CAPS)).toBeUndefined();
+    expect(avgPoolSlide({ ...g, w: 54, ow: 54 }, soft)).toBeUndefined();
+    expect(avgPoolSlide({ ...g, sh: 2, oh: 28 }, soft)).toBeUndefined();
+    expect(avgPoolForwardChoice({ ...g, w: 54, ow: 54 }, soft)).toEqual({ outs: 4, rows: AVG_SOFTWARE_ROWS_STRIDE1, vec4: false });
+    expect(() => avgPoolKernel.wgsl({ ...g, w: 54, ow: 54, countIncludePad: true, divisorOverride: 0, slide: { cols: 2, band: 4 } }, soft)).toThrow(
+      /avgpool: the sliding forward needs input and output rows of a multiple of 4, got 54 and 54/,
+    );
+    expect(() => avgPoolBackwardKernel.wgsl({ ...g, sh: 2, oh: 28, countIncludePad: true, divisorOverride: 0, slide: { cols: 2, band: 4 } }, soft)).toThrow(
+      /avgpool_bwd: the sliding backward needs stride 1, got 2x1/,
+    );
   });
 
   it('policy: several outputs per invocation only on software adapters, at stride 1 or with rows of a multiple of 4', () => {

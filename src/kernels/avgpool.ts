@@ -51,9 +51,10 @@ export interface AvgPoolParams extends PoolGeom {
    * `outs` inputs per row and `rows` rows per invocation, g rows loaded as vec4s with `vec4`, as
    * the forward's (default none; src/policy/pool_choice.ts picks it; bwdTile takes precedence). */
   bwdWindow?: { outs: number; rows: number; vec4: boolean };
-  /** Stride 1, rows of a multiple of 4: forward and backward as window sums walked down bands of
-   * the plane (avgpool_slide.ts), `cols` vec4s of outputs per lane, `band` rows per workgroup
-   * (default none; src/policy/pool_choice.ts picks it; takes precedence over every other variant). */
+  /** Rows of a multiple of 4 (input and output): the forward, and at stride 1 the backward, as
+   * window sums walked down bands of the plane (avgpool_slide.ts), `cols` vec4s of outputs per
+   * lane, `band` rows per workgroup (default none; src/policy/pool_choice.ts picks it; takes
+   * precedence over every other variant). */
   slide?: Slide;
 }
 
@@ -265,7 +266,7 @@ export const avgPoolKernel = defineKernel<AvgPoolParams>({
   dispatch: (p, caps) => (p.slide ? slideGroups(p.n, p.oh, p.slide) : rowGroups(poolLayout(p, caps), p.n * Math.ceil(p.oh / rowsOf(p)), Math.ceil(p.ow / outsOf(p)))),
   body: (p, caps) => {
     if (p.slide) {
-      const problem = slideProblem(p, p.slide);
+      const problem = slideProblem(p, p.slide, 'fwd');
       if (problem) throw new Error(`avgpool: the sliding forward needs ${problem}`);
       return `
 ${divisorWgsl(p)}
@@ -363,7 +364,7 @@ export const avgPoolBackwardKernel = defineKernel<AvgPoolParams>({
     const sumScale = mode === 'const' || mode === 'fixed' ? 'uniform' : 'load';
     if (p.slide) {
       // the forward's geometry: the window sum itself is always at stride 1
-      const problem = slideProblem(p, p.slide);
+      const problem = slideProblem(p, p.slide, 'bwd');
       if (problem) throw new Error(`avgpool_bwd: the sliding backward needs ${problem.replace('input and output rows', 'gx and g rows')}`);
       const t = backwardWindowGeom(p);
       const io: WindowIo = { src: 'g', dst: 'gx', inH: 'u.oh', inW: 'u.ow', outH: 'u.h', outW: 'u.w', scale: sumScale };

@@ -1,12 +1,13 @@
-// Stride-1 window sums walked down the plane (avgpool.ts `slide`): the average-pooling forward
-// at stride 1, and its backward, which at stride 1 is the same window sum over g (window kh x kw,
-// padding kh - 1 - ph, kw - 1 - pw; see avgpool.ts backwardWindowGeom).
+// Window sums walked down the plane (avgpool.ts `slide`): the average-pooling forward, and at
+// stride 1 its backward, which is then the same window sum over g (window kh x kw, padding
+// kh - 1 - ph, kw - 1 - pw; see avgpool.ts backwardWindowGeom).
 // A workgroup takes one band of output rows of one plane; a lane takes Q consecutive vec4s of
 // outputs (columns ox in [4 Q rx, 4 Q rx + 4 Q)) and walks the band top to bottom:
-//   h(iy)[j]  = sum_{b < kw} in[iy, 4 Q rx + j - pw + b]          (j < 4 Q; 0 outside the plane)
-//   out[oy]   = sum_{a < kh} h(oy - ph + a)
-// Each input row is loaded once per lane, as the NV aligned vec4s spanning its 4 Q + kw - 1
-// columns, and its horizontal sums h are kept in a ring of kh registers (arrays of Q vec4s).
+//   h(iy)[j]  = sum_{b < kw} in[iy, (4 Q rx + j) sw - pw + b]     (j < 4 Q; 0 outside the plane)
+//   out[oy]   = sum_{a < kh} h(oy sh - ph + a)
+// Each h row comes from the NV aligned vec4s spanning its (4 Q - 1) sw + kw input columns. At
+// stride 1 a ring of kh registers (arrays of Q vec4s) keeps the last kh h rows, so every input
+// row is loaded once per lane; at larger strides each output row loads its kh rows.
 // Needs input and output rows of a multiple of 4 (aligned vec4 loads and stores).
 import type { AvgPoolParams } from './avgpool.ts';
 
@@ -31,10 +32,10 @@ export interface Slide {
   band: number;
 }
 
-/** Why the walk cannot run this geometry (stride-1 window sum from an inW-wide plane into an
- * outW-wide one; null: it can). */
-export function slideProblem(g: { sh: number; sw: number; w: number; ow: number }, slide: Slide): string | null {
-  if (g.sh !== 1 || g.sw !== 1) return `stride 1, got ${g.sh}x${g.sw}`;
+/** Why the walk cannot run this pooling geometry (null: it can): the backward (a window sum over
+ * g only at stride 1) or the forward. */
+export function slideProblem(g: { sh: number; sw: number; w: number; ow: number }, slide: Slide, pass: 'fwd' | 'bwd'): string | null {
+  if (pass === 'bwd' && (g.sh !== 1 || g.sw !== 1)) return `stride 1, got ${g.sh}x${g.sw}`;
   if (g.w % 4 !== 0 || g.ow % 4 !== 0) return `input and output rows of a multiple of 4, got ${g.w} and ${g.ow}`;
   if (!(slide.cols >= 1 && slide.band >= 1)) return `cols and band >= 1, got ${slide.cols} and ${slide.band}`;
   return null;
@@ -49,7 +50,7 @@ export const slideGroups = (planes: number, outH: number, s: Slide) => planes * 
 export function slideMain(p: AvgPoolParams, s: Slide, io: WindowIo): string {
   const { src, dst, inH, inW, outH, outW, scale } = io;
   const Q = s.cols;
-  const C = 4 * Q + p.kw - 1; // input columns under one lane's outputs
+  const C = (4 * Q - 1) * p.sw + p.kw; // input columns under one lane's outputs
   const off = (((-p.pw) % 4) + 4) % 4; // column 0's place in its vec4 (the same for every lane)
   const NV = Math.ceil((off + C) / 4);
   const comp = ['x', 'y', 'z', 'w'];
@@ -65,9 +66,9 @@ export function slideMain(p: AvgPoolParams, s: Slide, io: WindowIo): string {
       return `  let v${v} = ${val} / vec4<f32>(${ds.join(', ')});`;
     })
     .join('\n');
-  const hsum = (j: number) => rng(p.kw).map((b) => col(j + b)).join(' + ');
+  const hsum = (j: number) => rng(p.kw).map((b) => col(j * p.sw + b)).join(' + ');
   const hrow = `
-// horizontal window sums of input row iy under outputs [4 Q rx, 4 Q rx + 4 Q) (zeros off the plane)
+// horizontal window sums of input row iy for outputs [4 Q rx, 4 Q rx + 4 Q) (zeros off the plane)
 fn hrow(plane: u32, iy: i32, vb: i32) -> ${arr} {
   var h: ${arr};
   if (iy < 0 || iy >= i32(${inH})) { return h; }
@@ -92,6 +93,27 @@ ${rng(Q).map((q) => `  h[${q}] = vec4<f32>(${rng(4).map((c) => hsum(4 * q + c)).
       return q === 0 ? `      ${st}` : `      if (rx * ${Q}u + ${q}u < o4) { ${st} }`;
     })
     .join('\n');
+  const store = `      let orow = (plane * ${outH} + oy) * o4;
+${stores}`;
+  // stride 1: rows oy - ph + a; the first kh - 1 preloaded, then one new row per output row
+  const ringWalk = () => `    let iy0 = i32(oy0) - ${p.ph};
+${ring
+  .slice(0, -1)
+  .map((r, a) => `    var ${r} = hrow(plane, iy0 + ${a}, vb);`)
+  .join('\n')}
+    for (var oy = oy0; oy < oy1; oy++) {
+      let ${last} = hrow(plane, i32(oy) + ${p.kh - 1 - p.ph}, vb);
+${store}
+${ring
+  .slice(0, -1)
+  .map((r, a) => `      ${r} = ${ring[a + 1]};`)
+  .join('\n')}
+    }`;
+  const freshWalk = () => `    for (var oy = oy0; oy < oy1; oy++) {
+      let iy0 = i32(oy * ${p.sh}u) - ${p.ph};
+${ring.map((r, a) => `      let ${r} = hrow(plane, iy0 + ${a}, vb);`).join('\n')}
+${store}
+    }`;
   return `${hrow}
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -105,22 +127,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let o4 = ${outW} / 4u;
   let items = (o4 + ${Q - 1}u) / ${Q}u;
   for (var rx = lidx; rx < items; rx += 8u) {
-    let vb = i32(rx * ${Q}u) - ${(p.pw + off) / 4};
+    let vb = i32(rx * ${Q * p.sw}u) - ${(p.pw + off) / 4};
     let ox0 = rx * ${4 * Q}u;
-    let iy0 = i32(oy0) - ${p.ph};
-${ring
-  .slice(0, -1)
-  .map((r, a) => `    var ${r} = hrow(plane, iy0 + ${a}, vb);`)
-  .join('\n')}
-    for (var oy = oy0; oy < oy1; oy++) {
-      let ${last} = hrow(plane, i32(oy) + ${p.kh - 1 - p.ph}, vb);
-      let orow = (plane * ${outH} + oy) * o4;
-${stores}
-${ring
-  .slice(0, -1)
-  .map((r, a) => `      ${r} = ${ring[a + 1]};`)
-  .join('\n')}
-    }
+${p.sh === 1 ? ringWalk() : freshWalk()}
   }
 }`;
 }

@@ -193,24 +193,28 @@ export function avgPoolVec4(geom: PoolGeom, caps: Caps): boolean {
   return caps.software && geom.w % 4 === 0 && (AVG_SOFTWARE_VEC4_OUTS * geom.sw) % 4 === 0;
 }
 
-/** Software adapters, stride-1 windows over rows of a multiple of 4 (input and output): forward
- * and backward walk bands of the plane (avgpool_slide.ts), SLIDE_COLS vec4s of outputs per lane.
- * Measured on lavapipe ([8, 64, 56, 56] 3x3 s1 p1 forward, quiet 2-core dev machine, interleaved):
- * 4 outputs x 4 rows per invocation (the `rows` variant) 2.3-2.5 ms; walking 1 vec4 per lane down
- * bands of 4 / 8 / 14 / 28 / 56 rows 2.6 / 2.0 / 1.7-2.1 / 1.4-1.8 / 1.4 ms; 2 vec4s per lane,
- * 28 / 56 rows 1.35 / 1.26-1.31 ms. */
-export const SLIDE_COLS = 2;
+/** Software adapters, rows of a multiple of 4 (input and output): the forward, and at stride 1 the
+ * backward, walk bands of the plane (avgpool_slide.ts). Vec4s of outputs per lane: SLIDE_COLS_STRIDE1
+ * at stride 1 (neighbouring vec4s share kw - 1 input columns), 1 at larger strides (they share at
+ * most one, and a row's few vec4s would leave lanes idle). Measured on lavapipe, [8, 64, 56, 56],
+ * quiet 2-core dev machine, interleaved: 3x3 s1 p1 forward, 4 outputs x 4 rows per invocation
+ * (the `rows` variant) 2.3-2.5 ms; 1 vec4 per lane down bands of 4 / 8 / 14 / 28 / 56 rows
+ * 2.6 / 2.0 / 1.7-2.1 / 1.4-1.8 / 1.4 ms; 2 vec4s per lane, 28 / 56 rows 1.35 / 1.26-1.31 ms.
+ * 2x2 s2: the vec4 `outs` variant 1.48-1.53 ms, walking 1 vec4 per lane 0.99-1.06, 2 vec4s
+ * 1.23-1.49; 3x3 s2 p1: 1.38-1.46, 0.95-1.01, 1.16-1.22 ms. */
+export const SLIDE_COLS_STRIDE1 = 2;
 /** The walk's bands split a plane only to give the adapter at least this many workgroups (the
  * walk re-loads kh - 1 rows per band; whole planes were fastest above). */
 export const SLIDE_MIN_GROUPS = 16;
 
-/** The sliding walk for this geometry (undefined: another variant). */
-export function avgPoolSlide(geom: PoolGeom, caps: Caps): Slide | undefined {
+/** The sliding walk for this geometry and pass (undefined: another variant). */
+export function avgPoolSlide(geom: PoolGeom, caps: Caps, pass: 'fwd' | 'bwd' = 'fwd'): Slide | undefined {
   if (!caps.software || geom.kh * geom.kw === 1) return undefined;
-  const bands = Math.min(geom.oh, Math.ceil(SLIDE_MIN_GROUPS / geom.n));
-  // the backward walks the gx plane (h rows), the forward the y plane (oh rows): one band count
-  const s = { cols: SLIDE_COLS, band: Math.ceil(geom.oh / bands) };
-  return slideProblem(geom, s) === null ? s : undefined;
+  // the walk's rows: the forward's output plane, the backward's gx plane
+  const rows = pass === 'fwd' ? geom.oh : geom.h;
+  const bands = Math.min(rows, Math.ceil(SLIDE_MIN_GROUPS / geom.n));
+  const s = { cols: geom.sw === 1 ? SLIDE_COLS_STRIDE1 : 1, band: Math.ceil(rows / bands) };
+  return slideProblem(geom, s, pass) === null ? s : undefined;
 }
 
 /** The average-pooling forward's variant for this geometry and adapter (avgpool.ts params). */
@@ -223,8 +227,8 @@ export function avgPoolForwardChoice(geom: PoolGeom, caps: Caps): Pick<AvgPoolPa
 /** The average-pooling backward's variant for this geometry and adapter (avgpool.ts params): the
  * sliding walk, else tiled, else the window sum, else vec4 stores, else the scalar gather. */
 export function avgPoolBackwardChoice(geom: PoolGeom, caps: Caps): Pick<AvgPoolParams, 'slide' | 'bwdTile' | 'bwdWindow' | 'bwdVec4'> {
-  const slide = avgPoolSlide(geom, caps);
-  if (slide) return { slide: { ...slide, band: Math.ceil((slide.band * geom.h) / geom.oh) } };
+  const slide = avgPoolSlide(geom, caps, 'bwd');
+  if (slide) return { slide };
   if (avgPoolBackwardTile(geom, caps)) return { bwdTile: true };
   const bwdWindow = avgPoolBackwardWindow(geom, caps);
   if (bwdWindow) return { bwdWindow };

@@ -14,7 +14,7 @@ import { poolOut } from '../../src/kernels/maxpool.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
 import {
-  AVG_SOFTWARE_ROWS_STRIDE1, SLIDE_COLS, avgPoolBackwardChoice, avgPoolForwardChoice, avgPoolSlide, avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolBackwardWindow, avgPoolOuts, avgPoolRows, avgPoolVec4,
+  AVG_SOFTWARE_ROWS_STRIDE1, SLIDE_COLS_STRIDE1, avgPoolBackwardChoice, avgPoolForwardChoice, avgPoolSlide, avgPoolBackwardTile, avgPoolBackwardVec4, avgPoolBackwardWindow, avgPoolOuts, avgPoolRows, avgPoolVec4,
 } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import { torchCases, checkTorchCase, caseName } from './pool_torch_ref.ts';
@@ -209,48 +209,59 @@ describe('avgPool2d', () => {
     expect([rowsRuns, tileRuns, windowRuns]).toEqual([31, 12, 9]);
   });
 
-  it('the sliding walk (stride 1, rows of a multiple of 4) equals the CPU twin both ways, any lanes and bands', async () => {
+  it('the sliding walk (rows of a multiple of 4) equals the CPU twin forward, and backward at stride 1, any lanes and bands', async () => {
     const walkCases: Case[] = [
       { shape: [2, 3, 12, 12], k: [3, 3], s: [1, 1], p: [1, 1] }, // the ResNet-style 3x3 p1, odd plane count
       { shape: [1, 2, 6, 8], k: [3, 3], s: [1, 1], p: [1, 1], cip: false }, // per-window divisors (both ways)
       { shape: [2, 1, 6, 8], k: [4, 5], s: [1, 1], p: [2, 2] }, // rectangular, kh even: OH 7 != H
       { shape: [1, 3, 5, 12], k: [5, 1], s: [1, 1], p: [2, 0], div: 3 }, // a 5-row ring, one column, override
       { shape: [3, 1, 9, 20], k: [1, 5], s: [1, 1], p: [0, 2] }, // one row, OW / 4 = 5 (a partial last lane)
+      // strided (forward only): tiling, overlapping with per-window divisors, ceil mode past the
+      // input (rows and columns), stride 3
+      { shape: [2, 3, 12, 16], k: [2, 2], s: [2, 2], p: [0, 0] },
+      { shape: [1, 2, 9, 16], k: [3, 3], s: [2, 2], p: [1, 1], cip: false },
+      { shape: [1, 1, 8, 16], k: [3, 3], s: [2, 2], p: [0, 0], ceil: true },
+      { shape: [1, 2, 8, 24], k: [3, 3], s: [3, 3], p: [1, 1] },
     ];
     let runs = 0;
     for (const c of walkCases) {
       const [h, w] = c.shape.slice(-2);
       const n = numelOf(c.shape.slice(0, -2));
-      const oh = poolOut(h, c.k[0], 1, c.p[0]);
-      const ow = poolOut(w, c.k[1], 1, c.p[1]);
+      const oh = poolOut(h, c.k[0], c.s[0], c.p[0], c.ceil);
+      const ow = poolOut(w, c.k[1], c.s[1], c.p[1], c.ceil);
       const base: AvgPoolParams = {
-        n, h, w, oh, ow, kh: c.k[0], kw: c.k[1], sh: 1, sw: 1, ph: c.p[0], pw: c.p[1], countIncludePad: c.cip ?? true, divisorOverride: c.div ?? 0,
+        n, h, w, oh, ow, kh: c.k[0], kw: c.k[1], sh: c.s[0], sw: c.s[1], ph: c.p[0], pw: c.p[1], countIncludePad: c.cip ?? true, divisorOverride: c.div ?? 0,
       };
+      const stride1 = c.s[0] === 1 && c.s[1] === 1;
       const x = randArray(n * h * w, 15);
       const gy = randArray(n * oh * ow, 16);
       const [yc] = launch(avgPoolKernel, base, [wt.tensor(x, [n * h * w], { device: 'cpu' }), { shape: [n * oh * ow] }]);
       const [gc] = launch(avgPoolBackwardKernel, base, [wt.tensor(gy, [n * oh * ow], { device: 'cpu' }), { shape: [n * h * w] }]);
       // lanes of 1 to 3 vec4s; bands of 1 row, 2 rows (a remainder), whole planes
-      for (const slide of [{ cols: 1, band: 1 }, { cols: 2, band: 2 }, { cols: 3, band: 64 }]) {
+      for (const slide of stride1 ? [{ cols: 1, band: 1 }, { cols: 2, band: 2 }, { cols: 3, band: 64 }] : [{ cols: 1, band: 2 }, { cols: 2, band: 64 }]) {
         runs++;
         const what = `slide ${JSON.stringify(slide)} ${JSON.stringify(c)}`;
         const [y] = launch(avgPoolKernel, { ...base, slide }, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
         expectClose(await y.toArray(), await yc.toArray(), 1e-5, 1e-6, `fwd ${what}`);
+        if (!stride1) continue;
         const [gx] = launch(avgPoolBackwardKernel, { ...base, slide }, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
         expectClose(await gx.toArray(), await gc.toArray(), 1e-5, 1e-6, `bwd ${what}`);
       }
     }
-    expect(runs).toBe(15);
+    expect(runs).toBe(23);
     // the policy: software adapters, stride 1, rows of a multiple of 4 both ways; whole planes
     // unless there are fewer than SLIDE_MIN_GROUPS of them
     const soft = { ...BASELINE_CAPS, software: true };
     const g = { n: 512, h: 56, w: 56, oh: 56, ow: 56, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 };
-    expect(avgPoolForwardChoice(g, soft)).toEqual({ slide: { cols: SLIDE_COLS, band: 56 } });
-    expect(avgPoolBackwardChoice(g, soft)).toEqual({ slide: { cols: SLIDE_COLS, band: 56 } });
-    expect(avgPoolSlide({ ...g, n: 2 }, soft)).toEqual({ cols: SLIDE_COLS, band: 7 });
+    expect(avgPoolForwardChoice(g, soft)).toEqual({ slide: { cols: SLIDE_COLS_STRIDE1, band: 56 } });
+    expect(avgPoolBackwardChoice(g, soft)).toEqual({ slide: { cols: SLIDE_COLS_STRIDE1, band: 56 } });
+    expect(avgPoolSlide({ ...g, n: 2 }, soft)).toEqual({ cols: SLIDE_COLS_STRIDE1, band: 7 });
     expect(avgPoolSlide(g, BASELINE_CAPS)).toBeUndefined();
     expect(avgPoolSlide({ ...g, w: 54, ow: 54 }, soft)).toBeUndefined();
-    expect(avgPoolSlide({ ...g, sh: 2, oh: 28 }, soft)).toBeUndefined();
+    expect(avgPoolSlide({ ...g, sh: 2, oh: 28 }, soft, 'bwd')).toBeUndefined();
+    const s2 = { ...g, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, oh: 28, ow: 28 };
+    expect(avgPoolForwardChoice(s2, soft)).toEqual({ slide: { cols: 1, band: 28 } }); // one vec4 per lane at stride 2
+    expect(avgPoolBackwardChoice(s2, soft)).toEqual({ bwdTile: true });
     expect(avgPoolForwardChoice({ ...g, w: 54, ow: 54 }, soft)).toEqual({ outs: 4, rows: AVG_SOFTWARE_ROWS_STRIDE1, vec4: false });
     expect(() => avgPoolKernel.wgsl({ ...g, w: 54, ow: 54, countIncludePad: true, divisorOverride: 0, slide: { cols: 2, band: 4 } }, soft)).toThrow(
       /avgpool: the sliding forward needs input and output rows of a multiple of 4, got 54 and 54/,

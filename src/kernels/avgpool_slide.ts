@@ -12,10 +12,9 @@
 import type { AvgPoolParams } from './avgpool.ts';
 
 /** Array names, plane sizes (WGSL expressions) and where the divisor applies, for this walk and
- * avgpool.ts's multi-output items: 'window' divides
- * each output by divisor(oy, ox) (the forward), 'uniform' by the one divisor of every window,
- * 'load' each loaded element by the divisor of its own window (the backward: an element of g is
- * the output of the window divisor(gy, gx)). */
+ * avgpool.ts's multi-output items: 'window' divides each output by divisor(oy, ox) (the forward),
+ * 'uniform' by the one divisor of every window, 'load' each loaded element by the divisor of its
+ * own window (the backward: an element of g is the output of the window divisor(gy, gx)). */
 export interface WindowIo {
   src: string;
   dst: string;

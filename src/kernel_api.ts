@@ -25,7 +25,7 @@ import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 import {
-  adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolBackwardTile as chooseAvgPoolBackwardTile, avgPoolForwardChoice as chooseAvgPoolForward, avgPoolBackwardChoice as chooseAvgPoolBackward, avgPoolBackwardVec4 as chooseAvgPoolBackwardVec4, avgPoolBackwardWindow as chooseAvgPoolBackwardWindow, avgPoolOuts as chooseAvgPoolOuts, avgPoolRows as chooseAvgPoolRows, avgPoolVec4 as chooseAvgPoolVec4, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
+  adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolForwardChoice as chooseAvgPoolForward, avgPoolBackwardChoice as chooseAvgPoolBackward, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
 } from './policy/pool_choice.ts';
 import type { GlobalAvgPoolBackwardParams, GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 
@@ -186,36 +186,6 @@ export function avgPoolForwardChoice(geom: PoolGeom): Pick<AvgPoolParams, 'outs'
  * params) the library picks for this geometry on the current adapter. */
 export function avgPoolBackwardChoice(geom: PoolGeom): Pick<AvgPoolParams, 'slide' | 'bwdTile' | 'bwdWindow' | 'bwdVec4'> {
   return chooseAvgPoolBackward(geom, deviceCaps());
-}
-/** The average-pooling forward's outputs per invocation (`outs`) the library picks for this
- * geometry on the current adapter. */
-export function avgPoolOuts(geom: PoolGeom): number {
-  return chooseAvgPoolOuts(geom, deviceCaps());
-}
-/** The average-pooling forward's output rows per invocation (`rows`) the library picks for this
- * geometry on the current adapter. */
-export function avgPoolRows(geom: PoolGeom): number {
-  return chooseAvgPoolRows(geom, deviceCaps());
-}
-/** Whether the library's average-pooling forward loads aligned vec4s (`vec4` in the params; with
- * `outs` from `avgPoolOuts`) for this geometry on the current adapter. */
-export function avgPoolVec4(geom: PoolGeom): boolean {
-  return chooseAvgPoolVec4(geom, deviceCaps());
-}
-/** Whether the library's average-pooling backward takes the tiled path (`bwdTile` in the params)
- * for this geometry on the current adapter. */
-export function avgPoolBackwardTile(geom: PoolGeom): boolean {
-  return chooseAvgPoolBackwardTile(geom, deviceCaps());
-}
-/** The library's window-sum variant of the average-pooling backward (`bwdWindow` in the params)
- * for this geometry on the current adapter (undefined: none). */
-export function avgPoolBackwardWindow(geom: PoolGeom): { outs: number; rows: number; vec4: boolean } | undefined {
-  return chooseAvgPoolBackwardWindow(geom, deviceCaps());
-}
-/** Whether the library's average-pooling backward stores vec4s (`bwdVec4` in the params) for this
- * geometry on the current adapter. */
-export function avgPoolBackwardVec4(geom: PoolGeom): boolean {
-  return chooseAvgPoolBackwardVec4(geom, deviceCaps());
 }
 // Adaptive average / max pooling forward (x, y[, argmax]), and the backward the library runs
 // (one or two dispatches; returns dL/dx).

@@ -2,7 +2,8 @@
 // preallocated outputs (kind 'bytes': distinct bytes read + written per run; the gather backwards
 // re-read g, which caches absorb). Shapes: ResNet's early feature maps [8, 64, 56, 56] with
 // 3x3 s1 p1 (Inception/DenseNet-style branch pooling) and 2x2 s2 (DenseNet transitions); global
-// average pooling of ResNet's last map at d2l's batch 128, [128, 512, 7, 7]; an adaptive 13x13 -> 6x6 (AlexNet's head).
+// average pooling of ResNet's last map at d2l's batch 128, [128, 512, 7, 7]; an adaptive 13x13 -> 6x6 (AlexNet's head),
+// average and max.
 // On a software adapter the batches shrink so each entry stays well under a few seconds there.
 import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
@@ -77,6 +78,11 @@ export function entries(small: boolean): BenchEntry[] {
       // the library's kernel for this adapter: by rows for narrow planes, else the generic one
       const run = adaptiveAvgByRows(adaptive) ? () => runKernel(adaptiveAvgRowsKernel, adaptive, [x, y]) : () => runKernel(adaptivePoolKernel, adaptive, [x, y]);
       return { run, tensors: [x, y] };
+    }),
+    // the library's function (bins [2i, 2i + 3): a 3x3 stride-2 max pool, no argmax without grad), new y each run
+    entry('adaptiveMaxPool.fwd', `${ab}x256x13x13 -> 6x6`, (an * 169 + an * 36) * F, () => {
+      const x = wt.randn([ab, 256, 13, 13]);
+      return { run: () => wt.noGrad(() => wt.adaptiveMaxPool2d(x, [6, 6])).dispose(), tensors: [x] };
     }),
     // the library's backward (by rows: one dispatch; generic: g / bin sizes, then the gather), new gx each run
     entry('adaptiveAvgPool.bwd', `${ab}x256x13x13 <- 6x6`, (an * 169 + (adaptiveAvgByRows(adaptive) ? 1 : 3) * an * 36) * F, () => {

@@ -1,14 +1,15 @@
 // adaptive_avg_pool2d / adaptive_max_pool2d: x [B, C, H, W] (or unbatched [C, H, W]) ->
 // [B, C, OH, OW] for any output size. A 1 x 1 average (global average pooling) runs the
 // one-reduction-per-plane kernels of global_avgpool.ts; sizes that divide evenly run as window pools
-// (avg_pool.ts / max_pool.ts, see src/policy/pool_choice.ts); narrow average pools on software
+// (avg_pool.ts / max_pool.ts, see src/policy/pool_choice.ts), and so does a max pool whose bins
+// are evenly spaced windows of one size (13 -> 6: 3 x 3, stride 2); narrow average pools on software
 // adapters run by rows (adaptive_avg_rows.ts); everything else adaptive_pool.ts.
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { type AdaptivePoolParams, adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../kernels/adaptive_pool.ts';
 import { globalAvgPoolBackwardKernel, globalAvgPoolKernel } from '../kernels/global_avgpool.ts';
 import { BASELINE_CAPS } from '../kernels/kernel.ts';
-import { adaptiveAsWindow, adaptiveAvgByRows, globalAvgPoolBackwardPacked, globalAvgPoolGeom } from '../policy/pool_choice.ts';
+import { adaptiveAsWindow, adaptiveAvgByRows, adaptiveMaxWindow, globalAvgPoolBackwardPacked, globalAvgPoolGeom } from '../policy/pool_choice.ts';
 import { adaptiveAvgRowsBackwardKernel, adaptiveAvgRowsKernel } from '../kernels/adaptive_avg_rows.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { fmt } from '../tensor/shape.ts';
@@ -117,6 +118,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: OutputSize2): Tensor {
 export function adaptiveMaxPool2d(x: Tensor, outputSize: OutputSize2): Tensor {
   const { geom, outShape } = adaptiveGeom('adaptiveMaxPool2d', x, outputSize);
   const { h, w, oh, ow } = geom;
-  if (adaptiveAsWindow(h, w, oh, ow)) return maxPool2d(x, [h / oh, w / ow]);
+  const win = adaptiveMaxWindow(h, w, oh, ow);
+  if (win) return maxPool2d(x, [win.kh, win.kw], [win.sh, win.sw]);
   return new AdaptiveMaxPool2d({ op: 'max', ...geom, withIdx: isGradEnabled() && x.requiresGrad }, outShape).apply(x);
 }

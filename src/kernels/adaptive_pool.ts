@@ -44,6 +44,18 @@ export const binStart = (i: number, outSize: number, inSize: number) => Math.flo
 /** One past the last input index of bin i (also: one past the last bin covering input i). */
 export const binEnd = (i: number, outSize: number, inSize: number) => Math.ceil(((i + 1) * inSize) / outSize);
 
+/** The window (size k, stride s) whose windows are exactly the adaptive bins of `outSize` over
+ * `inSize` (bin i = [i s, i s + k) for every i), or null when the bins are not evenly spaced or
+ * not all the same size. Divisible sizes give k = s = in / out; others can too: 13 -> 6 (AlexNet's
+ * head) has bins [2i, 2i + 3), k 3 s 2. Growing (out > in) never does (s would be 0). */
+export function adaptiveUniformWindow(inSize: number, outSize: number): { k: number; s: number } | null {
+  const s = binStart(1, outSize, inSize) - binStart(0, outSize, inSize);
+  const k = binEnd(0, outSize, inSize);
+  if (s < 1) return null;
+  for (let i = 0; i < outSize; i++) if (binStart(i, outSize, inSize) !== i * s || binEnd(i, outSize, inSize) !== i * s + k) return null;
+  return { k, s };
+}
+
 /** Every quotient the bin edges need is exact through f32 division (one correction step) when the
  * numerators stay below 2^24 (exact as f32) and the quotients below 2^22 (f32 division is within
  * 2.5 ulp, under 1 there). Why: lavapipe scalarises per-lane integer division (x86 has no vector

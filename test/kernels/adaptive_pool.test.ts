@@ -8,11 +8,13 @@ import { initGpu, randArray, expectClose } from '../helpers.ts';
 import { fwdBwd, f64, numelOf } from './layer_util.ts';
 import { adaptiveAvgPool2d, adaptiveMaxPool2d } from '../../src/autograd/adaptive_pool2d.ts';
 import { AdaptiveAvgPool2d, AdaptiveMaxPool2d } from '../../src/nn/pool_layers.ts';
-import { adaptivePoolKernel, adaptivePoolBackwardKernel, adaptiveAvgGradScaleKernel, floatDivExact, type AdaptivePoolParams } from '../../src/kernels/adaptive_pool.ts';
+import {
+  adaptivePoolKernel, adaptivePoolBackwardKernel, adaptiveAvgGradScaleKernel, adaptiveUniformWindow, floatDivExact, type AdaptivePoolParams,
+} from '../../src/kernels/adaptive_pool.ts';
 import {
   globalAvgPoolBackwardKernel, globalAvgPoolBackwardPackProblem, globalAvgPoolKernel, globalAvgPoolPackProblem,
 } from '../../src/kernels/global_avgpool.ts';
-import { globalAvgPoolGeom } from '../../src/policy/pool_choice.ts';
+import { adaptiveMaxWindow, globalAvgPoolGeom } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
@@ -64,6 +66,7 @@ const cases: Case[] = [
   { shape: [1, 3, 8, 12], out: [1, 1] }, // global, H * W % 4 == 0 (vec4 loads)
   { shape: [1, 1, 1, 1], out: [1, 1] },
   { shape: [2, 3, 9, 10], out: [1, 2] },
+  { shape: [2, 3, 13, 13], out: [6, 6] }, // AlexNet's head: bins [2i, 2i + 3), max runs as a 3 x 3 s2 window pool
 ];
 
 describe('adaptive pooling', () => {
@@ -198,6 +201,36 @@ describe('adaptive pooling', () => {
     }
   });
 
+  it('adaptiveUniformWindow: the bins as one window size and stride exactly when they are', () => {
+    for (let inSize = 1; inSize <= 40; inSize++)
+      for (let outSize = 1; outSize <= 45; outSize++) {
+        const bins = Array.from({ length: outSize }, (_, i) => [Math.floor((i * inSize) / outSize), Math.ceil(((i + 1) * inSize) / outSize)]);
+        const fits = (k: number, s: number) => bins.every(([a, b], i) => a === i * s && b === i * s + k);
+        const win = adaptiveUniformWindow(inSize, outSize);
+        if (win) expect(fits(win.k, win.s), `${inSize} -> ${outSize}: k ${win.k} s ${win.s}`).toBe(true);
+        else {
+          // no window fits: bin 0 is [0, k), bin 1 starts at s
+          const k = bins[0][1];
+          const s = outSize > 1 ? bins[1][0] : k;
+          expect(s >= 1 && fits(k, s), `${inSize} -> ${outSize} has the window k ${k} s ${s}`).toBe(false);
+        }
+      }
+    expect(adaptiveUniformWindow(13, 6)).toEqual({ k: 3, s: 2 });
+    expect(adaptiveUniformWindow(12, 4)).toEqual({ k: 3, s: 3 });
+    expect(adaptiveUniformWindow(9, 1)).toEqual({ k: 9, s: 9 });
+    expect(adaptiveUniformWindow(5, 3)).toBeNull(); // bins [0, 2), [1, 4), [3, 5)
+    expect(adaptiveUniformWindow(3, 5)).toBeNull(); // growing repeats elements
+    expect(adaptiveMaxWindow(13, 5, 6, 4)).toEqual({ kh: 3, kw: 2, sh: 2, sw: 1 });
+    expect(adaptiveMaxWindow(13, 5, 6, 3)).toBeNull();
+  });
+
+  it('max over uniform bins runs as a window max pool; other bins run the adaptive kernels', () => {
+    const x = wt.zeros([1, 2, 13, 13], { requiresGrad: true });
+    expect(adaptiveMaxPool2d(x, [6, 6])._node?.name).toBe('maxPool2d');
+    expect(adaptiveMaxPool2d(x, [5, 6])._node?.name).toBe('adaptiveMaxPool2d');
+    expect(adaptiveAvgPool2d(x, [6, 6])._node?.name).toBe('adaptiveAvgPool2d');
+  });
+
   it('max: ties go to the first maximum, NaN propagates', async () => {
     const x = wt.tensor(new Float32Array(2 * 4 * 4).fill(1), [1, 2, 4, 4], { requiresGrad: true });
     const y = adaptiveMaxPool2d(x, [2, 2]);
@@ -205,13 +238,15 @@ describe('adaptive pooling', () => {
     const expected = new Float32Array(32);
     for (const c of [0, 16]) for (const i of [0, 2, 8, 10]) expected[c + i] = 1;
     expect(Array.from(await x.grad!.toArray())).toEqual(Array.from(expected));
-    // 5 x 5 -> 2 x 2 runs the adaptive kernels (bins [0, 3) and [2, 5) overlap): each bin's
-    // first element takes its gradient
-    const x5 = wt.tensor(new Float32Array(25).fill(1), [1, 1, 5, 5], { requiresGrad: true });
-    adaptiveMaxPool2d(x5, 2).backward(wt.ones([1, 1, 2, 2]));
-    const e5 = new Float32Array(25);
-    for (const i of [0, 2, 10, 12]) e5[i] += 1;
-    expect(Array.from(await x5.grad!.toArray())).toEqual(Array.from(e5));
+    // overlapping bins: 5 x 5 -> 2 x 2 runs as a 3 x 3 s2 window pool ([0, 3), [2, 5)), 5 x 5 ->
+    // 3 x 3 the adaptive kernels ([0, 2), [1, 4), [3, 5)): each bin's first element takes its gradient
+    for (const [o, firsts] of [[2, [0, 2]], [3, [0, 1, 3]]] as const) {
+      const x5 = wt.tensor(new Float32Array(25).fill(1), [1, 1, 5, 5], { requiresGrad: true });
+      adaptiveMaxPool2d(x5, o).backward(wt.ones([1, 1, o, o]));
+      const e5 = new Float32Array(25);
+      for (const r of firsts) for (const c of firsts) e5[r * 5 + c] += 1;
+      expect(Array.from(await x5.grad!.toArray())).toEqual(Array.from(e5));
+    }
     const withNan = wt.tensor([1, NaN, 3, 2], [1, 1, 2, 2]);
     expect(Number.isNaN((await adaptiveMaxPool2d(withNan, 1).toArray())[0])).toBe(true);
     expect(Number.isNaN((await adaptiveAvgPool2d(withNan, 1).toArray())[0])).toBe(true);

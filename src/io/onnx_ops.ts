@@ -8,7 +8,7 @@ import type { Function } from '../autograd/function.ts';
 import type { Conv2dGeom } from '../kernels/conv2d.ts';
 import type { PoolGeom } from '../kernels/maxpool.ts';
 import type { AvgPoolParams } from '../kernels/avgpool.ts';
-import type { AdaptivePoolParams } from '../kernels/adaptive_pool.ts';
+import { type AdaptivePoolParams, adaptiveUniformWindow } from '../kernels/adaptive_pool.ts';
 import type { LrnParams } from '../kernels/lrn.ts';
 import type { RowNormGeom } from '../kernels/row_norm.ts';
 import { type Attr, ELEM, attrF, attrI, attrInts, attrS } from './onnx_proto.ts';
@@ -300,14 +300,15 @@ function adaptive(c: OpContext, kind: 'avg' | 'max'): string {
   const { p } = cfg<{ p: AdaptivePoolParams }>(c.fn);
   const op = kind === 'avg' ? 'AveragePool' : 'MaxPool';
   if (p.oh === 1 && p.ow === 1) return c.g.node(kind === 'avg' ? 'GlobalAveragePool' : 'GlobalMaxPool', [c.names[0]]);
-  // bins of equal size: a plain pool with kernel = stride = input / output
-  if (p.h % p.oh === 0 && p.w % p.ow === 0) {
-    const k = [p.h / p.oh, p.w / p.ow];
-    return c.g.node(op, [c.names[0]], { kernel_shape: attrInts(k), strides: attrInts(k) });
-  }
+  // bins of one size, evenly spaced (input / output when it divides, or e.g. 13 -> 6: 3 x 3 stride 2):
+  // a plain pool without padding, whose average divides by the whole window
+  const rows = adaptiveUniformWindow(p.h, p.oh);
+  const cols = adaptiveUniformWindow(p.w, p.ow);
+  if (rows && cols)
+    return c.g.node(op, [c.names[0]], { kernel_shape: attrInts([rows.k, cols.k]), strides: attrInts([rows.s, cols.s]) });
   return fail(
     `adaptive ${kind} pooling from ${p.h}x${p.w} to ${p.oh}x${p.ow} has uneven bins, which no ONNX pool expresses; ` +
-      'use an input size divisible by the output size (or an output size of 1)',
+      'use an input size divisible by the output size, bins of one size at a fixed stride (as 13 -> 6), or an output size of 1',
   );
 }
 

@@ -234,6 +234,18 @@ describe('onnx export: file, options and errors', () => {
     await expect(onnx.export(net, x, '')).rejects.toThrow(/path must be a non-empty string/);
   });
 
+  it('adaptive pools over bins of one size at a fixed stride (13 -> 6) export as plain pools', async () => {
+    const xs13 = randArray(2 * 3 * 13 * 13, 17);
+    const x = wt.tensor(xs13, [2, 3, 13, 13], { device: 'cpu' });
+    for (const [pool, op] of [[new AdaptiveAvgPool2d(6), 'AveragePool'], [new AdaptiveMaxPool2d([6, 6]), 'MaxPool']] as const) {
+      const net = new nn.Sequential(pool);
+      const bytes = await onnx.exportBytes(net, x);
+      expect(opTypes(bytes)).toContain(op);
+      const r = await runOrt(bytes, xs13, [2, 3, 13, 13]);
+      expectClose(r.data, await ours(net, x), 1e-6, 1e-6, op);
+    }
+  });
+
   it('names ops ONNX cannot express: even LRN size, uneven adaptive bins, losses', async () => {
     const x = wt.tensor(randArray(2 * 4 * 5 * 5, 13), [2, 4, 5, 5], { device: 'cpu' });
     await expect(onnx.exportBytes(new nn.Sequential(new nn.LocalResponseNorm(2)), x)).rejects.toThrow(/even size \(2\)/);

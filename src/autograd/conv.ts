@@ -1,6 +1,7 @@
 // conv2d and linear with PyTorch semantics, on the implicit-GEMM / GEMM kernels.
 // conv2d: x [B, Cin, H, W], w [Cout, Cin/G, KH, KW], bias [Cout] -> [B, Cout, OH, OW] with stride,
 // zero padding, dilation and G channel groups (torch.nn.functional.conv2d; optional fused ReLU).
+// Depthwise layers (groups = Cin = Cout) run as direct window sums instead (depthwise_conv.ts).
 // Backward: dW and dX are implicit GEMMs (conv2d_backward.ts); with few input channels per group
 // and several times as many output channels (conv1: 1 -> 96) dX goes through a column-gradient
 // GEMM + col2im, a chunk of images at a time; dBias is a reduction. Which path serves a geometry:
@@ -28,7 +29,8 @@ import {
 } from '../kernels/conv2d_backward.ts';
 import { col2imKernel, conv2dColGradKernel } from '../kernels/conv2d_col.ts';
 import { im2colKernel, weightFlipKernel } from '../kernels/im2col.ts';
-import { colGradChunk, useColGrad, weightGradBPer } from '../policy/conv_choice.ts';
+import { colGradChunk, depthwiseWeightGradGeom, useColGrad, useDepthwise, weightGradBPer } from '../policy/conv_choice.ts';
+import { depthwiseConvKernel, depthwiseInputGradKernel, depthwiseSplits, depthwiseWeightGradKernel } from '../kernels/depthwise_conv.ts';
 import { tunedConvGemm, tunedSmallMaps } from './tuning_families.ts';
 import { Function } from './function.ts';
 import { checkOptions } from '../backend/options.ts';
@@ -168,8 +170,9 @@ function im2col(g: Conv2dGeom, x: Tensor, kMajor: boolean): Tensor {
 
 /** Forward on either path: y [B, Cout, OH, OW]. */
 function convForward(g: Conv2dGeom, x: Tensor, w: Tensor, b: Tensor | null, relu: boolean): Tensor {
+  const out = { shape: [g.batch, g.cout, g.oh, g.ow] };
+  if (useDepthwise(g)) return launch(depthwiseConvKernel, { ...g, bias: !!b, relu }, b ? [x, w, b, out] : [x, w, out])[0];
   if (!smallMaps(g, x.device)) {
-    const out = { shape: [g.batch, g.cout, g.oh, g.ow] };
     const p = { ...g, bias: !!b, relu, ...tunedConvGemm(g, x.device) };
     return launch(conv2dKernel, p, b ? [x, w, b, out] : [x, w, out])[0];
   }
@@ -201,6 +204,7 @@ function flippedGeom(g: Conv2dGeom): Conv2dGeom | null {
 }
 
 function inputGrad(g: Conv2dGeom, w: Tensor, gy: Tensor): Tensor {
+  if (useDepthwise(g)) return launch(depthwiseInputGradKernel, g, [w, gy, { shape: [g.batch, g.cin, g.h, g.w] }])[0];
   const gg = flippedGeom(g);
   if (smallMaps(g, w.device) && gg && smallMaps(gg, w.device)) {
     const wf = launch(weightFlipKernel, g, [w, { shape: [g.cin, g.cout, g.kh, g.kw] }])[0];
@@ -248,6 +252,16 @@ export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], gy: 
 
 function weightGrad(g: Conv2dGeom, x: Tensor, gy: Tensor): Tensor {
   const wShape = [g.cout, cinPer(g), g.kh, g.kw];
+  if (useDepthwise(g)) {
+    // the CPU twin's batch split only changes the summation order: one split there
+    const p = { ...g, ...(x.device === 'gpu' ? depthwiseWeightGradGeom(g, deviceCaps()) : { wg: 1, walk: 'rows' as const, bPer: Math.max(1, g.batch) }) };
+    const splits = depthwiseSplits(p);
+    const part = launch(depthwiseWeightGradKernel, p, [x, gy, { shape: splits === 1 ? wShape : [splits, ...wShape] }])[0];
+    if (splits === 1) return part;
+    const dw = reduce('sum', part, 0);
+    part.dispose();
+    return dw;
+  }
   if (smallMaps(g, x.device)) {
     const col = im2col(g, x, true); // [K, B*OH*OW]: dW = dY^T col^T, both operands vec4 along K
     const gy3 = gy._view([g.batch, g.cout, g.oh * g.ow]);

@@ -5,10 +5,12 @@
 // weight gradient. The op layer (src/autograd/conv.ts) asks here with the device's caps.
 // Every path handles dilation; channel groups take the implicit GEMMs (one GEMM per group, groups
 // side by side on the grid's y) and the column gradient, never the small-map path (see
-// `useSmallMaps`).
+// `useSmallMaps`); depthwise layers (one filter per channel) take depthwise_conv.ts's direct
+// window sums instead (`useDepthwise`).
 import { type Caps, MAX_WG_PER_DIM } from '../kernels/kernel.ts';
 import { type Conv2dGeom, cinPer, coutPer } from '../kernels/conv2d.ts';
 import { type GemmChoice, gemmGroups } from '../kernels/gemm.ts';
+import { type DepthwiseWeightGradParams, depthwiseProblem } from '../kernels/depthwise_conv.ts';
 
 // ---- small feature maps: explicit im2col + plain GEMMs ----
 
@@ -111,4 +113,27 @@ export function weightGradBPer(g: Conv2dGeom, gemm: GemmChoice, caps: Caps): num
   const maxPartial = Math.min(WEIGHT_GRAD_PARTIAL_BYTES, caps.maxStorageBufferBindingSize);
   splits = Math.max(1, Math.min(splits, Math.floor(maxPartial / (g.cout * n * 4))));
   return Math.ceil(g.batch / splits);
+}
+
+// ---- depthwise convolutions (depthwise_conv.ts) ----
+
+/** Whether a conv2d layer runs on the depthwise kernels (direct window sums, one filter per
+ * channel) instead of the grouped implicit GEMMs, which would give each channel a GEMM of one row:
+ * every depthwise layer (groups = Cin = Cout >= 2) with a window of at most DEPTHWISE_MAX_TAPS, on
+ * every adapter and on the CPU. Measured on lavapipe: see the README's conv rows. */
+export function useDepthwise(g: Conv2dGeom): boolean {
+  return depthwiseProblem(g) === null;
+}
+
+/** Workgroups the depthwise weight gradient aims for (channels x batch splits): a few per core on a
+ * software adapter, enough to fill a GPU. Not tuned. */
+export const DEPTHWISE_DW_WORKGROUPS = Object.freeze({ hardware: 512, software: 16 });
+
+/** The depthwise weight gradient's launch: workgroup size, how lanes walk an image, images per
+ * batch split (splits only where the channels alone leave the adapter idle). */
+export function depthwiseWeightGradGeom(g: Conv2dGeom, caps: Caps): Pick<DepthwiseWeightGradParams, 'wg' | 'walk' | 'bPer'> {
+  const want = caps.software ? DEPTHWISE_DW_WORKGROUPS.software : DEPTHWISE_DW_WORKGROUPS.hardware;
+  const splits = Math.max(1, Math.min(g.batch, Math.ceil(want / g.cin)));
+  const bPer = Math.max(1, Math.ceil(g.batch / splits));
+  return caps.software ? { wg: 8, walk: 'rows', bPer } : { wg: 64, walk: 'flat', bPer };
 }

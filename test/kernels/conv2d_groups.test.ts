@@ -218,7 +218,12 @@ describe('gradcheck (float64 CPU): x, w, bias', () => {
 });
 
 describe('PyTorch 1.13 reference values (grouped + dilated, forward and gradients)', () => {
-  const cases = [['groups 2 + dilation (2, 3)', refs.groupedDilated], ['depthwise x2 + dilation 2', refs.depthwiseDilated]] as const;
+  const cases = [
+    ['groups 2 + dilation (2, 3)', refs.groupedDilated],
+    ['depthwise x2 + dilation 2', refs.depthwiseDilated],
+    ['depthwise (one filter per channel), stride (2, 1), dilation (1, 2)', refs.depthwiseOne],
+    ['depthwise (one filter per channel), 5x3, stride (1, 3), dilation (2, 1)', refs.depthwiseOneRect],
+  ] as const;
   for (const [name, r] of cases)
     for (const run of ['cpu float64', 'gpu lanes', 'gpu tiled'] as const)
       it(`${name}: ${run}`, async () => {

@@ -63,8 +63,13 @@ const windowKey = (g: Conv2dGeom) => `k${g.kh}x${g.kw}s${g.sh}x${g.sw}p${g.ph}x$
 const layoutOf = (p: DepthwiseParams, caps: Caps) => p.layout ?? rowLayout(caps);
 const sizes = (g: Conv2dGeom): UField[] => [u32('n', g.batch * g.cin), u32('c', g.cin), u32('h', g.h), u32('w', g.w), u32('oh', g.oh), u32('ow', g.ow)];
 
-/** Input index of output index o at tap k along an axis (may be outside [0, size)). */
-const inIdx = (o: number, k: number, s: number, d: number, p: number) => o * s + k * d - p;
+/** CPU twins: the flat index into x of plane pl's input under output (oy, ox) at tap (ky, kx),
+ * or -1 where the tap falls on the zero padding. */
+function tapAt(p: Conv2dGeom, pl: number, oy: number, ox: number, ky: number, kx: number): number {
+  const iy = oy * p.sh + ky * p.dh - p.ph;
+  const ix = ox * p.sw + kx * p.dw - p.pw;
+  return iy >= 0 && iy < p.h && ix >= 0 && ix < p.w ? (pl * p.h + iy) * p.w + ix : -1;
+}
 
 /**
  * Depthwise convolution forward. Bindings: `x [B, C, H, W]`, `wt [C, 1, KH, KW]`, optional
@@ -113,9 +118,8 @@ export const depthwiseConvKernel = defineKernel<DepthwiseParams>({
         for (let ox = 0; ox < p.ow; ox++, o++) {
           let acc = 0;
           for (const [ky, kx] of taps(p)) {
-            const iy = inIdx(oy, ky, p.sh, p.dh, p.ph);
-            const ix = inIdx(ox, kx, p.sw, p.dw, p.pw);
-            if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) acc += x[(pl * p.h + iy) * p.w + ix] * w[ch * p.kh * p.kw + ky * p.kw + kx];
+            const i = tapAt(p, pl, oy, ox, ky, kx);
+            if (i >= 0) acc += x[i] * w[ch * p.kh * p.kw + ky * p.kw + kx];
           }
           if (bias) acc += bias[ch];
           y[o] = p.relu ? Math.max(acc, 0) : acc;
@@ -276,9 +280,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             for (let ox = 0; ox < p.ow; ox++) {
               const gv = g[(pl * p.oh + oy) * p.ow + ox];
               for (const [ky, kx] of taps(p)) {
-                const iy = inIdx(oy, ky, p.sh, p.dh, p.ph);
-                const ix = inIdx(ox, kx, p.sw, p.dw, p.pw);
-                if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) acc[ky * p.kw + kx] += gv * x[(pl * p.h + iy) * p.w + ix];
+                const i = tapAt(p, pl, oy, ox, ky, kx);
+                if (i >= 0) acc[ky * p.kw + kx] += gv * x[i];
               }
             }
         }

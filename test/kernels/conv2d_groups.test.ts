@@ -212,6 +212,9 @@ describe('gradcheck (float64 CPU): x, w, bias', () => {
   it('depthwise with multiplier 2, dilation (2, 3), stride (2, 1)', () => {
     expect(gc((x, w, b) => conv2d(x, w, b, { stride: [2, 1], padding: [2, 3], dilation: [2, 3], groups: 3 }), [f64([2, 3, 7, 8], 7), f64([6, 1, 3, 3], 8), f64([6], 9)])).toBe(true);
   });
+  it('depthwise, one filter per channel (depthwise_conv.ts), stride (2, 1), dilation (1, 2)', () => {
+    expect(gc((x, w, b) => conv2d(x, w, b, { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 3 }), [f64([2, 3, 6, 7], 15), f64([3, 1, 3, 3], 16), f64([3], 17)])).toBe(true);
+  });
   it('dilation 2 with stride 2 (classes without taps), no bias', () => {
     expect(gc((x, w) => conv2d(x, w, null, { stride: 2, padding: 1, dilation: 2 }), [f64([1, 2, 8, 7], 10), f64([3, 2, 3, 3], 11)])).toBe(true);
   });

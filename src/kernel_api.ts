@@ -25,9 +25,10 @@ import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 import {
-  adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolForwardChoice as chooseAvgPoolForward, avgPoolBackwardChoice as chooseAvgPoolBackward, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
+  ADAPTIVE_ROWS_PER_LANE, adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolForwardChoice as chooseAvgPoolForward, avgPoolBackwardChoice as chooseAvgPoolBackward, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
 } from './policy/pool_choice.ts';
 import type { GlobalAvgPoolBackwardParams, GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
+import type { AdaptiveAvgRowsParams } from './kernels/adaptive_avg_rows.ts';
 
 // ---- defining kernels ----
 export {
@@ -197,6 +198,10 @@ export { adaptiveAvgRowsKernel, adaptiveAvgRowsBackwardKernel, type AdaptiveAvgR
 export function adaptiveAvgByRows(geom: { h: number; w: number; oh: number; ow: number }): boolean {
   return chooseAdaptiveAvgByRows(geom, deviceCaps());
 }
+/** The by-rows params the library runs for n planes of h x w pooled to oh x ow. */
+export function adaptiveAvgRowsParams(n: number, h: number, w: number, oh: number, ow: number): AdaptiveAvgRowsParams {
+  return { n, h, w, oh, ow, perLane: ADAPTIVE_ROWS_PER_LANE };
+}
 // Global average pooling (adaptive to 1 x 1): forward (x, y) and backward (g, gx).
 export {
   globalAvgPoolKernel, globalAvgPoolBackwardKernel,
@@ -204,7 +209,7 @@ export {
 } from './kernels/global_avgpool.ts';
 /** The global-average-pooling params the library picks for n planes of h x w on the current adapter. */
 export function globalAvgPoolParams(n: number, h: number, w: number): GlobalAvgPoolParams {
-  return { n, h, w, ...globalAvgPoolGeom(h, w, deviceCaps()) };
+  return { n, h, w, ...globalAvgPoolGeom(n, h, w, deviceCaps()) };
 }
 /** The global-average-pooling backward params the library picks on the current adapter. */
 export function globalAvgPoolBackwardParams(n: number, h: number, w: number): GlobalAvgPoolBackwardParams {

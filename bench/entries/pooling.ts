@@ -9,7 +9,7 @@ import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
 
 const {
-  runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward, adaptiveAvgByRows, adaptiveAvgRowsKernel,
+  runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward, adaptiveAvgByRows, adaptiveAvgRowsKernel, adaptiveAvgRowsParams,
   globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, globalAvgPoolBackwardParams, avgPoolForwardChoice, avgPoolBackwardChoice,
 } = wt.kernels;
 
@@ -76,7 +76,8 @@ export function entries(small: boolean): BenchEntry[] {
     entry('adaptiveAvgPool.fwd', `${ab}x256x13x13 -> 6x6`, (an * 169 + an * 36) * F, () => {
       const [x, y] = [wt.randn([an * 169]), wt.zeros([an * 36])];
       // the library's kernel for this adapter: by rows for narrow planes, else the generic one
-      const run = adaptiveAvgByRows(adaptive) ? () => runKernel(adaptiveAvgRowsKernel, adaptive, [x, y]) : () => runKernel(adaptivePoolKernel, adaptive, [x, y]);
+      const rows = adaptiveAvgRowsParams(an, 13, 13, 6, 6);
+      const run = adaptiveAvgByRows(adaptive) ? () => runKernel(adaptiveAvgRowsKernel, rows, [x, y]) : () => runKernel(adaptivePoolKernel, adaptive, [x, y]);
       return { run, tensors: [x, y] };
     }),
     // the library's function (bins [2i, 2i + 3): a 3x3 stride-2 max pool, no argmax without grad), new y each run

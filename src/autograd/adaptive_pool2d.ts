@@ -9,7 +9,7 @@ import { launch } from '../tensor/launch.ts';
 import { type AdaptivePoolParams, adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../kernels/adaptive_pool.ts';
 import { globalAvgPoolBackwardKernel, globalAvgPoolKernel } from '../kernels/global_avgpool.ts';
 import { BASELINE_CAPS } from '../kernels/kernel.ts';
-import { adaptiveAsWindow, adaptiveAvgByRows, adaptiveMaxWindow, globalAvgPoolBackwardPacked, globalAvgPoolGeom } from '../policy/pool_choice.ts';
+import { ADAPTIVE_ROWS_PER_LANE, adaptiveAsWindow, adaptiveAvgByRows, adaptiveMaxWindow, globalAvgPoolBackwardPacked, globalAvgPoolGeom } from '../policy/pool_choice.ts';
 import { adaptiveAvgRowsBackwardKernel, adaptiveAvgRowsKernel } from '../kernels/adaptive_avg_rows.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { fmt } from '../tensor/shape.ts';
@@ -30,7 +30,7 @@ export function adaptivePoolBackward(g: Tensor, idx: Tensor | null, p: AdaptiveP
     const packed = g.device !== 'cpu' && globalAvgPoolBackwardPacked(p.n, p.h, p.w, deviceCaps());
     return launch(globalAvgPoolBackwardKernel, { n: p.n, h: p.h, w: p.w, packed }, [g, { shape: xShape }])[0];
   }
-  const r = { n: p.n, h: p.h, w: p.w, oh: p.oh, ow: p.ow };
+  const r = { n: p.n, h: p.h, w: p.w, oh: p.oh, ow: p.ow, perLane: ADAPTIVE_ROWS_PER_LANE };
   if (g.device !== 'cpu' && adaptiveAvgByRows(r, deviceCaps())) return launch(adaptiveAvgRowsBackwardKernel, r, [g, { shape: xShape }])[0];
   const gs = launch(adaptiveAvgGradScaleKernel, p, [g, { shape: g.shape }])[0];
   const gx = launch(adaptivePoolBackwardKernel, p, [gs, { shape: xShape }])[0];
@@ -51,9 +51,9 @@ class AdaptiveAvgPool2d extends Function {
     if (oh === 1 && ow === 1) {
       // the plane count decides nothing on the CPU (the twin is one loop), so any caps serve there
       const caps = x.device === 'cpu' ? BASELINE_CAPS : deviceCaps();
-      return launch(globalAvgPoolKernel, { n, h, w, ...globalAvgPoolGeom(h, w, caps) }, [x, { shape: this.outShape }])[0];
+      return launch(globalAvgPoolKernel, { n, h, w, ...globalAvgPoolGeom(n, h, w, caps) }, [x, { shape: this.outShape }])[0];
     }
-    const r = { n, h, w, oh, ow };
+    const r = { n, h, w, oh, ow, perLane: ADAPTIVE_ROWS_PER_LANE };
     if (x.device !== 'cpu' && adaptiveAvgByRows(r, deviceCaps())) return launch(adaptiveAvgRowsKernel, r, [x, { shape: this.outShape }])[0];
     return launch(adaptivePoolKernel, this.p, [x, { shape: this.outShape }])[0];
   }

@@ -11,7 +11,9 @@
 // every load is an aligned vec4; plane q of a group owns elements [q HW, (q + 1) HW) of it, the
 // vec4s fully inside that range plus the components of the (at most two) vec4s it shares with its
 // neighbours, whose offsets (q HW % 4) are baked into the WGSL.
-// src/policy/pool_choice.ts picks wg, lanes and packing for the plane size and the adapter.
+// `perLane` (lanes = 1): each invocation sums perLane consecutive planes (or packed groups) in
+// turn, so fewer, longer-lived invocations cover the map (a CPU rasteriser pays per invocation).
+// src/policy/pool_choice.ts picks wg, lanes, perLane and packing for the map and the adapter.
 // Backward: gx [N, H, W] = g[plane] / H / W, a broadcast over stream.ts's row layouts (one row of
 // H * W per plane; vec4 stores when H * W % 4 == 0; `packed`: one invocation per group of G planes
 // writes its G HW / 4 vec4s, for N % G == 0).
@@ -35,6 +37,8 @@ export interface GlobalAvgPoolParams {
   lanes: number;
   /** sum groups of packGroup(h * w) planes as aligned vec4s (lanes 1, h * w >= 4; default false) */
   packed?: boolean;
+  /** consecutive planes (packed: groups) each invocation sums in turn (lanes 1 only; default 1) */
+  perLane?: number;
 }
 
 const isVec4 = (p: { h: number; w: number }) => (p.h * p.w) % 4 === 0;
@@ -80,10 +84,15 @@ function packedPlaneSum(q: number, r: number): string {
   return lines.join('\n');
 }
 
+const perLaneOf = (p: GlobalAvgPoolParams) => p.perLane ?? 1;
+
 function checkGeom(p: GlobalAvgPoolParams): void {
   const pow2 = (v: number) => Number.isInteger(v) && v >= 1 && (v & (v - 1)) === 0;
   if (!pow2(p.lanes) || !pow2(p.wg) || p.lanes > p.wg)
     throw new Error(`global_avgpool: lanes ${p.lanes} must be a power of two dividing the workgroup size ${p.wg}`);
+  const k = perLaneOf(p);
+  if (!Number.isInteger(k) || k < 1 || (k > 1 && p.lanes !== 1))
+    throw new Error(`global_avgpool: perLane must be a positive integer, and 1 unless lanes is 1; got perLane ${k} with lanes ${p.lanes}`);
 }
 
 /**
@@ -92,11 +101,14 @@ function checkGeom(p: GlobalAvgPoolParams): void {
  */
 export const globalAvgPoolKernel = defineKernel<GlobalAvgPoolParams>({
   name: 'global_avgpool',
-  spec: (p) => `wg${p.wg}l${p.lanes}${isPacked(p) ? `:pack${packGroup(p.h * p.w)}r${(p.h * p.w) % 4}` : isVec4(p) ? ':v4' : ''}`,
+  spec: (p) => `wg${p.wg}l${p.lanes}k${perLaneOf(p)}${isPacked(p) ? `:pack${packGroup(p.h * p.w)}r${(p.h * p.w) % 4}` : isVec4(p) ? ':v4' : ''}`,
   // x [N, H*W] (vec4s when H*W % 4 == 0 or packed), y [N]
   storage: (p) => [read('x', isPacked(p) ? 'vec4<f32>' : elem(p)), rw('y')],
   uniforms: (p) => [u32('n', p.n), u32('units', globalAvgPoolUnits(p)), f32('h', p.h), f32('w', p.w), u32('hw', p.h * p.w)],
-  dispatch: (p) => Math.ceil(p.n / (isPacked(p) ? packGroup(p.h * p.w) : 1) / (p.wg / p.lanes)),
+  dispatch: (p) => {
+    checkGeom(p);
+    return Math.ceil(p.n / (isPacked(p) ? packGroup(p.h * p.w) : 1) / perLaneOf(p) / (p.wg / p.lanes));
+  },
   body: (p) => {
     checkGeom(p);
     if (isPacked(p)) {
@@ -104,16 +116,20 @@ export const globalAvgPoolKernel = defineKernel<GlobalAvgPoolParams>({
       const G = packGroup(p.h * p.w);
       const r = (p.h * p.w) % 4;
       const planes = [...Array(G).keys()];
-      // group grp: planes [G grp, G grp + G), vec4s [grp G HW / 4, (grp + 1) G HW / 4)
+      const K = perLaneOf(p);
+      // invocation i: groups [K i, K i + K); group grp: planes [G grp, G grp + G), vec4s
+      // [grp G HW / 4, (grp + 1) G HW / 4)
       return `
 @compute @workgroup_size(${p.wg})
 fn main(${LINEAR_PARAMS}) {
-  let grp = (wid.y * nwg.x + wid.x) * ${p.wg}u + lidx;
-  let p0 = grp * ${G}u;
-  if (p0 >= u.n) { return; }
-  let base = grp * (${G}u * u.hw / 4u);
-${planes.map((q) => packedPlaneSum(q, r)).join('\n')}
-${planes.map((q) => `  if (p0 + ${q}u < u.n) { y[p0 + ${q}u] = s${q} / u.h / u.w; }`).join('\n')}
+  let first = ((wid.y * nwg.x + wid.x) * ${p.wg}u + lidx) * ${K}u;
+  for (var grp = first; grp < first + ${K}u; grp++) {
+    let p0 = grp * ${G}u;
+    if (p0 >= u.n) { return; }
+    let base = grp * (${G}u * u.hw / 4u);
+${planes.map((q) => packedPlaneSum(q, r).replace(/^/gm, '  ')).join('\n')}
+${planes.map((q) => `    if (p0 + ${q}u < u.n) { y[p0 + ${q}u] = s${q} / u.h / u.w; }`).join('\n')}
+  }
 }`;
     }
     const L = p.lanes;
@@ -122,15 +138,27 @@ ${planes.map((q) => `  if (p0 + ${q}u < u.n) { y[p0 + ${q}u] = s${q} / u.h / u.w
     const steps: string[] = [];
     for (let s = L / 2; s >= 1; s /= 2)
       steps.push(`  if (lane < ${s}u) { part[lidx] += part[lidx + ${s}u]; }\n  workgroupBarrier();`);
-    const finish =
-      L === 1
-        ? `  if (plane < u.n) { y[plane] = ${total} / u.h / u.w; }`
-        : `  part[lidx] = ${total};
+    if (L === 1) {
+      const K = perLaneOf(p);
+      // invocation i: planes [K i, K i + K)
+      return `
+@compute @workgroup_size(${p.wg})
+fn main(${LINEAR_PARAMS}) {
+  let first = ((wid.y * nwg.x + wid.x) * ${p.wg}u + lidx) * ${K}u;
+  for (var plane = first; plane < min(first + ${K}u, u.n); plane++) {
+    let base = plane * u.units;
+    var acc = ${zero};
+    for (var i = 0u; i < u.units; i++) { acc += x[base + i]; }
+    y[plane] = ${total} / u.h / u.w;
+  }
+}`;
+    }
+    const finish = `  part[lidx] = ${total};
   workgroupBarrier();
 ${steps.join('\n')}
   if (lane == 0u && plane < u.n) { y[plane] = part[lidx] / u.h / u.w; }`;
     return `
-${L > 1 ? `var<workgroup> part: array<f32, ${p.wg}>;` : ''}
+var<workgroup> part: array<f32, ${p.wg}>;
 @compute @workgroup_size(${p.wg})
 fn main(${LINEAR_PARAMS}) {
   let plane = (wid.y * nwg.x + wid.x) * ${p.wg / L}u + lidx / ${L}u;

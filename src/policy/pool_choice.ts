@@ -11,7 +11,7 @@ import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
 import { adaptiveAvgRowsCost } from '../kernels/adaptive_avg_rows.ts';
 import { adaptiveUniformWindow } from '../kernels/adaptive_pool.ts';
-import { globalAvgPoolBackwardPackProblem, globalAvgPoolPackProblem, globalAvgPoolUnits } from '../kernels/global_avgpool.ts';
+import { globalAvgPoolBackwardPackProblem, globalAvgPoolPackProblem, globalAvgPoolUnits, packGroup } from '../kernels/global_avgpool.ts';
 import { type AvgPoolParams, avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem, avgPoolBackwardWindowProblem } from '../kernels/avgpool.ts';
 import { type Slide, slideProblem } from '../kernels/avgpool_slide.ts';
 import { POOL_LANES, maxPoolLanesKernel, poolLanesBackwardFits, poolLanesFits } from '../kernels/maxpool_lanes.ts';
@@ -64,7 +64,7 @@ export function maxPoolBackwardChoice(geom: PoolGeom, caps: Caps): MaxPoolBackwa
 // ---- global average pooling (global_avgpool.ts): invocations per plane ----
 
 /** Software adapters: workgroups of 8 (lavapipe's SIMD width, as stream.ts), one invocation per
- * plane. Measured on lavapipe (2-core dev machine, loaded; median of 11): lanes = 1 was fastest or
+ * plane or packed group at a time (GAP_SOFTWARE_INVOCATIONS sets how many each takes). Measured on lavapipe (2-core dev machine, loaded; median of 11): lanes = 1 was fastest or
  * within noise of it on every shape tried, and 8 lanes per plane (workgroup-memory reduction)
  * 2-16x slower on small planes: [4096, 7, 7] 0.48 ms vs 3.3 ms, [16384, 7, 7] 1.9 vs 22.6,
  * [4096, 8, 8] 0.67 vs 7.9, [64, 56, 56] 0.19 vs 0.71; only [512, 28, 28] favoured 4-8 lanes
@@ -85,13 +85,26 @@ export const GAP_HARDWARE_UNITS_PER_LANE = 8;
  * unpacked, 1.8-2.5 packed; backward 3.6-3.8 ms unpacked, 1.3-1.4 packed. */
 export const GAP_SOFTWARE_PACKED = true;
 
-/** Workgroup size, invocations per plane and packing for global average pooling over h x w planes. */
-export function globalAvgPoolGeom(h: number, w: number, caps: Caps): { wg: number; lanes: number; packed: boolean } {
-  if (caps.software) return { ...GAP_SOFTWARE, packed: GAP_SOFTWARE_PACKED && globalAvgPoolPackProblem({ h, w }) === null };
+/** Software adapters: about this many invocations cover the whole map, each summing
+ * n / G / GAP_SOFTWARE_INVOCATIONS consecutive planes or packed groups in turn (global_avgpool.ts
+ * `perLane`); lavapipe pays per invocation. Measured on lavapipe ([128 * 512, 7, 7] packed, three
+ * interleaved rounds against a 64 MiB copy): one group per invocation 23-42% of the copy's rate,
+ * 16 groups 45-57%, 32 groups (512 invocations) 54-57%, 64 or 128 groups 46-56%; groups strided
+ * across the invocations instead of consecutive: 32-45%. */
+export const GAP_SOFTWARE_INVOCATIONS = 512;
+
+/** Workgroup size, invocations per plane, planes (or packed groups) per invocation and packing for
+ * global average pooling over n planes of h x w. */
+export function globalAvgPoolGeom(n: number, h: number, w: number, caps: Caps): { wg: number; lanes: number; perLane: number; packed: boolean } {
+  if (caps.software) {
+    const packed = GAP_SOFTWARE_PACKED && globalAvgPoolPackProblem({ h, w }) === null;
+    const items = Math.ceil(n / (packed ? packGroup(h * w) : 1));
+    return { ...GAP_SOFTWARE, perLane: Math.max(1, Math.floor(items / GAP_SOFTWARE_INVOCATIONS)), packed };
+  }
   const units = globalAvgPoolUnits({ h, w });
   let lanes = 1;
   while (lanes < GAP_HARDWARE_WG && lanes * GAP_HARDWARE_UNITS_PER_LANE < units) lanes *= 2;
-  return { wg: GAP_HARDWARE_WG, lanes, packed: false };
+  return { wg: GAP_HARDWARE_WG, lanes, perLane: 1, packed: false };
 }
 
 /** Whether global average pooling's backward over n planes of h x w stores packed vec4 groups
@@ -135,6 +148,12 @@ export function adaptiveMaxWindow(h: number, w: number, oh: number, ow: number):
  * (not timed there). A fully unrolled variant (every bin baked, packed vec4 plane groups) ran 3x /
  * 16x faster than the generic kernels but took 15-33 s to compile there, so it is not used. */
 export const ADAPTIVE_ROWS_MAX_COST = 256;
+
+/** Rows each invocation of the by-rows kernels takes in turn (adaptive_avg_rows.ts `perLane`):
+ * lavapipe pays per invocation. Measured on lavapipe ([128 * 256, 13, 13] -> 6 x 6, three
+ * interleaved rounds, % of a 64 MiB copy's rate timed alongside): forward 21-22% with one row per
+ * invocation, 26-31% with 6, 28-36% with 12-48; backward 12-14% with one, 23-31% with 12-48. */
+export const ADAPTIVE_ROWS_PER_LANE = 24;
 
 /** Whether the adaptive average pool from h x w to oh x ow runs by rows (the caller checks the
  * global and window cases first). */

@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
-import { adaptiveAvgRowsBackwardKernel, adaptiveAvgRowsCost, adaptiveAvgRowsKernel } from '../../src/kernels/adaptive_avg_rows.ts';
+import { type AdaptiveAvgRowsParams, adaptiveAvgRowsBackwardKernel, adaptiveAvgRowsCost, adaptiveAvgRowsKernel } from '../../src/kernels/adaptive_avg_rows.ts';
 import { adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../../src/kernels/adaptive_pool.ts';
 import { adaptiveAvgPool2d } from '../../src/autograd/adaptive_pool2d.ts';
 import { ADAPTIVE_ROWS_MAX_COST, adaptiveAvgByRows } from '../../src/policy/pool_choice.ts';
@@ -26,22 +26,27 @@ const shapes = [
 describe('adaptive average pooling by rows', () => {
   for (const [n, h, w, oh, ow] of shapes)
     it(`forward and backward match the generic twins: [${n}, ${h}, ${w}] -> [${oh}, ${ow}]`, async () => {
-      const r = { n, h, w, oh, ow };
-      const generic = { op: 'avg' as const, ...r };
-      const x = randArray(n * h * w, n + h);
-      const [yc] = launch(adaptivePoolKernel, generic, [wt.tensor(x, [n * h * w], { device: 'cpu' }), { shape: [n * oh * ow] }]);
-      const [y] = launch(adaptiveAvgRowsKernel, r, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
-      expectClose(await y.toArray(), await yc.toArray(), 1e-6, 1e-7, 'fwd');
-      const gy = randArray(n * oh * ow, n + 7);
-      const gcpu = wt.tensor(gy, [n * oh * ow], { device: 'cpu' });
-      const [gs] = launch(adaptiveAvgGradScaleKernel, generic, [gcpu, { shape: [n * oh * ow] }]);
-      const [gxc] = launch(adaptivePoolBackwardKernel, generic, [gs, { shape: [n * h * w] }]);
-      const [gx] = launch(adaptiveAvgRowsBackwardKernel, r, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
-      expectClose(await gx.toArray(), await gxc.toArray(), 1e-6, 1e-7, 'bwd');
-      // its own CPU twins are the generic ones
-      const [gxt] = launch(adaptiveAvgRowsBackwardKernel, r, [gcpu, { shape: [n * h * w] }]);
-      expect(await gxt.toArray()).toEqual(await gxc.toArray());
+      // perLane 5: runs of rows that end mid-plane, the last one partial
+      for (const perLane of [1, 5]) await checkRows({ n, h, w, oh, ow, perLane });
     });
+
+  async function checkRows(r: AdaptiveAvgRowsParams): Promise<void> {
+    const { n, h, w, oh, ow } = r;
+    const generic = { op: 'avg' as const, n, h, w, oh, ow };
+    const x = randArray(n * h * w, n + h);
+    const [yc] = launch(adaptivePoolKernel, generic, [wt.tensor(x, [n * h * w], { device: 'cpu' }), { shape: [n * oh * ow] }]);
+    const [y] = launch(adaptiveAvgRowsKernel, r, [wt.tensor(x, [n * h * w]), { shape: [n * oh * ow] }]);
+    expectClose(await y.toArray(), await yc.toArray(), 1e-6, 1e-7, 'fwd');
+    const gy = randArray(n * oh * ow, n + 7);
+    const gcpu = wt.tensor(gy, [n * oh * ow], { device: 'cpu' });
+    const [gs] = launch(adaptiveAvgGradScaleKernel, generic, [gcpu, { shape: [n * oh * ow] }]);
+    const [gxc] = launch(adaptivePoolBackwardKernel, generic, [gs, { shape: [n * h * w] }]);
+    const [gx] = launch(adaptiveAvgRowsBackwardKernel, r, [wt.tensor(gy, [n * oh * ow]), { shape: [n * h * w] }]);
+    expectClose(await gx.toArray(), await gxc.toArray(), 1e-6, 1e-7, 'bwd');
+    // its own CPU twins are the generic ones
+    const [gxt] = launch(adaptiveAvgRowsBackwardKernel, r, [gcpu, { shape: [n * h * w] }]);
+    expect(await gxt.toArray()).toEqual(await gxc.toArray());
+  }
 
   it('the op takes it on software adapters (same values as on the CPU)', async () => {
     const data = randArray(2 * 5 * 13 * 13, 4);

@@ -12,9 +12,9 @@ import {
   adaptivePoolKernel, adaptivePoolBackwardKernel, adaptiveAvgGradScaleKernel, adaptiveUniformWindow, floatDivExact, type AdaptivePoolParams,
 } from '../../src/kernels/adaptive_pool.ts';
 import {
-  globalAvgPoolBackwardKernel, globalAvgPoolBackwardPackProblem, globalAvgPoolKernel, globalAvgPoolPackProblem,
+  globalAvgPoolBackwardKernel, globalAvgPoolBackwardPackProblem, globalAvgPoolKernel, globalAvgPoolPackProblem, packGroup,
 } from '../../src/kernels/global_avgpool.ts';
-import { adaptiveMaxWindow, globalAvgPoolGeom } from '../../src/policy/pool_choice.ts';
+import { GAP_SOFTWARE_INVOCATIONS, adaptiveMaxWindow, globalAvgPoolGeom } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
@@ -144,16 +144,17 @@ describe('adaptive pooling', () => {
       const x = randArray(n * h * w, n + h);
       const [yc] = launch(globalAvgPoolKernel, { n, h, w, wg: 8, lanes: 1 }, [wt.tensor(x, [n * h * w], { device: 'cpu' }), { shape: [n] }]);
       const want = await yc.toArray();
-      for (const [wg, lanes] of [[8, 1], [8, 8], [8, 2], [64, 1], [64, 16], [256, 8], [256, 256]]) {
-        const [y] = launch(globalAvgPoolKernel, { n, h, w, wg, lanes }, [wt.tensor(x, [n * h * w]), { shape: [n] }]);
-        expectClose(await y.toArray(), want, 1e-5, 1e-6, `gap fwd [${n},${h},${w}] wg${wg} lanes${lanes}`);
+      // [wg, lanes, perLane]: perLane 3 and 5 leave the last invocation a partial run of planes
+      for (const [wg, lanes, perLane] of [[8, 1, 1], [8, 8, 1], [8, 2, 1], [64, 1, 1], [64, 16, 1], [256, 8, 1], [256, 256, 1], [8, 1, 3], [64, 1, 5]]) {
+        const [y] = launch(globalAvgPoolKernel, { n, h, w, wg, lanes, perLane }, [wt.tensor(x, [n * h * w]), { shape: [n] }]);
+        expectClose(await y.toArray(), want, 1e-5, 1e-6, `gap fwd [${n},${h},${w}] wg${wg} lanes${lanes} perLane${perLane}`);
       }
       // packed groups of 2 or 4 planes read as vec4s (plane sizes >= 4, not a multiple of 4)
       if (globalAvgPoolPackProblem({ h, w }) === null) {
-        for (const wg of [8, 64]) {
+        for (const [wg, perLane] of [[8, 1], [64, 1], [8, 3]]) {
           packedFwd++;
-          const [y] = launch(globalAvgPoolKernel, { n, h, w, wg, lanes: 1, packed: true }, [wt.tensor(x, [n * h * w]), { shape: [n] }]);
-          expectClose(await y.toArray(), want, 1e-5, 1e-6, `gap fwd packed [${n},${h},${w}] wg${wg}`);
+          const [y] = launch(globalAvgPoolKernel, { n, h, w, wg, lanes: 1, packed: true, perLane }, [wt.tensor(x, [n * h * w]), { shape: [n] }]);
+          expectClose(await y.toArray(), want, 1e-5, 1e-6, `gap fwd packed [${n},${h},${w}] wg${wg} perLane${perLane}`);
         }
       } else expect(() => launch(globalAvgPoolKernel, { n, h, w, wg: 8, lanes: 1, packed: true }, [wt.tensor(x, [n * h * w]), { shape: [n] }])).toThrow(/global_avgpool: packing needs/);
       const gy = randArray(n, 8);
@@ -171,19 +172,26 @@ describe('adaptive pooling', () => {
         expect(() => launch(globalAvgPoolBackwardKernel, { n, h, w, packed: true }, [wt.tensor(gy, [n]), { shape: [n * h * w] }])).toThrow(/global_avgpool_bwd: packing needs/);
     }
     // fwd: [37,7,7] [9,3,5] [12,3,3] [6,5,2] [5,2,3] [8,1,5] [4,7,7] [1,3,7]; bwd: those with n % G == 0
-    expect([packedFwd, packedBwd]).toEqual([16, 12]);
+    expect([packedFwd, packedBwd]).toEqual([24, 12]);
     expect(() => launch(globalAvgPoolKernel, { n: 1, h: 2, w: 2, wg: 8, lanes: 3 }, [wt.zeros([4]), { shape: [1] }])).toThrow(/lanes 3 must be a power of two/);
+    expect(() => launch(globalAvgPoolKernel, { n: 4, h: 2, w: 2, wg: 8, lanes: 2, perLane: 2 }, [wt.zeros([16]), { shape: [4] }])).toThrow(/perLane must be .* got perLane 2 with lanes 2/);
+    expect(() => launch(globalAvgPoolKernel, { n: 4, h: 2, w: 2, wg: 8, lanes: 1, perLane: 0 }, [wt.zeros([16]), { shape: [4] }])).toThrow(/perLane must be a positive integer/);
   });
 
-  it('global average pooling geometry policy: lanes a power of two dividing the workgroup', () => {
-    for (const [h, w] of [[1, 1], [3, 4], [7, 7], [16, 16], [56, 56], [400, 1000]])
-      for (const caps of [BASELINE_CAPS, { ...BASELINE_CAPS, software: true }]) {
-        const { wg, lanes, packed } = globalAvgPoolGeom(h, w, caps);
-        expect(packed).toBe(!!caps.software && (h * w) % 4 !== 0 && h * w >= 4);
-        expect(wg % lanes).toBe(0);
-        expect(lanes & (lanes - 1)).toBe(0);
-      }
-    expect(globalAvgPoolGeom(7, 7, BASELINE_CAPS)).toEqual({ wg: 256, lanes: 8, packed: false });
+  it('global average pooling geometry policy: lanes a power of two dividing the workgroup; software runs of planes', () => {
+    for (const n of [1, 37, 65536])
+      for (const [h, w] of [[1, 1], [3, 4], [7, 7], [16, 16], [56, 56], [400, 1000]])
+        for (const caps of [BASELINE_CAPS, { ...BASELINE_CAPS, software: true }]) {
+          const { wg, lanes, packed, perLane } = globalAvgPoolGeom(n, h, w, caps);
+          expect(packed).toBe(!!caps.software && (h * w) % 4 !== 0 && h * w >= 4);
+          expect(wg % lanes).toBe(0);
+          expect(lanes & (lanes - 1)).toBe(0);
+          // about GAP_SOFTWARE_INVOCATIONS invocations on software, never fewer than one item each
+          const items = Math.ceil(n / (packed ? packGroup(h * w) : 1));
+          expect(perLane).toBe(caps.software ? Math.max(1, Math.floor(items / GAP_SOFTWARE_INVOCATIONS)) : 1);
+        }
+    expect(globalAvgPoolGeom(65536, 7, 7, BASELINE_CAPS)).toEqual({ wg: 256, lanes: 8, perLane: 1, packed: false });
+    expect(globalAvgPoolGeom(65536, 7, 7, { ...BASELINE_CAPS, software: true })).toEqual({ wg: 8, lanes: 1, perLane: 32, packed: true });
   });
 
   for (const c of torchCases.filter((t) => t.op.startsWith('adaptive')))

@@ -48,9 +48,17 @@ export function streamLoop(s: Stream, n: string): { params: string; open: string
 
 export type RowLayout = { mode: 'flat'; wg: number } | { mode: 'rows'; wg: number; rows: number };
 
+/** Rows per workgroup of the software 'rows' layout. Measured on lavapipe (2-core dev machine,
+ * bench/kernels.ts, % of a 64 MiB copy timed alongside, rows 8 / 32 alternating twice): avgpool
+ * 2x2 s2 backward (tiled) 46, 46 / 52, 50% (a probe with three interleaved rounds: 26-43% / 49-67%,
+ * 128 rows 52-58%); batchNorm eval 79, 86 / 97, 103%; batchNorm backward 87, 60 / 88, 93%;
+ * maxpool backward 50, 47 / 51, 56%; maxpool forward, global average pooling's backward and the
+ * cross-entropy backward within the noise (+-7 points). */
+const SOFTWARE_ROWS = 32;
+
 /** The layout for an adapter with these caps. */
 export function rowLayout(caps: Caps): RowLayout {
-  return streamGeom(caps).wg <= 8 ? { mode: 'rows', wg: 8, rows: 8 } : { mode: 'flat', wg: 128 };
+  return streamGeom(caps).wg <= 8 ? { mode: 'rows', wg: 8, rows: SOFTWARE_ROWS } : { mode: 'flat', wg: 128 };
 }
 
 export const rowLayoutKey = (l: RowLayout) => (l.mode === 'flat' ? `flat${l.wg}` : `rows${l.wg}x${l.rows}`);

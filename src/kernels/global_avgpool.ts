@@ -101,10 +101,11 @@ function checkGeom(p: GlobalAvgPoolParams): void {
  */
 export const globalAvgPoolKernel = defineKernel<GlobalAvgPoolParams>({
   name: 'global_avgpool',
-  spec: (p) => `wg${p.wg}l${p.lanes}k${perLaneOf(p)}${isPacked(p) ? `:pack${packGroup(p.h * p.w)}r${(p.h * p.w) % 4}` : isVec4(p) ? ':v4' : ''}`,
+  spec: (p) => `wg${p.wg}l${p.lanes}${isPacked(p) ? `:pack${packGroup(p.h * p.w)}r${(p.h * p.w) % 4}` : isVec4(p) ? ':v4' : ''}`,
   // x [N, H*W] (vec4s when H*W % 4 == 0 or packed), y [N]
   storage: (p) => [read('x', isPacked(p) ? 'vec4<f32>' : elem(p)), rw('y')],
-  uniforms: (p) => [u32('n', p.n), u32('units', globalAvgPoolUnits(p)), f32('h', p.h), f32('w', p.w), u32('hw', p.h * p.w)],
+  // perLane is a uniform: the policy sizes it from the plane count, and one pipeline serves every batch
+  uniforms: (p) => [u32('n', p.n), u32('units', globalAvgPoolUnits(p)), f32('h', p.h), f32('w', p.w), u32('hw', p.h * p.w), u32('per', perLaneOf(p))],
   dispatch: (p) => {
     checkGeom(p);
     return Math.ceil(p.n / (isPacked(p) ? packGroup(p.h * p.w) : 1) / perLaneOf(p) / (p.wg / p.lanes));
@@ -116,14 +117,13 @@ export const globalAvgPoolKernel = defineKernel<GlobalAvgPoolParams>({
       const G = packGroup(p.h * p.w);
       const r = (p.h * p.w) % 4;
       const planes = [...Array(G).keys()];
-      const K = perLaneOf(p);
-      // invocation i: groups [K i, K i + K); group grp: planes [G grp, G grp + G), vec4s
+      // invocation i: groups [K i, K i + K), K = perLane; group grp: planes [G grp, G grp + G), vec4s
       // [grp G HW / 4, (grp + 1) G HW / 4)
       return `
 @compute @workgroup_size(${p.wg})
 fn main(${LINEAR_PARAMS}) {
-  let first = ((wid.y * nwg.x + wid.x) * ${p.wg}u + lidx) * ${K}u;
-  for (var grp = first; grp < first + ${K}u; grp++) {
+  let first = ((wid.y * nwg.x + wid.x) * ${p.wg}u + lidx) * u.per;
+  for (var grp = first; grp < first + u.per; grp++) {
     let p0 = grp * ${G}u;
     if (p0 >= u.n) { return; }
     let base = grp * (${G}u * u.hw / 4u);
@@ -139,13 +139,12 @@ ${planes.map((q) => `    if (p0 + ${q}u < u.n) { y[p0 + ${q}u] = s${q} / u.h / u
     for (let s = L / 2; s >= 1; s /= 2)
       steps.push(`  if (lane < ${s}u) { part[lidx] += part[lidx + ${s}u]; }\n  workgroupBarrier();`);
     if (L === 1) {
-      const K = perLaneOf(p);
-      // invocation i: planes [K i, K i + K)
+      // invocation i: planes [K i, K i + K), K = perLane
       return `
 @compute @workgroup_size(${p.wg})
 fn main(${LINEAR_PARAMS}) {
-  let first = ((wid.y * nwg.x + wid.x) * ${p.wg}u + lidx) * ${K}u;
-  for (var plane = first; plane < min(first + ${K}u, u.n); plane++) {
+  let first = ((wid.y * nwg.x + wid.x) * ${p.wg}u + lidx) * u.per;
+  for (var plane = first; plane < min(first + u.per, u.n); plane++) {
     let base = plane * u.units;
     var acc = ${zero};
     for (var i = 0u; i < u.units; i++) { acc += x[base + i]; }

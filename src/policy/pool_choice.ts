@@ -64,9 +64,10 @@ export function maxPoolBackwardChoice(geom: PoolGeom, caps: Caps): MaxPoolBackwa
 // ---- global average pooling (global_avgpool.ts): invocations per plane ----
 
 /** Software adapters: workgroups of 8 (lavapipe's SIMD width, as stream.ts), one invocation per
- * plane or packed group at a time (GAP_SOFTWARE_INVOCATIONS sets how many each takes). Measured on lavapipe (2-core dev machine, loaded; median of 11): lanes = 1 was fastest or
- * within noise of it on every shape tried, and 8 lanes per plane (workgroup-memory reduction)
- * 2-16x slower on small planes: [4096, 7, 7] 0.48 ms vs 3.3 ms, [16384, 7, 7] 1.9 vs 22.6,
+ * plane or packed group at a time (GAP_SOFTWARE_INVOCATIONS sets how many each takes). Measured
+ * on lavapipe (2-core dev machine, loaded; median of 11): lanes = 1 was fastest or within noise
+ * of it on every shape tried, and 8 lanes per plane (workgroup-memory reduction) 2-16x slower on
+ * small planes: [4096, 7, 7] 0.48 ms vs 3.3 ms, [16384, 7, 7] 1.9 vs 22.6,
  * [4096, 8, 8] 0.67 vs 7.9, [64, 56, 56] 0.19 vs 0.71; only [512, 28, 28] favoured 4-8 lanes
  * (0.57 vs 0.74 ms). lavapipe scalarises the per-lane loads either way, so more lanes per plane
  * only add the reduction steps. */

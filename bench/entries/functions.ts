@@ -5,6 +5,7 @@
 // writes dL/dx; cat reads every input and writes the output).
 import * as wt from 'webgpu-tensor';
 import type { BenchEntry } from '../harness.ts';
+import { type RowPassParams, rowPassKernel } from '../lib/floor-kernels.ts';
 
 const { runKernel, softmaxKernel, softmaxParams, catRaw } = wt.kernels;
 
@@ -45,10 +46,40 @@ function softmaxEntries(log: boolean, [b, c]: [number, number]): BenchEntry[] {
   ];
 }
 
+/** Floors of the softmax entries on [b, c] (bench/lib/floor-kernels.ts): the forward's two bare
+ * passes (row max; exp) and the backward's (row dot; scale), with the softmax entries' work, so
+ * their "% along" is the most the softmax entries could show on this adapter. Only for the
+ * layout that walks contiguous rows in vec4s (one workgroup per row). */
+function floorEntries([b, c]: [number, number]): BenchEntry[] {
+  const layout = softmaxParams([b, c], 1, false, 'fwd').layout;
+  if (layout.mode !== 'group' || c % 4 !== 0) return [];
+  const pass = (op: RowPassParams['op']): RowPassParams => ({ op, rows: b, r: c, wg: layout.wg });
+  const n = b * c;
+  return [
+    entry('softmax.fwd.floor', `${b}x${c} max+exp`, 2 * n * F, () => {
+      const [x, m, y] = [wt.randn([b, c], { std: 4 }), wt.zeros([b]), wt.zeros([b, c])];
+      const run = () => {
+        runKernel(rowPassKernel, pass('max'), [x, m]);
+        runKernel(rowPassKernel, pass('exp'), [x, y]);
+      };
+      return { run, tensors: [x, m, y] };
+    }),
+    entry('softmax.bwd.floor', `${b}x${c} dot+scale`, 3 * n * F, () => {
+      const [y, g, d, gx] = [wt.rand([b, c]), wt.randn([b, c]), wt.zeros([b]), wt.zeros([b, c])];
+      const run = () => {
+        runKernel(rowPassKernel, pass('dot'), [y, g, d]);
+        runKernel(rowPassKernel, pass('scale'), [y, g, d, gx]);
+      };
+      return { run, tensors: [y, g, d, gx] };
+    }),
+  ];
+}
+
 export function entries(small: boolean): BenchEntry[] {
   const shapes: [number, number][] = [[128, 10], [64, 1000], [32, 32768]];
   const out: BenchEntry[] = [];
   for (const log of [false, true]) for (const s of shapes) out.push(...softmaxEntries(log, s));
+  out.push(...floorEntries(shapes[shapes.length - 1]));
   // GoogLeNet inception 3a: 1x1 (64), 3x3 (128), 5x5 (32) and pool-proj (32) branches, 28x28
   const batch = small ? 4 : 8;
   const chans = [64, 128, 32, 32];

@@ -25,7 +25,7 @@ import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 import {
-  ADAPTIVE_ROWS_PER_LANE, adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolForwardChoice as chooseAvgPoolForward, avgPoolBackwardChoice as chooseAvgPoolBackward, globalAvgPoolBackwardPacked, globalAvgPoolGeom,
+  ADAPTIVE_ROWS_PER_LANE, adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolForwardChoice as chooseAvgPoolForward, avgPoolBackwardChoice as chooseAvgPoolBackward, globalAvgPoolBackwardGeom, globalAvgPoolGeom,
 } from './policy/pool_choice.ts';
 import type { GlobalAvgPoolBackwardParams, GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 import type { AdaptiveAvgRowsParams } from './kernels/adaptive_avg_rows.ts';
@@ -213,7 +213,7 @@ export function globalAvgPoolParams(n: number, h: number, w: number): GlobalAvgP
 }
 /** The global-average-pooling backward params the library picks on the current adapter. */
 export function globalAvgPoolBackwardParams(n: number, h: number, w: number): GlobalAvgPoolBackwardParams {
-  return { n, h, w, packed: globalAvgPoolBackwardPacked(n, h, w, deviceCaps()) };
+  return { n, h, w, ...globalAvgPoolBackwardGeom(n, h, w, deviceCaps()) };
 }
 // Loss kernels: the cross-entropy mean, and the fused elementwise losses (mse, l1, BCE with logits).
 export { ceMeanKernel, type CeMeanParams } from './kernels/cross_entropy.ts';

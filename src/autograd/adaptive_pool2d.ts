@@ -9,7 +9,7 @@ import { launch } from '../tensor/launch.ts';
 import { type AdaptivePoolParams, adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../kernels/adaptive_pool.ts';
 import { globalAvgPoolBackwardKernel, globalAvgPoolKernel } from '../kernels/global_avgpool.ts';
 import { BASELINE_CAPS } from '../kernels/kernel.ts';
-import { ADAPTIVE_ROWS_PER_LANE, adaptiveAsWindow, adaptiveAvgByRows, adaptiveMaxWindow, globalAvgPoolBackwardPacked, globalAvgPoolGeom } from '../policy/pool_choice.ts';
+import { ADAPTIVE_ROWS_PER_LANE, adaptiveAsWindow, adaptiveAvgByRows, adaptiveMaxWindow, globalAvgPoolBackwardGeom, globalAvgPoolGeom } from '../policy/pool_choice.ts';
 import { adaptiveAvgRowsBackwardKernel, adaptiveAvgRowsKernel } from '../kernels/adaptive_avg_rows.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { fmt } from '../tensor/shape.ts';
@@ -27,8 +27,8 @@ export function adaptivePoolBackward(g: Tensor, idx: Tensor | null, p: AdaptiveP
     return launch(adaptivePoolBackwardKernel, p, [g, idx, { shape: xShape }])[0];
   }
   if (p.oh === 1 && p.ow === 1) {
-    const packed = g.device !== 'cpu' && globalAvgPoolBackwardPacked(p.n, p.h, p.w, deviceCaps());
-    return launch(globalAvgPoolBackwardKernel, { n: p.n, h: p.h, w: p.w, packed }, [g, { shape: xShape }])[0];
+    const geom = g.device !== 'cpu' ? globalAvgPoolBackwardGeom(p.n, p.h, p.w, deviceCaps()) : {};
+    return launch(globalAvgPoolBackwardKernel, { n: p.n, h: p.h, w: p.w, ...geom }, [g, { shape: xShape }])[0];
   }
   const r = { n: p.n, h: p.h, w: p.w, oh: p.oh, ow: p.ow, perLane: ADAPTIVE_ROWS_PER_LANE };
   if (g.device !== 'cpu' && adaptiveAvgByRows(r, deviceCaps())) return launch(adaptiveAvgRowsBackwardKernel, r, [g, { shape: xShape }])[0];

@@ -15,8 +15,8 @@
 // turn, so fewer, longer-lived invocations cover the map (a CPU rasteriser pays per invocation).
 // src/policy/pool_choice.ts picks wg, lanes, perLane and packing for the map and the adapter.
 // Backward: gx [N, H, W] = g[plane] / H / W, a broadcast over stream.ts's row layouts (one row of
-// H * W per plane; vec4 stores when H * W % 4 == 0; `packed`: one invocation per group of G planes
-// writes its G HW / 4 vec4s, for N % G == 0).
+// H * W per plane; vec4 stores when H * W % 4 == 0; `packed`: an invocation writes the G HW / 4
+// vec4s of each of `perLane` consecutive groups of G planes, for N % G == 0).
 import type { Caps, NumArray } from './kernel.ts';
 import { defineKernel, f32, read, rw, u32 } from './shader.ts';
 import { type RowLayout, rowGroups, rowLayout, rowLayoutKey, rowsMain } from './stream.ts';
@@ -190,6 +190,8 @@ export interface GlobalAvgPoolBackwardParams {
   /** vec4 stores over groups of packGroup(h * w) planes (h * w >= 4, n a multiple of the group;
    * default false) */
   packed?: boolean;
+  /** packed only: consecutive groups each invocation writes in turn (default 1) */
+  perLane?: number;
 }
 
 /** Why the packed backward cannot run (null: it can). */
@@ -208,6 +210,12 @@ const isPackedBwd = (p: GlobalAvgPoolBackwardParams) => {
 const gType = (G: number) => (G === 4 ? 'vec4<f32>' : G === 2 ? 'vec2<f32>' : 'f32');
 
 const bwdLayout = (p: GlobalAvgPoolBackwardParams, caps: Caps) => p.layout ?? rowLayout(caps);
+function bwdPerLane(p: GlobalAvgPoolBackwardParams): number {
+  const k = p.perLane ?? 1;
+  if (!Number.isInteger(k) || k < 1 || (k > 1 && !p.packed))
+    throw new Error(`global_avgpool_bwd: perLane must be a positive integer, and 1 unless packed; got perLane ${k} with packed ${!!p.packed}`);
+  return k;
+}
 
 /**
  * Global average pooling's input gradient, gx = g[plane] / (H * W). Bindings: `g [N]`, `gx [N, H * W]` (rw).
@@ -217,17 +225,18 @@ export const globalAvgPoolBackwardKernel = defineKernel<GlobalAvgPoolBackwardPar
   spec: (p, caps) => `${rowLayoutKey(bwdLayout(p, caps))}${isPackedBwd(p) ? `:pack${packGroup(p.h * p.w)}` : isVec4(p) ? ':v4' : ''}`,
   // g [N] (vec2 / vec4 groups when packed), gx [N, H*W] (vec4s when H*W % 4 == 0 or packed)
   storage: (p) => (isPackedBwd(p) ? [read('g', gType(packGroup(p.h * p.w))), rw('gx', 'vec4<f32>')] : [read('g'), rw('gx', elem(p))]),
-  uniforms: (p) => [u32('n', p.n), u32('units', globalAvgPoolUnits(p)), f32('h', p.h), f32('w', p.w), u32('hw', p.h * p.w)],
+  uniforms: (p) => [u32('n', p.n), u32('units', globalAvgPoolUnits(p)), f32('h', p.h), f32('w', p.w), u32('hw', p.h * p.w), u32('per', bwdPerLane(p))],
   dispatch: (p, caps) =>
     isPackedBwd(p)
-      ? Math.ceil(p.n / packGroup(p.h * p.w) / bwdLayout(p, caps).wg)
+      ? Math.ceil(p.n / packGroup(p.h * p.w) / bwdPerLane(p) / bwdLayout(p, caps).wg)
       : rowGroups(bwdLayout(p, caps), p.n, globalAvgPoolUnits(p)),
   body: (p, caps) => {
     if (!isPackedBwd(p))
       return `
 ${rowsMain(bwdLayout(p, caps), 'u.n', '1u', 'u.units', `gx[o] = ${elem(p)}(g[plane] / u.h / u.w);`)}`;
-    // one invocation per group of G planes: plane q's full vec4s are splats of its value; the vec4
-    // it shares with plane q + 1 (offset (q + 1) HW % 4, compile-time) takes components of both
+    // one invocation per run of perLane groups of G planes: plane q's full vec4s are splats of its
+    // value; the vec4 it shares with plane q + 1 (offset (q + 1) HW % 4, compile-time) takes
+    // components of both
     const G = packGroup(p.h * p.w);
     const r = (p.h * p.w) % 4;
     const wg = bwdLayout(p, caps).wg;
@@ -236,22 +245,23 @@ ${rowsMain(bwdLayout(p, caps), 'u.n', '1u', 'u.units', `gx[o] = ${elem(p)}(g[pla
     const lines = planes.map((q) => {
       const te = ((q + 1) * r) % 4;
       const out = [
-        `  for (var t = (${q}u * u.hw + ${(4 - ((q * r) % 4)) % 4}u) / 4u; t < (${q + 1}u * u.hw - ${te}u) / 4u; t++) { gx[base + t] = vec4<f32>(gv.${comp[q]}); }`,
+        `    for (var t = (${q}u * u.hw + ${(4 - ((q * r) % 4)) % 4}u) / 4u; t < (${q + 1}u * u.hw - ${te}u) / 4u; t++) { gx[base + t] = vec4<f32>(gv.${comp[q]}); }`,
       ];
       if (te !== 0) {
         const parts = [0, 1, 2, 3].map((c) => `gv.${comp[c < te ? q : q + 1]}`);
-        out.push(`  gx[base + ${q + 1}u * u.hw / 4u] = vec4<f32>(${parts.join(', ')});`);
+        out.push(`    gx[base + ${q + 1}u * u.hw / 4u] = vec4<f32>(${parts.join(', ')});`);
       }
       return out.join('\n');
     });
     return `
 @compute @workgroup_size(${wg})
 fn main(${LINEAR_PARAMS}) {
-  let grp = (wid.y * nwg.x + wid.x) * ${wg}u + lidx;
-  if (grp >= u.n / ${G}u) { return; }
-  let base = grp * (${G}u * u.hw / 4u);
-  let gv = g[grp] / u.h / u.w;
+  let first = ((wid.y * nwg.x + wid.x) * ${wg}u + lidx) * u.per;
+  for (var grp = first; grp < min(first + u.per, u.n / ${G}u); grp++) {
+    let base = grp * (${G}u * u.hw / 4u);
+    let gv = g[grp] / u.h / u.w;
 ${lines.join('\n')}
+  }
 }`;
   },
   cpu: (p, [g, gx]: NumArray[]) => {

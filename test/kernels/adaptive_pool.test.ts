@@ -14,7 +14,7 @@ import {
 import {
   globalAvgPoolBackwardKernel, globalAvgPoolBackwardPackProblem, globalAvgPoolKernel, globalAvgPoolPackProblem, packGroup,
 } from '../../src/kernels/global_avgpool.ts';
-import { GAP_SOFTWARE_INVOCATIONS, adaptiveMaxWindow, globalAvgPoolGeom } from '../../src/policy/pool_choice.ts';
+import { GAP_SOFTWARE_INVOCATIONS, adaptiveMaxWindow, globalAvgPoolBackwardGeom, globalAvgPoolGeom } from '../../src/policy/pool_choice.ts';
 import { BASELINE_CAPS } from '../../src/kernels/kernel.ts';
 import type { RowLayout } from '../../src/kernels/stream.ts';
 import { launch } from '../../src/tensor/launch.ts';
@@ -164,8 +164,11 @@ describe('adaptive pooling', () => {
         expectClose(await gx.toArray(), await gc.toArray(), 1e-6, 1e-7, `gap bwd [${n},${h},${w}] ${layout.mode}`);
         if (globalAvgPoolBackwardPackProblem({ n, h, w }) === null) {
           packedBwd++;
-          const [gp] = launch(globalAvgPoolBackwardKernel, { n, h, w, layout, packed: true }, [wt.tensor(gy, [n]), { shape: [n * h * w] }]);
-          expectClose(await gp.toArray(), await gc.toArray(), 1e-6, 1e-7, `gap bwd packed [${n},${h},${w}] ${layout.mode}`);
+          // perLane 3: runs of groups per invocation, the last one partial for most n
+          for (const perLane of [1, 3]) {
+            const [gp] = launch(globalAvgPoolBackwardKernel, { n, h, w, layout, packed: true, perLane }, [wt.tensor(gy, [n]), { shape: [n * h * w] }]);
+            expectClose(await gp.toArray(), await gc.toArray(), 1e-6, 1e-7, `gap bwd packed [${n},${h},${w}] ${layout.mode} perLane${perLane}`);
+          }
         }
       }
       if (globalAvgPoolBackwardPackProblem({ n, h, w }) !== null)
@@ -176,6 +179,8 @@ describe('adaptive pooling', () => {
     expect(() => launch(globalAvgPoolKernel, { n: 1, h: 2, w: 2, wg: 8, lanes: 3 }, [wt.zeros([4]), { shape: [1] }])).toThrow(/lanes 3 must be a power of two/);
     expect(() => launch(globalAvgPoolKernel, { n: 4, h: 2, w: 2, wg: 8, lanes: 2, perLane: 2 }, [wt.zeros([16]), { shape: [4] }])).toThrow(/perLane must be .* got perLane 2 with lanes 2/);
     expect(() => launch(globalAvgPoolKernel, { n: 4, h: 2, w: 2, wg: 8, lanes: 1, perLane: 0 }, [wt.zeros([16]), { shape: [4] }])).toThrow(/perLane must be a positive integer/);
+    expect(() => launch(globalAvgPoolBackwardKernel, { n: 4, h: 2, w: 2, perLane: 2 }, [wt.zeros([4]), { shape: [16] }])).toThrow(/global_avgpool_bwd: perLane must be .* got perLane 2 with packed false/);
+    expect(() => launch(globalAvgPoolBackwardKernel, { n: 4, h: 7, w: 7, packed: true, perLane: 1.5 }, [wt.zeros([4]), { shape: [196] }])).toThrow(/perLane must be a positive integer/);
   });
 
   it('global average pooling geometry policy: lanes a power of two dividing the workgroup; software runs of planes', () => {
@@ -192,6 +197,11 @@ describe('adaptive pooling', () => {
         }
     expect(globalAvgPoolGeom(65536, 7, 7, BASELINE_CAPS)).toEqual({ wg: 256, lanes: 8, perLane: 1, packed: false });
     expect(globalAvgPoolGeom(65536, 7, 7, { ...BASELINE_CAPS, software: true })).toEqual({ wg: 8, lanes: 1, perLane: 32, packed: true });
+    // the backward: runs of packed groups on software, sized like the forward's; hardware one plane at a time
+    expect(globalAvgPoolBackwardGeom(65536, 7, 7, { ...BASELINE_CAPS, software: true })).toEqual({ packed: true, perLane: 32 });
+    expect(globalAvgPoolBackwardGeom(36, 7, 7, { ...BASELINE_CAPS, software: true })).toEqual({ packed: true, perLane: 1 });
+    expect(globalAvgPoolBackwardGeom(37, 7, 7, { ...BASELINE_CAPS, software: true })).toEqual({ packed: false, perLane: 1 });
+    expect(globalAvgPoolBackwardGeom(65536, 7, 7, BASELINE_CAPS)).toEqual({ packed: false, perLane: 1 });
   });
 
   for (const c of torchCases.filter((t) => t.op.startsWith('adaptive')))

@@ -25,10 +25,11 @@ import { layerNormColumnGroups } from './kernels/row_norm.ts';
 import type { RowNormLayout } from './kernels/row_norm.ts';
 import { channelReducePlan, layerNormParamChunks, rowNormLayout as chooseRowNormLayout } from './policy/norm_choice.ts';
 import {
-  ADAPTIVE_ROWS_PER_LANE, adaptiveAvgByRows as chooseAdaptiveAvgByRows, avgPoolForwardChoice as chooseAvgPoolForward, avgPoolBackwardChoice as chooseAvgPoolBackward, globalAvgPoolBackwardGeom, globalAvgPoolGeom,
+  ADAPTIVE_ROWS_PER_LANE, adaptiveAvgByRows as chooseAdaptiveAvgByRows, adaptiveAvgStream as chooseAdaptiveAvgStream, avgPoolForwardChoice as chooseAvgPoolForward, avgPoolBackwardChoice as chooseAvgPoolBackward, globalAvgPoolBackwardGeom, globalAvgPoolGeom,
 } from './policy/pool_choice.ts';
 import type { GlobalAvgPoolBackwardParams, GlobalAvgPoolParams } from './kernels/global_avgpool.ts';
 import type { AdaptiveAvgRowsParams } from './kernels/adaptive_avg_rows.ts';
+import type { AdaptiveAvgStreamParams } from './kernels/adaptive_avg_stream.ts';
 
 // ---- defining kernels ----
 export {
@@ -201,6 +202,13 @@ export function adaptiveAvgByRows(geom: { h: number; w: number; oh: number; ow: 
 /** The by-rows params the library runs for n planes of h x w pooled to oh x ow. */
 export function adaptiveAvgRowsParams(n: number, h: number, w: number, oh: number, ow: number): AdaptiveAvgRowsParams {
   return { n, h, w, oh, ow, perLane: ADAPTIVE_ROWS_PER_LANE };
+}
+// Adaptive average pooling streamed over packed plane groups (software adapters' first choice).
+export { adaptiveAvgStreamKernel, adaptiveAvgStreamBackwardKernel, type AdaptiveAvgStreamParams } from './kernels/adaptive_avg_stream.ts';
+/** The streamed params the library runs for n planes of h x w pooled to oh x ow on the current
+ * adapter, or null where it runs another kernel. */
+export function adaptiveAvgStreamParams(n: number, h: number, w: number, oh: number, ow: number): AdaptiveAvgStreamParams | null {
+  return chooseAdaptiveAvgStream({ n, h, w, oh, ow }, deviceCaps());
 }
 // Global average pooling (adaptive to 1 x 1): forward (x, y) and backward (g, gx).
 export {

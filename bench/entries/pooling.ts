@@ -10,6 +10,7 @@ import type { BenchEntry } from '../harness.ts';
 
 const {
   runKernel, poolOut, avgPoolKernel, avgPoolBackwardKernel, adaptivePoolKernel, adaptivePoolBackward, adaptiveAvgByRows, adaptiveAvgRowsKernel, adaptiveAvgRowsParams,
+  adaptiveAvgStreamKernel, adaptiveAvgStreamParams,
   globalAvgPoolKernel, globalAvgPoolBackwardKernel, globalAvgPoolParams, globalAvgPoolBackwardParams, avgPoolForwardChoice, avgPoolBackwardChoice,
 } = wt.kernels;
 
@@ -75,9 +76,14 @@ export function entries(small: boolean): BenchEntry[] {
     }),
     entry('adaptiveAvgPool.fwd', `${ab}x256x13x13 -> 6x6`, (an * 169 + an * 36) * F, () => {
       const [x, y] = [wt.randn([an * 169]), wt.zeros([an * 36])];
-      // the library's kernel for this adapter: by rows for narrow planes, else the generic one
+      // the library's kernel for this adapter: streamed, by rows for narrow planes, else the generic one
+      const stream = adaptiveAvgStreamParams(an, 13, 13, 6, 6);
       const rows = adaptiveAvgRowsParams(an, 13, 13, 6, 6);
-      const run = adaptiveAvgByRows(adaptive) ? () => runKernel(adaptiveAvgRowsKernel, rows, [x, y]) : () => runKernel(adaptivePoolKernel, adaptive, [x, y]);
+      const run = stream
+        ? () => runKernel(adaptiveAvgStreamKernel, stream, [x, y])
+        : adaptiveAvgByRows(adaptive)
+          ? () => runKernel(adaptiveAvgRowsKernel, rows, [x, y])
+          : () => runKernel(adaptivePoolKernel, adaptive, [x, y]);
       return { run, tensors: [x, y] };
     }),
     // the library's function (bins [2i, 2i + 3): a 3x3 stride-2 max pool, no argmax without grad), new y each run
@@ -85,8 +91,8 @@ export function entries(small: boolean): BenchEntry[] {
       const x = wt.randn([ab, 256, 13, 13]);
       return { run: () => wt.noGrad(() => wt.adaptiveMaxPool2d(x, [6, 6])).dispose(), tensors: [x] };
     }),
-    // the library's backward (by rows: one dispatch; generic: g / bin sizes, then the gather), new gx each run
-    entry('adaptiveAvgPool.bwd', `${ab}x256x13x13 <- 6x6`, (an * 169 + (adaptiveAvgByRows(adaptive) ? 1 : 3) * an * 36) * F, () => {
+    // the library's backward (streamed or by rows: one dispatch; generic: g / bin sizes, then the gather), new gx each run
+    entry('adaptiveAvgPool.bwd', `${ab}x256x13x13 <- 6x6`, (an * 169 + (adaptiveAvgStreamParams(an, 13, 13, 6, 6) || adaptiveAvgByRows(adaptive) ? 1 : 3) * an * 36) * F, () => {
       const g = wt.randn([an * 36]);
       return { run: () => adaptivePoolBackward(g, null, adaptive, [an * 169]).dispose(), tensors: [g] };
     }),

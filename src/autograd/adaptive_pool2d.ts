@@ -2,15 +2,17 @@
 // [B, C, OH, OW] for any output size. A 1 x 1 average (global average pooling) runs the
 // one-reduction-per-plane kernels of global_avgpool.ts; sizes that divide evenly run as window pools
 // (avg_pool.ts / max_pool.ts, see src/policy/pool_choice.ts), and so does a max pool whose bins
-// are evenly spaced windows of one size (13 -> 6: 3 x 3, stride 2); narrow average pools on software
-// adapters run by rows (adaptive_avg_rows.ts); everything else adaptive_pool.ts.
+// are evenly spaced windows of one size (13 -> 6: 3 x 3, stride 2); average pools on software
+// adapters run streamed over packed plane groups (adaptive_avg_stream.ts) where they can, else
+// narrow ones by rows (adaptive_avg_rows.ts); everything else adaptive_pool.ts.
 import type { Tensor } from '../tensor/tensor.ts';
 import { launch } from '../tensor/launch.ts';
 import { type AdaptivePoolParams, adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../kernels/adaptive_pool.ts';
 import { globalAvgPoolBackwardKernel, globalAvgPoolKernel } from '../kernels/global_avgpool.ts';
 import { BASELINE_CAPS } from '../kernels/kernel.ts';
-import { ADAPTIVE_ROWS_PER_LANE, adaptiveAsWindow, adaptiveAvgByRows, adaptiveMaxWindow, globalAvgPoolBackwardGeom, globalAvgPoolGeom } from '../policy/pool_choice.ts';
+import { ADAPTIVE_ROWS_PER_LANE, adaptiveAsWindow, adaptiveAvgByRows, adaptiveAvgStream, adaptiveMaxWindow, globalAvgPoolBackwardGeom, globalAvgPoolGeom } from '../policy/pool_choice.ts';
 import { adaptiveAvgRowsBackwardKernel, adaptiveAvgRowsKernel } from '../kernels/adaptive_avg_rows.ts';
+import { adaptiveAvgStreamBackwardKernel, adaptiveAvgStreamKernel } from '../kernels/adaptive_avg_stream.ts';
 import { deviceCaps } from '../backend/device.ts';
 import { fmt } from '../tensor/shape.ts';
 import { Function, isGradEnabled } from './function.ts';
@@ -30,7 +32,10 @@ export function adaptivePoolBackward(g: Tensor, idx: Tensor | null, p: AdaptiveP
     const geom = g.device !== 'cpu' ? globalAvgPoolBackwardGeom(p.n, p.h, p.w, deviceCaps()) : {};
     return launch(globalAvgPoolBackwardKernel, { n: p.n, h: p.h, w: p.w, ...geom }, [g, { shape: xShape }])[0];
   }
-  const r = { n: p.n, h: p.h, w: p.w, oh: p.oh, ow: p.ow, perLane: ADAPTIVE_ROWS_PER_LANE };
+  const geom = { n: p.n, h: p.h, w: p.w, oh: p.oh, ow: p.ow };
+  const stream = g.device !== 'cpu' ? adaptiveAvgStream(geom, deviceCaps()) : null;
+  if (stream) return launch(adaptiveAvgStreamBackwardKernel, stream, [g, { shape: xShape }])[0];
+  const r = { ...geom, perLane: ADAPTIVE_ROWS_PER_LANE };
   if (g.device !== 'cpu' && adaptiveAvgByRows(r, deviceCaps())) return launch(adaptiveAvgRowsBackwardKernel, r, [g, { shape: xShape }])[0];
   const gs = launch(adaptiveAvgGradScaleKernel, p, [g, { shape: g.shape }])[0];
   const gx = launch(adaptivePoolBackwardKernel, p, [gs, { shape: xShape }])[0];
@@ -53,6 +58,8 @@ class AdaptiveAvgPool2d extends Function {
       const caps = x.device === 'cpu' ? BASELINE_CAPS : deviceCaps();
       return launch(globalAvgPoolKernel, { n, h, w, ...globalAvgPoolGeom(n, h, w, caps) }, [x, { shape: this.outShape }])[0];
     }
+    const stream = x.device !== 'cpu' ? adaptiveAvgStream({ n, h, w, oh, ow }, deviceCaps()) : null;
+    if (stream) return launch(adaptiveAvgStreamKernel, stream, [x, { shape: this.outShape }])[0];
     const r = { n, h, w, oh, ow, perLane: ADAPTIVE_ROWS_PER_LANE };
     if (x.device !== 'cpu' && adaptiveAvgByRows(r, deviceCaps())) return launch(adaptiveAvgRowsKernel, r, [x, { shape: this.outShape }])[0];
     return launch(adaptivePoolKernel, this.p, [x, { shape: this.outShape }])[0];

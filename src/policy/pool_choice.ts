@@ -6,10 +6,11 @@
 // Also the launch geometry of global average pooling (global_avgpool.ts: invocations per plane,
 // packed plane groups), the variants of average pooling's one kernel pair (avgpool.ts: outputs and
 // rows per invocation, vec4 loads, the sliding walk, the vec4, tiled and window-sum backwards) and how an adaptive
-// pool runs (as a window pool, by rows, or adaptive_pool.ts's generic kernels).
+// pool runs (as a window pool, streamed, by rows, or adaptive_pool.ts's generic kernels).
 import type { Caps, KernelDef } from '../kernels/kernel.ts';
 import { type MaxPoolParams, type PoolGeom, maxPoolKernel, poolLayout } from '../kernels/maxpool.ts';
 import { adaptiveAvgRowsCost } from '../kernels/adaptive_avg_rows.ts';
+import { type AdaptiveAvgStreamParams, adaptiveAvgStreamProblem, streamRowOffsets } from '../kernels/adaptive_avg_stream.ts';
 import { adaptiveUniformWindow } from '../kernels/adaptive_pool.ts';
 import { globalAvgPoolBackwardPackProblem, globalAvgPoolPackProblem, globalAvgPoolUnits, packGroup } from '../kernels/global_avgpool.ts';
 import { type AvgPoolParams, avgPoolBackwardTileProblem, avgPoolBackwardVec4Problem, avgPoolBackwardWindowProblem } from '../kernels/avgpool.ts';
@@ -167,8 +168,33 @@ export const ADAPTIVE_ROWS_MAX_COST = 256;
  * invocation, 26-31% with 6, 28-36% with 12-48; backward 12-14% with one, 23-31% with 12-48. */
 export const ADAPTIVE_ROWS_PER_LANE = 24;
 
+/** Software adapters: adaptive average pools whose planes pack into vec4 groups with output rows
+ * at most the input rows run streamed (adaptive_avg_stream.ts: each input row loaded once as
+ * aligned vec4s, vec4 stores in the backward), about this many invocations in all, each taking
+ * a run of consecutive plane groups. Measured on lavapipe ([128 * 256, 13, 13] -> 6 x 6, three
+ * interleaved rounds, % of a 64 MiB copy's rate timed alongside): by rows forward 29-39%,
+ * backward 26-33%; streamed forward 34-55%, backward 46-56%; runs of 4 / 16 / 64 groups
+ * (2048 / 512 / 128 invocations): forward 39-43 / 45-46 / 38-47%, backward 37-48 / 50-51 / 43-52%.
+ * bench/entries/pooling.ts: forward 6.5 -> 2.75 ms (32% -> 54-56%), backward 8.3 -> 2.6-3.7 ms
+ * (25% -> 49-51%); cold compile 0.6 s forward, 0.3 s backward. */
+export const ADAPTIVE_STREAM_INVOCATIONS = 512;
+/** The streamed kernels unroll one row's work per distinct row offset in a vec4 (up to 4), so
+ * their code grows with offsets x (W + the column bins' total width); 13 x 13 -> 6 x 6: 4 x 31. */
+export const ADAPTIVE_STREAM_MAX_COST = 512;
+
+/** The streamed adaptive average pool's params for this geometry, or null where it does not run
+ * (hardware, or a geometry it cannot take or would unroll too far; the caller checks the global
+ * and window cases first). */
+export function adaptiveAvgStream(geom: { n: number; h: number; w: number; oh: number; ow: number }, caps: Caps): AdaptiveAvgStreamParams | null {
+  if (!caps.software) return null;
+  const groups = Math.floor(geom.n / packGroup(geom.h * geom.w));
+  const p = { ...geom, perLane: Math.max(1, Math.floor(groups / ADAPTIVE_STREAM_INVOCATIONS)) };
+  if (adaptiveAvgStreamProblem(p) !== null) return null;
+  return streamRowOffsets(p).length * adaptiveAvgRowsCost(p) <= ADAPTIVE_STREAM_MAX_COST ? p : null;
+}
+
 /** Whether the adaptive average pool from h x w to oh x ow runs by rows (the caller checks the
- * global and window cases first). */
+ * global, window and streamed cases first). */
 export function adaptiveAvgByRows(geom: { h: number; w: number; oh: number; ow: number }, caps: Caps): boolean {
   return caps.software && adaptiveAvgRowsCost(geom) <= ADAPTIVE_ROWS_MAX_COST;
 }

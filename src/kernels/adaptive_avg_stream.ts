@@ -9,7 +9,8 @@
 //             (o: its place in the first), and summed over every column bin (h[ox], unrolled);
 //             h goes into the open output row `cur` and, where the row is also in the next row bin,
 //             into `cur + 1` (with OH <= H a row lies in at most two consecutive bins); the row
-//             that ends bin `cur` writes y[cur] = sum / bin height / bin width.
+//             that ends bin `cur` writes y[cur] = sum / bin height / bin width, as aligned vec4s
+//             with a carry (as the backward's stores) where a group's outputs fill whole vec4s.
 //   backward: row iy of gx takes the scaled g rows of the bins covering it (one or two, held in
 //             registers and loaded once each as the walk passes them): gx[iy, ix] = sum over those
 //             rows and the column bins containing ix of g / bin height / bin width; stores are
@@ -64,7 +65,10 @@ function check(name: string, p: AdaptiveAvgStreamParams): void {
 }
 
 const key = (p: AdaptiveAvgStreamParams) => `${p.h}x${p.w}to${p.oh}x${p.ow}`;
-const uniforms = (p: AdaptiveAvgStreamParams) => [u32('n', p.n), u32('per', p.perLane)];
+// the plane and row loops run to uniforms, not constants: LLVM unrolls short constant loops
+// completely, and with the row cases inside that took seconds to compile (lavapipe: [7, 9] -> [5, 4]
+// forward 3.7 s)
+const uniforms = (p: AdaptiveAvgStreamParams) => [u32('n', p.n), u32('per', p.perLane), u32('g', packGroup(p.h * p.w)), u32('h', p.h)];
 const dispatch = (name: string) => (p: AdaptiveAvgStreamParams) => {
   check(name, p);
   return Math.ceil(p.n / packGroup(p.h * p.w) / p.perLane / WG);
@@ -81,7 +85,7 @@ fn main(${LINEAR_PARAMS}) {
   let first = gid * u.per;
   for (var grp = first; grp < min(first + u.per, u.n / ${packGroup(p.h * p.w)}u); grp++) {
     let gbase = grp * ${(packGroup(p.h * p.w) * p.h * p.w) / 4}u;${perGroup}
-    for (var q = 0u; q < ${packGroup(p.h * p.w)}u; q++) {
+    for (var q = 0u; q < u.g; q++) {
       let plane = grp * ${packGroup(p.h * p.w)}u + q;`;
 
 /**
@@ -91,8 +95,8 @@ fn main(${LINEAR_PARAMS}) {
 export const adaptiveAvgStreamKernel = defineKernel<AdaptiveAvgStreamParams>({
   name: 'adaptive_avg_stream',
   spec: key,
-  // x [N,H,W] as vec4s, y [N,OH,OW]
-  storage: () => [read('x', 'vec4<f32>'), rw('y')],
+  // x [N,H,W] as vec4s, y [N,OH,OW] (as vec4s when a group's outputs fill whole vec4s)
+  storage: (p) => [read('x', 'vec4<f32>'), rw('y', vecOut(p) ? 'vec4<f32>' : 'f32')],
   uniforms,
   dispatch: dispatch('adaptive_avg_stream'),
   body: (p) => {
@@ -107,13 +111,27 @@ export const adaptiveAvgStreamKernel = defineKernel<AdaptiveAvgStreamParams>({
       const sums = bins.map(([xs, xe], ox) => `h${ox} = ${rng(xe - xs).map((b) => col(xs + b)).join(' + ')};`).join(' ');
       return `          case ${o}u: { ${loads}\n            ${sums} }`;
     });
-    return `${head(p)}
+    // output row cur at float offset oe of the group's outputs: scalar stores, or (vecOut) aligned
+    // vec4s, the row's last partial vec4 carried (in ocarry) into the next row's first
+    const values = bins.map(([xs, xe], ox) => `let r${ox} = a${ox} / bh / ${xe - xs}.0;`).join(' ');
+    const store = vecOut(p)
+      ? `let oe = q * ${p.oh * OW}u + cur * ${OW}u;
+          let ob = grp * ${(packGroup(p.h * W) * p.oh * OW) / 4}u + oe / 4u;
+          switch (oe % 4u) {
+${outOffsets(p)
+  .map((o) => `            case ${o}u: { ${carryStores(o, OW, 'y', 'ob', 'ocarry', 'r')} }`)
+  .join('\n')}
+            default: {}
+          }`
+      : `let o = (plane * ${p.oh}u + cur) * ${OW}u;
+          ${rng(OW).map((ox) => `y[o + ${ox}u] = r${ox};`).join(' ')}`;
+    return `${head(p, vecOut(p) ? '\n    var ocarry = vec4<f32>(0.0);' : '')}
       // open output rows cur (sums a) and cur + 1 (sums b)
       var cur = 0u;
       var curEnd = rowBinEnd(0u);
       var nextStart = rowBinStart(1u);
       ${all((ox) => `var a${ox} = 0.0; var b${ox} = 0.0;`)}
-      for (var iy = 0u; iy < ${p.h}u; iy++) {
+      for (var iy = 0u; iy < u.h; iy++) {
         let e = q * ${p.h * W}u + iy * ${W}u;
         let vb = gbase + e / 4u;
         ${all((ox) => `var h${ox} = 0.0;`)}
@@ -125,8 +143,8 @@ ${cases.join('\n')}
         if (cur + 1u < ${p.oh}u && iy >= nextStart) { ${all((ox) => `b${ox} += h${ox};`)} }
         if (iy + 1u == curEnd) {
           let bh = f32(curEnd - rowBinStart(cur));
-          let o = (plane * ${p.oh}u + cur) * ${OW}u;
-          ${bins.map(([xs, xe], ox) => `y[o + ${ox}u] = a${ox} / bh / ${xe - xs}.0;`).join(' ')}
+          ${values}
+          ${store}
           ${all((ox) => `a${ox} = b${ox}; b${ox} = 0.0;`)}
           cur++;
           curEnd = rowBinEnd(cur);
@@ -166,14 +184,7 @@ export const adaptiveAvgStreamBackwardKernel = defineKernel<AdaptiveAvgStreamPar
       .join('\n        ');
     // row offset o: gx elements [o, o + W) of the vec4s from vb; vec4 0 starts with the carry (the
     // previous row's last o elements), the last partial vec4 becomes the next carry
-    const cases = streamRowOffsets(p).map((o) => {
-      const at = (pos: number) => (pos < o ? `carry.${COMP[pos]}` : `c${pos - o}`);
-      const full = Math.floor((o + W) / 4);
-      const stores = rng(full).map((k) => `gx[vb + ${k}u] = vec4<f32>(${rng(4).map((j) => at(4 * k + j)).join(', ')});`);
-      const tail = (o + W) % 4;
-      const next = tail ? `carry = vec4<f32>(${rng(4).map((j) => (j < tail ? at(4 * full + j) : '0.0')).join(', ')});` : '';
-      return `          case ${o}u: { ${stores.join(' ')} ${next} }`;
-    });
+    const cases = streamRowOffsets(p).map((o) => `          case ${o}u: { ${carryStores(o, W, 'gx', 'vb', 'carry', 'c')} }`);
     // the carry runs through the group's planes: a vec4 may hold the end of one plane and the start of the next
     return `${head(p, '\n    var carry = vec4<f32>(0.0);')}
       // held scaled g rows: sa = output row lo, sb = lo + 1 (zeros past the last)
@@ -181,7 +192,7 @@ export const adaptiveAvgStreamBackwardKernel = defineKernel<AdaptiveAvgStreamPar
       ${all((ox) => `var sa${ox} = 0.0; var sb${ox} = 0.0;`)}
       ${scaledRow(p, 'sa', '0u')}
       if (${p.oh}u > 1u) { ${scaledRow(p, 'sb', '1u')} }
-      for (var iy = 0u; iy < ${p.h}u; iy++) {
+      for (var iy = 0u; iy < u.h; iy++) {
         // output rows covering iy: [cv0, cv1), one or two of them with OH <= H
         let cv0 = (iy * ${p.oh}u) / ${p.h}u;
         let cv1 = ((iy + 1u) * ${p.oh}u + ${p.h - 1}u) / ${p.h}u;
@@ -209,6 +220,25 @@ ${cases.join('\n')}
     adaptivePoolBackwardKernel.cpu(generic(p), [gs, gx]);
   },
 });
+
+/** WGSL storing a row of `len` values `${val}0..` that starts at place `o` of the vec4 `${arr}[${at}]`:
+ * whole vec4s only, the first one led by the previous row's last `o` values (in `carry`), the last
+ * partial one left in `carry` for the next row. */
+function carryStores(o: number, len: number, arr: string, at: string, carry: string, val: string): string {
+  const pick = (pos: number) => (pos < o ? `${carry}.${COMP[pos]}` : `${val}${pos - o}`);
+  const full = Math.floor((o + len) / 4);
+  const stores = rng(full).map((k) => `${arr}[${at} + ${k}u] = vec4<f32>(${rng(4).map((j) => pick(4 * k + j)).join(', ')});`);
+  const tail = (o + len) % 4;
+  const next = tail ? `${carry} = vec4<f32>(${rng(4).map((j) => (j < tail ? pick(4 * full + j) : '0.0')).join(', ')});` : '';
+  return `${stores.join(' ')} ${next}`;
+}
+
+/** Whether the forward stores vec4s: a group's G OH OW outputs fill whole vec4s. */
+const vecOut = (p: AdaptiveAvgStreamParams) => (packGroup(p.h * p.w) * p.oh * p.ow) % 4 === 0;
+
+/** The places in a vec4 (0-3) at which the group's output rows start. */
+const outOffsets = (p: AdaptiveAvgStreamParams) =>
+  [...new Set(rng(packGroup(p.h * p.w)).flatMap((q) => rng(p.oh).map((oy) => (q * p.oh * p.ow + oy * p.ow) % 4)))].sort((a, b) => a - b);
 
 /** WGSL: `${v}0..${v}{OW-1}` = row `oy` of g's plane, each divided by its bin height and width. */
 function scaledRow(p: AdaptiveAvgStreamParams, v: string, oy: string): string {

@@ -16,8 +16,9 @@
 //             rows and the column bins containing ix of g / bin height / bin width; stores are
 //             aligned vec4s, the last partial vec4 of a row carried into the next row's first.
 // Needs N % G == 0 and OH <= H (src/policy/pool_choice.ts checks; it also bounds the code size).
-// Sums add rows then columns in ascending order (the forward per row first, then across rows);
-// the CPU twins are adaptive_pool.ts's.
+// Order of the additions: the forward sums each row's columns, then adds the rows (the twin adds
+// the window's elements one by one: equal to rounding); the backward adds in the twin's order.
+// The CPU twins are adaptive_pool.ts's.
 import { type NumArray, like } from './kernel.ts';
 import { defineKernel, read, rw, u32 } from './shader.ts';
 import { adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel, binEnd, binStart } from './adaptive_pool.ts';

@@ -21,6 +21,9 @@ CASES = [
     ('adaptiveAvgPool2d', [1, 2, 7, 5], dict(out=[3, 4])),
     ('adaptiveAvgPool2d', [1, 1, 3, 4], dict(out=[5, 7])),
     ('adaptiveAvgPool2d', [2, 3, 3, 5], dict(out=[1, 1])),
+    # 4 planes of 13 x 13 / 9 x 7: one packed group, the streamed kernels on software adapters
+    ('adaptiveAvgPool2d', [2, 2, 13, 13], dict(out=[6, 6])),
+    ('adaptiveAvgPool2d', [1, 4, 9, 7], dict(out=[4, 3])),
     ('adaptiveMaxPool2d', [1, 2, 7, 5], dict(out=[3, 4])),
     ('adaptiveMaxPool2d', [1, 1, 2, 5], dict(out=[5, 3])),
 ]

@@ -109,19 +109,14 @@ export function globalAvgPoolGeom(n: number, h: number, w: number, caps: Caps): 
   return { wg: GAP_HARDWARE_WG, lanes, perLane: 1, packed: false };
 }
 
-/** Whether global average pooling's backward over n planes of h x w stores packed vec4 groups
- * (software adapters, as the forward). */
-export function globalAvgPoolBackwardPacked(n: number, h: number, w: number, caps: Caps): boolean {
-  return caps.software && GAP_SOFTWARE_PACKED && globalAvgPoolBackwardPackProblem({ n, h, w }) === null;
-}
-
 /** Packing and groups per invocation of global average pooling's backward (global_avgpool.ts):
- * packed runs are sized like the forward's, about GAP_SOFTWARE_INVOCATIONS invocations in all.
+ * software adapters store packed vec4 groups where the planes allow (as the forward), in runs
+ * sized like the forward's, about GAP_SOFTWARE_INVOCATIONS invocations in all.
  * Measured on lavapipe ([128 * 512, 7, 7] packed, three interleaved rounds, % of a 64 MiB copy's
  * rate timed alongside): one group per invocation 41-55%, 4 groups 57-69%, 16 groups 62-77%,
  * 32 groups (512 invocations) 56-80%, 64 groups 64-76%. */
 export function globalAvgPoolBackwardGeom(n: number, h: number, w: number, caps: Caps): { packed: boolean; perLane: number } {
-  const packed = globalAvgPoolBackwardPacked(n, h, w, caps);
+  const packed = caps.software && GAP_SOFTWARE_PACKED && globalAvgPoolBackwardPackProblem({ n, h, w }) === null;
   if (!packed) return { packed, perLane: 1 };
   return { packed, perLane: Math.max(1, Math.floor(n / packGroup(h * w) / GAP_SOFTWARE_INVOCATIONS)) };
 }

@@ -4,6 +4,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
+import { fwdBwd } from './layer_util.ts';
 import { type AdaptiveAvgRowsParams, adaptiveAvgRowsBackwardKernel, adaptiveAvgRowsCost, adaptiveAvgRowsKernel } from '../../src/kernels/adaptive_avg_rows.ts';
 import { adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../../src/kernels/adaptive_pool.ts';
 import { adaptiveAvgPool2d } from '../../src/autograd/adaptive_pool2d.ts';
@@ -50,12 +51,7 @@ describe('adaptive average pooling by rows', () => {
 
   it('the op takes it on software adapters (same values as on the CPU)', async () => {
     const data = randArray(2 * 5 * 13 * 13, 4);
-    const run = async (device: 'gpu' | 'cpu') => {
-      const x = wt.tensor(data, [2, 5, 13, 13], { device, requiresGrad: true });
-      const y = adaptiveAvgPool2d(x, [6, 6]);
-      y.mul(y).sum().backward();
-      return { y: await y.toArray(), gx: await x.grad!.toArray() };
-    };
+    const run = (device: 'gpu' | 'cpu') => fwdBwd(device, data, [2, 5, 13, 13], (x) => adaptiveAvgPool2d(x, [6, 6]));
     const [g, c] = [await run('gpu'), await run('cpu')];
     expectClose(g.y, c.y, 1e-6, 1e-7, 'fwd');
     expectClose(g.gx, c.gx, 1e-6, 1e-7, 'bwd');

@@ -6,6 +6,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as wt from 'webgpu-tensor';
 import { initGpu, randArray, expectClose } from '../helpers.ts';
+import { fwdBwd } from './layer_util.ts';
 import { type AdaptiveAvgStreamParams, adaptiveAvgStreamBackwardKernel, adaptiveAvgStreamKernel, adaptiveAvgStreamProblem, streamRowOffsets } from '../../src/kernels/adaptive_avg_stream.ts';
 import { adaptiveAvgGradScaleKernel, adaptivePoolBackwardKernel, adaptivePoolKernel } from '../../src/kernels/adaptive_pool.ts';
 import { adaptiveAvgPool2d } from '../../src/autograd/adaptive_pool2d.ts';
@@ -68,12 +69,7 @@ describe('adaptive average pooling streamed over plane groups', () => {
     const geom = { n: 12, h: 13, w: 13, oh: 6, ow: 6 };
     expect(adaptiveAvgStream(geom, deviceCaps()) !== null).toBe(!!deviceCaps().software);
     const data = randArray(2 * 6 * 13 * 13, 4);
-    const run = async (device: 'gpu' | 'cpu') => {
-      const x = wt.tensor(data, [2, 6, 13, 13], { device, requiresGrad: true });
-      const y = adaptiveAvgPool2d(x, [6, 6]);
-      y.mul(y).sum().backward();
-      return { y: await y.toArray(), gx: await x.grad!.toArray() };
-    };
+    const run = (device: 'gpu' | 'cpu') => fwdBwd(device, data, [2, 6, 13, 13], (x) => adaptiveAvgPool2d(x, [6, 6]));
     const [g, c] = [await run('gpu'), await run('cpu')];
     expectClose(g.y, c.y, 1e-6, 1e-7, 'fwd');
     expectClose(g.gx, c.gx, 1e-6, 1e-7, 'bwd');

@@ -36,7 +36,7 @@ export {
 } from './autograd/ops.ts';
 export { softmax, logSoftmax } from './autograd/softmax_fn.ts';
 export { clamp, where } from './autograd/clamp_where.ts';
-export { cat, stack, narrow, slice, chunk, split } from './autograd/region_ops.ts';
+export { cat, stack, narrow, slice, pad, chunk, split } from './autograd/region_ops.ts';
 export { batchNorm } from './autograd/batch_norm_fn.ts';
 export { layerNorm, groupNorm } from './autograd/row_norm_fn.ts';
 export { conv2d, linear, type Conv2dOptions } from './autograd/conv.ts';

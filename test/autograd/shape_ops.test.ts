@@ -266,9 +266,11 @@ describe('pad', () => {
       }
     });
 
-  it("matches torch's F.pad(arange(12).reshape(3, 4), (1, -1, -1, 2), value=7)", async () => {
-    const y = pad(wt.arange(0, 12, 1).reshape([3, 4]), [1, -1, -1, 2], 7);
-    expect(await y.toList()).toEqual([[7, 4, 5, 6], [7, 8, 9, 10], [7, 7, 7, 7], [7, 7, 7, 7]]);
+  it("matches torch's F.pad(arange(12).reshape(3, 4), (1, -1, -1, 2), value=7), as wt.pad and wt.nn.functional.pad", async () => {
+    for (const f of [wt.pad, wt.nn.functional.pad]) {
+      const y = f(wt.arange(0, 12, 1).reshape([3, 4]), [1, -1, -1, 2], 7);
+      expect(await y.toList()).toEqual([[7, 4, 5, 6], [7, 8, 9, 10], [7, 7, 7, 7], [7, 7, 7, 7]]);
+    }
   });
 
   it('pads int32 tensors and empty tensors', async () => {

@@ -5,7 +5,8 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { Conv2d, ReLU } from './layers.ts';
 import { Module } from './module.ts';
 
-/** Runs its modules in order, each on the previous one's output; children are named 0, 1, ... (torch's names). */
+/** Runs its modules in order, each on the previous one's output; children are named 0, 1, ... (torch's
+ * names), or by addModule(name, m) after them. */
 export class Sequential extends Module {
   constructor(...modules: Module[]) {
     super();
@@ -15,19 +16,38 @@ export class Sequential extends Module {
   /** Add a module at the end (named by its index). */
   append(m: Module, what = 'append'): this {
     if (!(m instanceof Module)) throw new Error(`Sequential: ${what} must be a Module, got ${describe(m)}`);
+    const named = this.namedChildren().find(([k]) => !isIndex(k));
+    // an index name would sort before the named children (JavaScript orders integer-like keys first)
+    if (named) throw new Error(`Sequential.append: this Sequential has a named child '${named[0]}'; add after it with addModule(name, module)`);
     Object.defineProperty(this, String(this.length), { value: m, enumerable: true, writable: true, configurable: true });
+    return this;
+  }
+
+  /** Add a module at the end under `name` (torch's add_module: d2l's AnyNet adds 'stage1', ...,
+   * 'head' after the stem '0'); its parameters are named `${name}.weight` and so on. */
+  addModule(name: string, m: Module): this {
+    if (typeof name !== 'string' || name === '' || name.includes('.'))
+      throw new Error(`Sequential.addModule: expected a non-empty name without '.', got ${JSON.stringify(name)}`);
+    if (isIndex(name)) {
+      if (name !== String(this.length)) throw new Error(`Sequential.addModule: an index name must be the next index ${this.length}, got '${name}'`);
+      return this.append(m, 'addModule');
+    }
+    if (name.startsWith('_') || name in this) throw new Error(`Sequential.addModule: name '${name}' is taken or starts with '_'`);
+    checkModule('Sequential.addModule', m);
+    Object.defineProperty(this, name, { value: m, enumerable: true, writable: true, configurable: true });
     return this;
   }
 
   get length(): number {
     return this.children().length;
   }
-  /** The i-th module (negative counts from the end). */
+  /** The i-th module in order (negative counts from the end), whatever its name. */
   at(i: number): Module {
-    const n = this.length;
+    const mods = this.children();
+    const n = mods.length;
     const j = i < 0 ? i + n : i;
     if (!Number.isInteger(j) || j < 0 || j >= n) throw new Error(`Sequential.at: index ${i} out of range for ${n} modules`);
-    return (this as unknown as Record<string, Module>)[String(j)];
+    return mods[j];
   }
   [Symbol.iterator](): Iterator<Module> {
     return this.children()[Symbol.iterator]();
@@ -113,6 +133,9 @@ export class ModuleList extends Module {
     Object.defineProperty(this, String(i), { value: m, enumerable: true, writable: true, configurable: true });
   }
 }
+
+/** An integer-like field name ("0", "12"): JavaScript lists these first, ascending. */
+const isIndex = (k: string) => /^(0|[1-9][0-9]*)$/.test(k);
 
 function checkModule(what: string, m: unknown): void {
   if (!(m instanceof Module)) throw new Error(`${what} must be a Module, got ${describe(m)}`);

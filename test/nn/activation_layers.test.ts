@@ -131,3 +131,32 @@ describe('ModuleList', () => {
     expect(() => new ModuleList().forward()).toThrow(/ModuleList: has no forward/);
   });
 });
+
+describe('Sequential.addModule', () => {
+  it("names children after the indexed ones as torch's add_module, runs them in order, at() by position", async () => {
+    const seq = new nn.Sequential(new nn.Linear(3, 4));
+    seq.addModule('act', new nn.ReLU()).addModule('head', new nn.Linear(4, 2));
+    expect(seq.namedChildren().map(([k]) => k)).toEqual(['0', 'act', 'head']);
+    expect(Object.keys(seq.stateDict())).toEqual(['0.weight', '0.bias', 'head.weight', 'head.bias']);
+    expect(seq.length).toBe(3);
+    expect(seq.at(1)).toBeInstanceOf(nn.ReLU);
+    expect(seq.at(-1)).toBe(seq.namedChildren()[2][1]);
+    const x = wt.tensor(randArray(6, 2), [2, 3]);
+    const chained = (seq.at(2) as wt.nn.Linear).call(wt.relu((seq.at(0) as wt.nn.Linear).call(x)));
+    expectClose(await seq.call(x).toArray(), await chained.toArray(), 0, 0, 'forward');
+    // an index name is the next index only, before any named child
+    const s2 = new nn.Sequential().addModule('0', new nn.ReLU());
+    expect(s2.namedChildren().map(([k]) => k)).toEqual(['0']);
+  });
+
+  it('rejects bad names, taken names and an append after a named child', () => {
+    const seq = new nn.Sequential(new nn.ReLU()).addModule('head', new nn.Tanh());
+    expect(() => seq.addModule('a.b', new nn.ReLU())).toThrow(/Sequential.addModule: expected a non-empty name without '.', got "a.b"/);
+    expect(() => seq.addModule('', new nn.ReLU())).toThrow(/expected a non-empty name/);
+    expect(() => seq.addModule('head', new nn.ReLU())).toThrow(/name 'head' is taken/);
+    expect(() => seq.addModule('forward', new nn.ReLU())).toThrow(/name 'forward' is taken/);
+    expect(() => seq.addModule('5', new nn.ReLU())).toThrow(/an index name must be the next index 2, got '5'/);
+    expect(() => seq.addModule('x', 3 as never)).toThrow(/Sequential.addModule must be a Module, got number/);
+    expect(() => seq.append(new nn.ReLU())).toThrow(/Sequential.append: this Sequential has a named child 'head'; add after it with addModule/);
+  });
+});

@@ -213,8 +213,60 @@ def densenet(side=96):
                          nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(num_channels, 10))
 
 
+class ResNeXtBlock(nn.Module):
+    """d2l 8.6.5 (d2l.ai, PyTorch; its Lazy layers given in-channels)."""
+    def __init__(self, input_channels, num_channels, groups, bot_mul, use_1x1conv=False, strides=1):
+        super().__init__()
+        bot_channels = int(round(num_channels * bot_mul))
+        self.conv1 = nn.Conv2d(input_channels, bot_channels, kernel_size=1, stride=1)
+        self.conv2 = nn.Conv2d(bot_channels, bot_channels, kernel_size=3, stride=strides, padding=1,
+                               groups=bot_channels // groups)
+        self.conv3 = nn.Conv2d(bot_channels, num_channels, kernel_size=1, stride=1)
+        self.bn1 = nn.BatchNorm2d(bot_channels)
+        self.bn2 = nn.BatchNorm2d(bot_channels)
+        self.bn3 = nn.BatchNorm2d(num_channels)
+        if use_1x1conv:
+            self.conv4 = nn.Conv2d(input_channels, num_channels, kernel_size=1, stride=strides)
+            self.bn4 = nn.BatchNorm2d(num_channels)
+        else:
+            self.conv4 = None
+
+    def forward(self, X):
+        Y = F.relu(self.bn1(self.conv1(X)))
+        Y = F.relu(self.bn2(self.conv2(Y)))
+        Y = self.bn3(self.conv3(Y))
+        if self.conv4:
+            X = self.bn4(self.conv4(X))
+        return F.relu(Y + X)
+
+
+def anynet(arch, stem_channels, num_classes=10):
+    """d2l 8.8 AnyNet's net: the stem, then stages and head added by name."""
+    net = nn.Sequential(nn.Sequential(nn.Conv2d(1, stem_channels, kernel_size=3, stride=2, padding=1),
+                                      nn.BatchNorm2d(stem_channels), nn.ReLU()))
+    in_channels = stem_channels
+    for i, (depth, num_channels, groups, bot_mul) in enumerate(arch):
+        blk = []
+        for j in range(depth):
+            if j == 0:
+                blk.append(ResNeXtBlock(in_channels, num_channels, groups, bot_mul, use_1x1conv=True, strides=2))
+            else:
+                blk.append(ResNeXtBlock(num_channels, num_channels, groups, bot_mul))
+        net.add_module(f'stage{i+1}', nn.Sequential(*blk))
+        in_channels = num_channels
+    net.add_module('head', nn.Sequential(nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+                                         nn.Linear(in_channels, num_classes)))
+    return net
+
+
+def regnetx32(side=96):
+    stem_channels, groups, bot_mul = 32, 16, 1
+    depths, channels = (4, 6), (32, 80)
+    return anynet(((depths[0], channels[0], groups, bot_mul), (depths[1], channels[1], groups, bot_mul)), stem_channels)
+
+
 BUILDERS = {'lenet': lenet, 'alexnet': alexnet, 'vgg11': vgg11, 'nin': nin, 'googlenet': googlenet,
-            'resnet18': resnet18, 'densenet': densenet}
+            'resnet18': resnet18, 'densenet': densenet, 'regnetx32': regnetx32}
 
 
 
@@ -248,5 +300,6 @@ if __name__ == '__main__':
         'googlenet': describe(googlenet(), 96),
         'resnet18': describe(resnet18(), 96),
         'densenet': describe(densenet(), 96),
+        'regnetx32': describe(regnetx32(), 96),
     }
     print(json.dumps(out, indent=1))

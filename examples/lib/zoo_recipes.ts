@@ -93,4 +93,12 @@ export const ZOO_RECIPES: Record<string, ZooRecipes> = {
     software: { ...D2L_BASE, init: 'kaiming', resize: 32, batchSize: 64, optimizer: 'adam', lr: 0.002, scheduler: 'onecycle', epochs: 1, trainLimit: 12_288 },
     d2lResult: { loss: 0.14, trainAcc: 0.948, testAcc: 0.885 },
   },
+  regnetx32: {
+    modelOptions: {},
+    // d2l.ai 8.8 trains RegNetX32(lr=0.05) with its Trainer (SGD, xavier init) for 10 epochs at 96 px,
+    // batch 128, and shows a plot, not printed numbers
+    d2l: d2l(96, 128, 0.05),
+    software: { ...D2L_BASE, init: 'kaiming', resize: 32, batchSize: 64, optimizer: 'adam', lr: 0.002, scheduler: 'onecycle', epochs: 1, trainLimit: 12_288 },
+    d2lResult: null,
+  },
 };

@@ -49,7 +49,7 @@ export function parameterCount(net: Module): number {
 
 /**
  * Multiply-accumulates of one forward pass on an input of `inputShape`: for every Conv2d,
- * outputs x inChannels x kh x kw; for every Linear, outputs x inFeatures (biases, activations,
+ * outputs x (inChannels / groups) x kh x kw; for every Linear, outputs x inFeatures (biases, activations,
  * pools and norms not counted). FLOPs = 2 x MACs. Runs the forward (eval mode, no gradients) to
  * see each layer's shapes.
  */
@@ -58,7 +58,7 @@ export function forwardMacs(net: Module, inputShape: readonly number[]): number 
   let macs = 0;
   const patched: Module[] = [];
   const count = (m: Module, y: Tensor): Tensor => {
-    if (m instanceof Conv2d) macs += y.size * m.inChannels * m.kernelSize[0] * m.kernelSize[1];
+    if (m instanceof Conv2d) macs += y.size * (m.inChannels / m.groups) * m.kernelSize[0] * m.kernelSize[1];
     else if (m instanceof Linear) macs += y.size * m.inFeatures;
     return y;
   };

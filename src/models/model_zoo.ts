@@ -8,6 +8,7 @@ import { googlenet } from './googlenet_net.ts';
 import { lenet, lenetFeatureSide } from './lenet_net.ts';
 import { smallestSide } from './model_options.ts';
 import { nin, ninMinImageSize } from './nin_net.ts';
+import { regnetx32 } from './regnet_net.ts';
 import { resnet18 } from './resnet_net.ts';
 import { vgg11, vggFeatureSide } from './vgg_net.ts';
 
@@ -56,7 +57,8 @@ function anySide(name: string, o: ZooBuildOptions): Omit<ZooBuildOptions, 'ratio
 }
 
 /**
- * The model zoo: d2l.ai's CNNs by name (lenet, alexnet, vgg11, nin, googlenet, resnet18, densenet),
+ * The model zoo: d2l.ai's CNNs by name (lenet, alexnet, vgg11, nin, googlenet, resnet18, densenet,
+ * regnetx32),
  * each a {@link ZooModel}; {@link buildModel} builds one by name.
  *
  * @example
@@ -92,6 +94,10 @@ export const ZOO: Readonly<Record<string, ZooModel>> = {
   densenet: {
     name: 'densenet', title: 'DenseNet', section: '8.7', d2lImageSize: 96, minImageSize: densenetMinImageSize(),
     build: (o = {}) => densenet(anySide('densenet', o)),
+  },
+  regnetx32: {
+    name: 'regnetx32', title: 'RegNetX-32', section: '8.8', d2lImageSize: 96, minImageSize: 1,
+    build: (o = {}) => regnetx32(anySide('regnetx32', o)),
   },
 };
 

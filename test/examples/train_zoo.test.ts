@@ -101,15 +101,15 @@ describe('examples/train_zoo.ts', () => {
     const r = run(['--list']);
     expect(r.status, r.out).toBe(0);
     for (const [name, params] of [['lenet', '61,706'], ['alexnet', '46,764,746'], ['vgg11', '43,093,322'], ['nin', '1,992,166'],
-      ['googlenet', '5,977,530'], ['resnet18', '11,178,378'], ['densenet', '758,226']])
+      ['googlenet', '5,977,530'], ['resnet18', '11,178,378'], ['densenet', '758,226'], ['regnetx32', '179,290']])
       expect(r.out).toMatch(new RegExp(`^${name} \\(.*\\): ${params} parameters at \\d+x\\d+, \\d+\\.\\d+ GFLOPs/image`, 'm'));
     expect(r.out).toMatch(/alexnet .* 1\.876 GFLOPs\/image forward at 224x224/);
-    expect(r.out.match(/^ {2}d2l \(GPU\): /gm)?.length).toBe(7);
-    expect(r.out.match(/^ {2}lavapipe: /gm)?.length).toBe(7);
+    expect(r.out.match(/^ {2}d2l \(GPU\): /gm)?.length).toBe(8);
+    expect(r.out.match(/^ {2}lavapipe: /gm)?.length).toBe(8);
   });
 
   it('rejects bad flags with a clear message', () => {
-    expect(run([]).out).toMatch(/--model is required \(one of lenet, alexnet, vgg11, nin, googlenet, resnet18, densenet/);
+    expect(run([]).out).toMatch(/--model is required \(one of lenet, alexnet, vgg11, nin, googlenet, resnet18, densenet, regnetx32/);
     expect(run(['--model', 'resnet50']).out).toMatch(/--model must be one of lenet, .*, got 'resnet50'/);
     expect(run(['--model', 'densenet', '--resize', '20']).out).toMatch(/--resize must be >= 29 for densenet, got 20/);
     expect(run(['--model', 'lenet', '--ratio', '2']).out).toMatch(/--ratio is for vgg11 only, not lenet/);

@@ -73,6 +73,12 @@ const REF: Record<string, Reference> = {
       'Sequential [1, 112, 6, 6]', 'DenseBlock [1, 240, 6, 6]', 'Sequential [1, 120, 3, 3]', 'DenseBlock [1, 248, 3, 3]',
       'BatchNorm2d [1, 248, 3, 3]', 'ReLU [1, 248, 3, 3]', 'AdaptiveAvgPool2d [1, 248, 1, 1]', 'Flatten [1, 248]', 'Linear [1, 10]'],
   },
+  // stages and head added by name (d2l's AnyNet: net.add_module('stage1', ...))
+  regnetx32: {
+    build: () => models.regnetx32(),
+    params: 179_290, stateEntries: 233, fingerprint: '3ac106aa0651f282', side: 96,
+    shapes: ['Sequential [1, 32, 48, 48]', 'Sequential [1, 32, 24, 24]', 'Sequential [1, 80, 12, 12]', 'Sequential [1, 10]'],
+  },
 };
 
 /** Free a model's GPU memory. */
@@ -103,7 +109,7 @@ describe('model zoo: the PyTorch d2l models', () => {
     });
 
   it('the zoo table builds each model by name; names and options are checked', () => {
-    expect(models.MODEL_NAMES).toEqual(['lenet', 'alexnet', 'vgg11', 'nin', 'googlenet', 'resnet18', 'densenet']);
+    expect(models.MODEL_NAMES).toEqual(['lenet', 'alexnet', 'vgg11', 'nin', 'googlenet', 'resnet18', 'densenet', 'regnetx32']);
     const net = models.buildModel('resnet18', { numClasses: 3 });
     expect(net.at(-1)).toBeInstanceOf(wt.nn.Linear);
     expect((net.at(-1) as wt.nn.Linear).outFeatures).toBe(3);
@@ -118,6 +124,9 @@ describe('model zoo: the PyTorch d2l models', () => {
     expect(() => models.nin({ inChannels: 0 })).toThrow(/nin: inChannels must be a positive integer, got 0/);
     expect(models.ZOO.alexnet.minImageSize).toBe(65);
     expect(models.ZOO.nin.minImageSize).toBe(67);
+    expect(() => new models.ResNeXtBlock(3, 16, 5, 1)).toThrow(/ResNeXtBlock: expected groups \(channels per group\) dividing the 16 bottleneck channels, got 5/);
+    expect(() => models.anynet([], 8)).toThrow(/anynet: expected at least one stage, got none/);
+    expect(() => models.regnetx32({ imageSize: 96 } as never)).toThrow(/regnetx32: unknown option 'imageSize' \(accepted: inChannels, numClasses\)/);
   });
 
   it('forwardMacs counts conv and linear multiply-accumulates from the shapes (LeNet by hand)', () => {
@@ -127,6 +136,17 @@ describe('model zoo: the PyTorch d2l models', () => {
     expect(models.forwardMacs(net, [2, 1, 28, 28])).toBe(2 * 416_520);
     // the counting wrappers are gone afterwards
     expect(Object.getOwnPropertyNames(net.at(0))).not.toContain('forward');
+    release(net);
+  });
+
+  it('forwardMacs counts a grouped conv per group: by hand, and RegNetX-32 as hooks on the PyTorch model count', () => {
+    const conv = new wt.nn.Sequential(new wt.nn.Conv2d(4, 8, 3, { padding: 1, groups: 2 }));
+    // 8x5x5 outputs, each over (4 / 2) x 3 x 3 inputs
+    expect(models.forwardMacs(conv, [1, 4, 5, 5])).toBe(8 * 25 * 2 * 9);
+    release(conv);
+    // PyTorch forward hooks on scripts/zoo_reference.py's regnetx32: sum of out.numel() * weight[0].numel()
+    const net = models.regnetx32();
+    expect(models.forwardMacs(net, [1, 1, 96, 96])).toBe(40_293_152);
     release(net);
   });
 
@@ -177,6 +197,7 @@ describe('model zoo: a few training steps at tiny resizes', () => {
     ['nin', 67, 2, 0.001, null],
     ['googlenet', 16, 2, 0.001, null],
     ['densenet', 32, 2, 0.002, null],
+    ['regnetx32', 16, 8, 0.002, 0.7],
   ];
   for (const [name, side, steps, lr, falls] of CASES)
     it(`${name} at ${side}x${side}: loss finite${falls ? ' and falling' : ''}`, async () => {

@@ -1,4 +1,4 @@
-// d2l's ResNet residual block (8.6) and DenseNet dense block (8.7), built from the library's layers,
+// d2l's ResNet residual block (8.6), its ResNeXt block (8.6.5) and DenseNet dense block (8.7), built from the library's layers,
 // trained a few steps on the GPU: the loss falls and GPU memory stays flat from step to step.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as wt from 'webgpu-tensor';
@@ -74,6 +74,14 @@ describe('modern CNN blocks from library pieces', () => {
   it('ResNet residual block (with 1x1 projection and stride 2) trains: loss falls, memory flat', async () => {
     const body = new nn.Sequential(new Residual(3, 8, true, 2), new Residual(8, 8));
     const { losses, inUse } = await trainFew(body, 8, 3);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0] * 0.7);
+    expect(new Set(inUse.slice(2)).size).toBe(1);
+  });
+  it('ResNeXt block (grouped 3x3 conv, 1x1 projection, stride 2; wt.models.ResNeXtBlock) trains: loss falls, memory flat', async () => {
+    // 16 bottleneck channels in 4 groups of 4 (d2l: groups=bot_channels//groups), then 4 groups of 4 again
+    const body = new nn.Sequential(new wt.models.ResNeXtBlock(3, 16, 4, 1, true, 2), new wt.models.ResNeXtBlock(16, 16, 4, 1));
+    expect(body.at(0).children()[1]).toMatchObject({ groups: 4, inChannels: 16, outChannels: 16 });
+    const { losses, inUse } = await trainFew(body, 16, 3);
     expect(losses[losses.length - 1]).toBeLessThan(losses[0] * 0.7);
     expect(new Set(inUse.slice(2)).size).toBe(1);
   });

@@ -1,6 +1,7 @@
 // conv2d variants (kind 'flops', 2 per multiply-add; nominal FLOPs 2*B*Cout*OH*OW*(Cin/G)*KH*KW):
-// a depthwise 3x3 layer (MobileNetV2's 144-channel block at 56x56, multiplier 1) and a dilated 3x3
-// layer (DeepLab's ASPP branch, dilation 6 on a 33x33 map), each forward / input gradient / weight
+// a depthwise 3x3 layer (MobileNetV2's 144-channel block at 56x56, multiplier 1), grouped 3x3
+// layers of ResNeXt blocks (128 channels at 28x28 in 8 groups of 16 or 32 groups of 4) and a dilated
+// 3x3 layer (DeepLab's ASPP branch, dilation 6 on a 33x33 map), each forward / input gradient / weight
 // gradient. On a software adapter (small) the batch is 2 and the channels fewer, so each entry
 // stays under a few seconds. Each run() records the op's kernel launches (no input requires grad,
 // so no graph) and disposes its output.
@@ -57,8 +58,12 @@ export function entries(small: boolean): BenchEntry[] {
   const batch = small ? 2 : 64;
   const dwC = small ? 48 : 144;
   const asppC = small ? 64 : 256;
+  const gBatch = small ? 2 : 32;
   return [
     ...variantEntries({ name: 'conv.depthwise3x3', batch, cin: dwC, cout: dwC, hw: 56, k: 3, stride: 1, pad: 1, dilation: 1, groups: dwC }),
+    // grouped 3x3 convs of ResNeXt blocks: RegNetX's 16 channels per group, ResNeXt-50 32x4d's 4
+    ...variantEntries({ name: 'conv.grouped3x3.c16', batch: gBatch, cin: 128, cout: 128, hw: 28, k: 3, stride: 1, pad: 1, dilation: 1, groups: 8 }),
+    ...variantEntries({ name: 'conv.grouped3x3.c4', batch: gBatch, cin: 128, cout: 128, hw: 28, k: 3, stride: 1, pad: 1, dilation: 1, groups: 32 }),
     ...variantEntries({ name: 'conv.dilated3x3', batch, cin: asppC, cout: asppC, hw: 33, k: 3, stride: 1, pad: 6, dilation: 6, groups: 1 }),
   ];
 }

@@ -209,7 +209,7 @@ export function tileProblems(t: TileConfig, caps: Caps): string[] {
   const inSet = (name: string, v: number, set: number[]) => {
     if (!set.includes(v)) out.push(`${name} must be one of ${set.join(', ')}, got ${v}`);
   };
-  inSet('bm', t.bm, [64, 128]);
+  inSet('bm', t.bm, [16, 32, 64, 128]);
   inSet('bn', t.bn, [64, 128]);
   inSet('tm', t.tm, [4, 8]);
   inSet('tn', t.tn, [4, 8]);

@@ -41,7 +41,15 @@ export const TILE_CONFIGS: readonly TileConfig[] = Object.freeze([
   tile(64, 64, 4, 4, 16, { sg: 8, double: true }), // 8 KiB
   tile(64, 64, 4, 4, 32, { sg: 4 }), //               8 KiB, subgroups >= 4
   tile(64, 64, 4, 4, 32, { vec4: false }), //         scalar loads
+  tile(16, 128, 4, 4, 16), //                         few rows: 128 invocations, 9 KiB
+  tile(32, 128, 4, 4, 16), //                         256 invocations, 10 KiB
 ]);
+
+/** The tiles for GEMMs of few rows (the per-group rows of a grouped convolution: 16 in RegNet's
+ * blocks, 4 in ResNeXt-50 32x4d's; a matmul of a few rows): a 64-row tile would compute 4x / 16x
+ * the outputs there. The default on hardware wherever the rows fit (SMALL_M_TILES[i].bm >= M),
+ * chosen by that arithmetic, not timed on a hardware GPU; the tuner times them against the rest. */
+export const SMALL_M_TILES: readonly TileConfig[] = Object.freeze(TILE_CONFIGS.filter((t) => t.bm < 64));
 
 /** Kernels whose op layer allocates and reduces split-K partials (matmul: `mm` in
  * src/autograd/matmul_op.ts). The conv weight gradient takes `splitK` in its params too, once its
@@ -63,10 +71,13 @@ export const SPLIT_K_PARTIAL_BYTES = 64 * 2 ** 20;
 /** Split counts tried (each also needs K / S >= SPLIT_K_MIN_RANGE). */
 export const SPLIT_K_COUNTS = [2, 4, 8, 16, 32, 64].filter((s) => s <= MAX_SPLIT_K);
 
-/** The choice that runs without tuning: 'lanes' on software adapters that support it, the default
- * 'tiled' everywhere else (as `chooseGemm` picks with nothing forced). */
-export function defaultGemmChoice(_op: GemmOp | string, _shape: GemmShape, caps: Caps): GemmChoice {
-  return adapterGemmVariant(caps) === 'lanes' ? lanesChoice(caps) : { variant: 'tiled' };
+/** The choice that runs without tuning: 'lanes' on software adapters that support it; elsewhere
+ * 'tiled', with the smallest SMALL_M_TILES tile holding the problem's rows (M per group for a
+ * grouped convolution), else the default tile. `chooseGemm` (no shape) picks the default tile. */
+export function defaultGemmChoice(_op: GemmOp | string, shape: GemmShape, caps: Caps): GemmChoice {
+  if (adapterGemmVariant(caps) === 'lanes') return lanesChoice(caps);
+  const small = SMALL_M_TILES.find((t) => shape.m <= t.bm && !tileProblems(t, caps).length);
+  return small ? { variant: 'tiled', tile: small } : { variant: 'tiled' };
 }
 
 /** A short name for a choice (logs, bench rows, tuning caches). */
@@ -78,9 +89,9 @@ export function gemmChoiceName(c: GemmChoice): string {
 }
 
 /** Whether a tile fits the problem: a 128-wide side on a problem of at most 64 leaves half of
- * every workgroup idle. */
+ * every workgroup idle; a tile of fewer than 64 rows serves only problems of at most its rows. */
 function tileFits(t: TileConfig, shape: GemmShape): boolean {
-  return !(t.bm > 64 && shape.m <= 64) && !(t.bn > 64 && shape.n <= 64);
+  return !(t.bm > 64 && shape.m <= 64) && !(t.bn > 64 && shape.n <= 64) && !(t.bm < 64 && shape.m > t.bm);
 }
 
 /** Split counts worth timing for this problem under `base` (none when the grid is large or K short). */

@@ -16,7 +16,8 @@ import {
   weightTransposeKernel,
 } from '../../src/kernels/conv2d_backward.ts';
 import { im2colKernel } from '../../src/kernels/im2col.ts';
-import type { GemmVariant } from '../../src/kernels/gemm.ts';
+import type { GemmChoice, GemmVariant } from '../../src/kernels/gemm.ts';
+import { SMALL_M_TILES, gemmChoiceName } from '../../src/policy/gemm_variants.ts';
 import { setGemmVariant } from '../../src/policy/gemm_choice.ts';
 import { useColGrad, useSmallMaps } from '../../src/policy/conv_choice.ts';
 import { deviceCaps } from '../../src/backend/device.ts';
@@ -78,9 +79,18 @@ async function both(what: string, fn: (d: Dev) => wt.Tensor, rtol = 1e-4, atol =
   return out;
 }
 
+// the two designs on every geometry; the 16-row tile (the hardware default for groups of <= 16
+// rows; the 32-row one shares its code, tested in gemm_variants.test.ts) on the grouped ones
+const small: GemmChoice = { variant: 'tiled', tile: SMALL_M_TILES[0] };
+const choices: [string, GemmChoice, (g: Conv2dGeom) => boolean][] = [
+  ['lanes', { variant: 'lanes' }, () => true],
+  ['tiled', { variant: 'tiled' }, () => true],
+  [gemmChoiceName(small), small, (g) => g.groups > 1 && g.groups < g.cin],
+];
+
 describe('grouped / dilated conv2d kernels: GPU vs CPU twins', () => {
-  for (const variant of ['lanes', 'tiled'] as GemmVariant[])
-    for (const [name, g] of geoms)
+  for (const [variant, choice, use] of choices)
+    for (const [name, g] of geoms.filter(([, g]) => use(g)))
       it(`${variant}: ${name}`, async () => {
         const n = sizes(g);
         const X = randArray(n.x, 1);
@@ -89,7 +99,7 @@ describe('grouped / dilated conv2d kernels: GPU vs CPU twins', () => {
         const G = randArray(n.y, 4);
         for (const [bias, relu] of [[false, false], [true, true]])
           await both(`${variant} fwd bias=${bias} relu=${relu}`, (d) =>
-            launch(conv2dKernel, { ...g, bias, relu, variant }, bias ? [t(X, d), t(W, d), t(B, d), { shape: [n.y] }] : [t(X, d), t(W, d), { shape: [n.y] }])[0],
+            launch(conv2dKernel, { ...g, bias, relu, ...choice }, bias ? [t(X, d), t(W, d), t(B, d), { shape: [n.y] }] : [t(X, d), t(W, d), { shape: [n.y] }])[0],
           );
         // the input-gradient kernels read the weight transposed: [Cin/G*KH*KW, Cout]
         const kkg = cinG(g) * g.kh * g.kw;
@@ -98,14 +108,14 @@ describe('grouped / dilated conv2d kernels: GPU vs CPU twins', () => {
           const dx = wt.full([n.x], NaN, { device: d }); // every element must be written
           const w = wT(d);
           const gy = t(G, d);
-          for (const c of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls: c, variant }, [w, gy, dx]);
+          for (const c of inputGradClasses(g)) launch(conv2dInputGradKernel, { ...g, cls: c, ...choice }, [w, gy, dx]);
           return dx;
         });
         for (const [b0, nb] of [[0, g.batch], [g.batch - 1, 1]]) {
           const col = await both(`${variant} input grad (column gradient + col2im) images ${b0}+${nb}`, (d) => {
             const dx = wt.full([n.x], NaN, { device: d });
             const w = wT(d);
-            const colT = launch(conv2dColGradKernel, { ...g, b0, nb, variant }, [w, t(G, d), { shape: [nb * g.cin * g.kh * g.kw * g.oh * g.ow] }])[0];
+            const colT = launch(conv2dColGradKernel, { ...g, b0, nb, ...choice }, [w, t(G, d), { shape: [nb * g.cin * g.kh * g.kw * g.oh * g.ow] }])[0];
             for (const c of inputGradClasses(g)) launch(col2imKernel, { ...g, b0, nb, cls: c }, [colT, dx]);
             return dx;
           });
@@ -115,7 +125,7 @@ describe('grouped / dilated conv2d kernels: GPU vs CPU twins', () => {
         }
         for (const bPer of [1, g.batch])
           await both(`${variant} weight grad bPer=${bPer}`, (d) =>
-            launch(conv2dWeightGradKernel, { ...g, bPer, variant }, [t(X, d), t(G, d), { shape: [Math.ceil(g.batch / bPer) * n.w] }])[0],
+            launch(conv2dWeightGradKernel, { ...g, bPer, ...choice }, [t(X, d), t(G, d), { shape: [Math.ceil(g.batch / bPer) * n.w] }])[0],
           );
       });
 

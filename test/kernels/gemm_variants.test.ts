@@ -1,5 +1,5 @@
 // GEMM variants (src/kernels/gemm.ts, src/policy/gemm_variants.ts): every 'tiled' tile configuration
-// (workgroup tiles 64..128, 4x4..8x8 outputs per invocation, K slices 8..32, double buffering on
+// (workgroup tiles 16..128 rows, 64..128 columns, 4x4..8x8 outputs per invocation, K slices 8..32, double buffering on
 // and off, vec4 loads on and off, subgroup-shared A where lavapipe offers subgroups) against the CPU
 // twin on awkward matmul shapes (M, N, K odd or not multiples of the tile, K below the slice, batch
 // 1, transposed and broadcast operands, fused bias / ReLU) and through a conv2d forward by params;
@@ -19,7 +19,8 @@ import {
   type GemmChoice, type TileConfig, DEFAULT_TILE, gemmBody, gemmGroups, gemmProblems, gemmSpec, tileProblems,
 } from '../../src/kernels/gemm.ts';
 import { BASELINE_CAPS, type Caps } from '../../src/kernels/kernel.ts';
-import { TILE_CONFIGS, gemmCandidates, gemmChoiceName, defaultGemmChoice } from '../../src/policy/gemm_variants.ts';
+import { SMALL_M_TILES, TILE_CONFIGS, gemmCandidates, gemmChoiceName, defaultGemmChoice } from '../../src/policy/gemm_variants.ts';
+import { gemmTuningCandidates } from '../../src/policy/tuning_candidates.ts';
 import { deviceCaps } from '../../src/backend/device.ts';
 import { mm } from '../../src/autograd/matmul_op.ts';
 
@@ -116,7 +117,7 @@ describe('GEMM tile configurations: GPU vs CPU twin', () => {
     for (const tc of TILE_CONFIGS) expect(tileProblems(tc, caps), gemmChoiceName({ variant: 'tiled', tile: tc })).toEqual([]);
     // the family holds every option at least once
     expect(TILE_CONFIGS.some((c) => c.double) && TILE_CONFIGS.some((c) => !c.vec4) && TILE_CONFIGS.some((c) => c.sg === 4) && TILE_CONFIGS.some((c) => c.sg === 8)).toBe(true);
-    for (const [bm, bn] of [[64, 64], [128, 64], [64, 128], [128, 128]]) expect(TILE_CONFIGS.some((c) => c.bm === bm && c.bn === bn)).toBe(true);
+    for (const [bm, bn] of [[64, 64], [128, 64], [64, 128], [128, 128], [16, 128], [32, 128]]) expect(TILE_CONFIGS.some((c) => c.bm === bm && c.bn === bn)).toBe(true);
     for (const tk of [8, 16, 32]) expect(TILE_CONFIGS.some((c) => c.tk === tk)).toBe(true);
   });
 
@@ -242,7 +243,18 @@ describe('caps rules and candidates (no GPU)', () => {
         else expect(split).toEqual([]);
       }
     expect(defaultGemmChoice('matmul', { m: 1, n: 1, k: 1 }, lavapipe)).toEqual({ variant: 'lanes', lanesSubgroups: 1 });
-    expect(defaultGemmChoice('matmul', { m: 1, n: 1, k: 1 }, nvidia)).toEqual({ variant: 'tiled' });
+    // hardware: the smallest few-row tile that holds M, else the default tile
+    const bmOf = (c: GemmChoice) => (c.variant === 'tiled' ? (c.tile ?? DEFAULT_TILE).bm : 0);
+    expect(SMALL_M_TILES.map((t) => t.bm)).toEqual([16, 32]);
+    expect([1, 16, 17, 32, 33, 1000].map((m) => bmOf(defaultGemmChoice('matmul', { m, n: 64, k: 9 }, nvidia)))).toEqual([16, 16, 32, 32, 64, 64]);
+    expect(defaultGemmChoice('matmul', { m: 33, n: 1, k: 1 }, nvidia)).toEqual({ variant: 'tiled' });
+    // few-row tiles are offered only for problems of at most their rows
+    expect(gemmCandidates('matmul', { m: 40, n: 512, k: 64 }, nvidia).map(bmOf).filter((b) => b > 0 && b < 64)).toEqual([]);
+    expect(gemmCandidates('matmul', { m: 20, n: 512, k: 64 }, nvidia).map(bmOf).filter((b) => b > 0 && b < 64)).toEqual([32]);
+    // a grouped convolution is sized per group: ResNeXt's 32 groups of 4 rows take the 16-row tile
+    const resnext = { batch: 8, cin: 128, h: 28, w: 28, cout: 128, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, oh: 28, ow: 28, dh: 1, dw: 1, groups: 32 };
+    expect(bmOf(gemmTuningCandidates('conv2d', resnext, nvidia)[0].value)).toBe(16);
+    expect(bmOf(gemmTuningCandidates('conv2d', { ...resnext, groups: 1 }, nvidia)[0].value)).toBe(64);
     // SwiftShader-like caps: lanes at width 4 first (its subgroups are 4 lanes), never 8-lane lanes,
     // no configs past 256 invocations / 16 KiB, sg4 only
     const sw = gemmCandidates('conv2d', { m: 256, n: 256, k: 256 }, swiftshader);

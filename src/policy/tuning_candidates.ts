@@ -51,8 +51,10 @@ export function describeGemm(s: GemmShape): string {
  * The GEMM designs for `op` on this adapter: every variant `gemmCandidates` (gemm_variants.ts) lists
  * for the problem, its default (the policy's `chooseGemm` with nothing forced) first; only the
  * forced one while a variant is forced (`setGemmVariant`). A convolution's implicit GEMMs are timed
- * as one choice for the forward, input and weight gradients, sized by the forward problem of one
- * group (M = Cout/groups, N = OH*OW per image, K = Cin/groups*KH*KW, one image per z).
+ * as one choice for the forward, input and weight gradients, sized by one group's forward problem
+ * (N = OH*OW per image, K = Cin/groups*KH*KW, one image per z) with M = max(Cout, Cin)/groups: the
+ * forward's rows or the input gradient's, whichever is more, so a few-row tile is the default only
+ * where it holds both.
  */
 export function gemmTuningCandidates(op: string, shape: GemmShape | Conv2dGeom, caps: Caps): TuningCandidate<GemmChoice>[] {
   if (gemmVariantForced()) {
@@ -62,7 +64,7 @@ export function gemmTuningCandidates(op: string, shape: GemmShape | Conv2dGeom, 
   const problem =
     'transA' in shape
       ? { m: shape.m, n: shape.n, k: shape.k, batch: shape.batch }
-      : { m: shape.cout / (shape.groups || 1), n: shape.oh * shape.ow, k: (shape.cin / (shape.groups || 1)) * shape.kh * shape.kw, batch: shape.batch };
+      : { m: Math.max(shape.cout, shape.cin) / (shape.groups || 1), n: shape.oh * shape.ow, k: (shape.cin / (shape.groups || 1)) * shape.kh * shape.kw, batch: shape.batch };
   return gemmCandidates(op, problem, caps).map((c) => ({ name: gemmChoiceName(c), value: c }));
 }
 

@@ -255,6 +255,9 @@ describe('caps rules and candidates (no GPU)', () => {
     const resnext = { batch: 8, cin: 128, h: 28, w: 28, cout: 128, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, oh: 28, ow: 28, dh: 1, dw: 1, groups: 32 };
     expect(bmOf(gemmTuningCandidates('conv2d', resnext, nvidia)[0].value)).toBe(16);
     expect(bmOf(gemmTuningCandidates('conv2d', { ...resnext, groups: 1 }, nvidia)[0].value)).toBe(64);
+    // a few output channels from many inputs keeps the default tile: the input gradient has Cin rows
+    expect(bmOf(gemmTuningCandidates('conv2d', { ...resnext, groups: 1, cout: 16, cin: 512 }, nvidia)[0].value)).toBe(64);
+    expect(bmOf(gemmTuningCandidates('conv2d', { ...resnext, groups: 1, cout: 16, cin: 16 }, nvidia)[0].value)).toBe(16);
     // SwiftShader-like caps: lanes at width 4 first (its subgroups are 4 lanes), never 8-lane lanes,
     // no configs past 256 invocations / 16 KiB, sg4 only
     const sw = gemmCandidates('conv2d', { m: 256, n: 256, k: 256 }, swiftshader);

@@ -66,7 +66,11 @@ async function trainFew(body: wt.nn.Module, outC: number, inC: number): Promise<
     loss.dispose();
     inUse.push(wt.memory().inUse);
   }
-  [x, y].forEach((t) => t.dispose());
+  // free everything the run made, so no garbage is left for the GC to reclaim during the next
+  // test's steps (that would move its memory readings)
+  const state = Object.values(opt.stateDict().state).flatMap((st) => Object.values(st).filter((v): v is wt.Tensor => v instanceof wt.Tensor));
+  const grads = net.parameters().flatMap((p) => (p.grad ? [p.grad] : []));
+  [x, y, ...state, ...grads, ...net.parameters(), ...net.buffers()].forEach((t) => t.dispose());
   return { losses, inUse };
 }
 
